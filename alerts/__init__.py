@@ -1,0 +1,1 @@
+"""Alerts: detectors, the alert model and lifecycle, escalation, alert routes."""

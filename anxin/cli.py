@@ -1,0 +1,113 @@
+"""The `anxin` command: serve, db init, residents/devices add, simulate, demo."""
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import psycopg
+
+from anxin import __version__
+from anxin.settings import Settings, SettingsError, load_settings
+from devices.models import DeviceKind
+from kernel.errors import AnxinError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="anxin", description="Anxin elderly-care backend")
+    parser.add_argument("--version", action="version", version=f"anxin {__version__}")
+    parser.add_argument("--config", type=Path, help="TOML settings file (env vars win)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("serve", help="run ingest and the HTTP API")
+
+    db = sub.add_parser("db", help="database tasks").add_subparsers(dest="db_command", required=True)
+    db.add_parser("init", help="apply schema.sql (idempotent) and report the path taken")
+
+    residents = sub.add_parser("residents", help="residents").add_subparsers(
+        dest="residents_command", required=True
+    )
+    r_add = residents.add_parser("add", help="add or update a resident")
+    r_add.add_argument("id")
+    r_add.add_argument("--name", required=True)
+    r_add.add_argument("--lat", type=float)
+    r_add.add_argument("--lon", type=float)
+    r_add.add_argument("--flag", action="append", default=[], dest="flags")
+
+    devices = sub.add_parser("devices", help="devices").add_subparsers(
+        dest="devices_command", required=True
+    )
+    d_add = devices.add_parser("add", help="register a device")
+    d_add.add_argument("id")
+    d_add.add_argument("--kind", required=True, choices=[k.value for k in DeviceKind])
+    d_add.add_argument("--resident")
+
+    sim = sub.add_parser("simulate", help="register a wearable fleet and publish over MQTT")
+    sim.add_argument("--devices", type=_positive_int, default=100)
+    sim.add_argument("--rate", type=float, default=100.0, help="vitals messages per second")
+    sim.add_argument("--duration", type=float, default=30.0, help="seconds")
+    sim.add_argument("--sos-per-min", type=float, default=1.0)
+    sim.add_argument("--prefix", default="sim")
+
+    demo = sub.add_parser("demo", help="everything on embedded services, for a first look")
+    demo.add_argument("--residents", type=_positive_int, default=300)
+    demo.add_argument("--rate", type=float, default=50.0)
+    demo.add_argument("--duration", type=float, default=0, help="stop after N s (0: Ctrl-C)")
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        msg = f"must be at least 1, got {value}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except SettingsError as exc:
+        print(f"anxin: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return _dispatch(args, settings)
+    except AnxinError as exc:
+        print(f"anxin: {exc}", file=sys.stderr)
+        return 1
+    except psycopg.OperationalError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"anxin: cannot reach the database: {first}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    from anxin import commands
+
+    match args.command:
+        case "serve":
+            commands.serve(settings)
+        case "db":
+            print(asyncio.run(commands.db_init(settings)))
+        case "residents":
+            asyncio.run(commands.add_resident(settings, args))
+        case "devices":
+            device = asyncio.run(commands.add_device(settings, args))
+            print(device.model_dump_json())
+        case "simulate":
+            published = commands.simulate(settings, args)
+            print(json.dumps({"published": published}))
+        case "demo":
+            from anxin.demo import run_demo
+
+            return run_demo(settings, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""What each CLI command does, on top of the domain services."""
+
+import argparse
+import time
+
+import psycopg
+import uvicorn
+
+from anxin import logs
+from anxin.app import create_app
+from anxin.db import apply_schema
+from anxin.settings import Settings
+from devices import service as devices
+from devices.models import Device, DeviceIn, DeviceKind, ResidentIn
+from simulators.fleet import WearableFleet
+from simulators.publisher import Publisher
+from simulators.run import run_fleet, stderr_progress
+
+
+def serve(settings: Settings) -> None:
+    logs.configure(settings.log_level, settings.log_format)
+    uvicorn.run(
+        create_app(settings), host=settings.http_host, port=settings.http_port,
+        log_config=None, lifespan="on",
+    )
+
+
+async def db_init(settings: Settings) -> str:
+    async with await psycopg.AsyncConnection.connect(settings.database_dsn) as conn:
+        info = await apply_schema(conn)
+    return f"schema applied: {info.describe()}"
+
+
+async def add_resident(settings: Settings, args: argparse.Namespace) -> None:
+    resident = ResidentIn(id=args.id, name=args.name, home_lat=args.lat, home_lon=args.lon,
+                          flags=args.flags)
+    async with await psycopg.AsyncConnection.connect(settings.database_dsn) as conn:
+        await devices.add_residents(conn=conn, residents=[resident])
+
+
+async def add_device(settings: Settings, args: argparse.Namespace) -> Device:
+    device = DeviceIn(id=args.id, kind=DeviceKind(args.kind), resident_id=args.resident)
+    async with await psycopg.AsyncConnection.connect(settings.database_dsn) as conn:
+        return await devices.register_device(conn=conn, device=device)
+
+
+async def register_fleet(settings: Settings, fleet: WearableFleet) -> None:
+    residents = [ResidentIn(id=d.resident_id, name=f"Resident {d.resident_id}")
+                 for d in fleet.devices]
+    devs = [DeviceIn(id=d.id, kind=DeviceKind(d.kind), resident_id=d.resident_id)
+            for d in fleet.devices]
+    async with await psycopg.AsyncConnection.connect(settings.database_dsn) as conn:
+        await devices.add_residents(conn=conn, residents=residents)
+        await devices.register_devices(conn=conn, devices=devs)
+
+
+def simulate(settings: Settings, args: argparse.Namespace) -> dict[str, int]:
+    import asyncio
+
+    fleet = WearableFleet(args.devices, prefix=args.prefix)
+    asyncio.run(register_fleet(settings, fleet))
+    mqtt = settings.mqtt
+    with Publisher(mqtt.host, mqtt.port, client_id=f"anxin-sim-{int(time.time())}",
+                   username=mqtt.username, password=mqtt.password) as pub:
+        return run_fleet(fleet, pub, rate=args.rate, duration=args.duration,
+                         sos_per_min=args.sos_per_min, progress=stderr_progress)

@@ -1,0 +1,67 @@
+"""The one database pool, and applying schema.sql."""
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from anxin.settings import Settings
+
+
+def schema_sql() -> str:
+    packaged = resources.files("anxin") / "schema.sql"
+    if packaged.is_file():
+        return packaged.read_text()
+    # Source checkout (editable install): schema.sql sits at the top of the repository.
+    return (Path(__file__).resolve().parent.parent / "schema.sql").read_text()
+
+
+@dataclass(frozen=True)
+class DatabaseInfo:
+    server_version: str
+    timescaledb: str | None
+    license: str | None
+
+    def describe(self) -> str:
+        if self.timescaledb:
+            return (
+                f"TimescaleDB {self.timescaledb} (license {self.license}) "
+                f"on PostgreSQL {self.server_version}: hypertables"
+            )
+        return f"plain PostgreSQL {self.server_version} (no TimescaleDB): BRIN time indexes"
+
+
+async def apply_schema(conn: AsyncConnection) -> DatabaseInfo:
+    async with conn.transaction():
+        await conn.execute(schema_sql())  # type: ignore[arg-type]  # trusted file, no params
+    return await database_info(conn)
+
+
+async def database_info(conn: AsyncConnection) -> DatabaseInfo:
+    cur = await conn.execute(
+        "SELECT current_setting('server_version'),"
+        " (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb')"
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    version, tsdb = row
+    license_ = None
+    if tsdb:
+        cur = await conn.execute("SELECT current_setting('timescaledb.license')")
+        lic = await cur.fetchone()
+        license_ = lic[0] if lic else None
+    return DatabaseInfo(server_version=version.split()[0], timescaledb=tsdb, license=license_)
+
+
+def create_pool(settings: Settings) -> AsyncConnectionPool:
+    return AsyncConnectionPool(
+        settings.database_dsn,
+        min_size=2,
+        max_size=settings.database_pool_size,
+        open=False,
+        # Broken connections after a database restart are replaced, not handed out.
+        check=AsyncConnectionPool.check_connection,
+        kwargs={"connect_timeout": 5, "application_name": "anxin"},
+    )

@@ -1,0 +1,59 @@
+"""Wires the MQTT consumer to the ingest pipeline for the running service."""
+
+import asyncio
+import contextlib
+
+from psycopg_pool import AsyncConnectionPool
+
+from anxin.settings import Settings
+from ingest.codec import Codec
+from ingest.consumer import MqttConsumer
+from ingest.pipeline import IngestPipeline
+from ingest.topics import SUBSCRIPTION, shared
+
+
+class IngestService:
+    def __init__(self, settings: Settings, pool: AsyncConnectionPool) -> None:
+        self.pipeline = IngestPipeline(
+            pool=pool,
+            codec=Codec(
+                max_payload_bytes=settings.max_payload_bytes,
+                future_tolerance_s=settings.future_tolerance_s,
+            ),
+            batch_max=settings.batch_max_messages,
+            max_delay_s=settings.batch_max_delay_ms / 1000,
+        )
+        mqtt = settings.mqtt
+        group = settings.mqtt_share_group if settings.mqtt_protocol == "5" else ""
+        self.topics = [shared(SUBSCRIPTION, group)]
+        self.consumer = MqttConsumer(
+            host=mqtt.host,
+            port=mqtt.port,
+            username=mqtt.username,
+            password=mqtt.password,
+            tls=mqtt.tls,
+            client_id=settings.mqtt_client_id,
+            subscriptions=self.topics,
+            on_message=self.pipeline.submit,
+            protocol=settings.mqtt_protocol,
+            session_expiry_s=settings.mqtt_session_expiry_s,
+            receive_maximum=settings.mqtt_receive_maximum,
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self.pipeline.run(self.consumer.ack), name="ingest")
+        self.consumer.start()
+
+    async def stop(self) -> None:
+        # Disconnect first: what is still buffered is unacknowledged and the broker
+        # redelivers it to the next instance.
+        self.consumer.stop()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    @property
+    def ready(self) -> bool:
+        return self.consumer.subscribed.is_set() and self.pipeline.outage_since is None

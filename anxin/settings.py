@@ -1,0 +1,146 @@
+"""The one settings object. Built once at start and passed in; nothing else reads the
+environment."""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import unquote, urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+@dataclass(frozen=True)
+class MqttEndpoint:
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+
+    @classmethod
+    def parse(cls, url: str) -> "MqttEndpoint":
+        parts = urlsplit(url)
+        if parts.scheme not in ("mqtt", "mqtts"):
+            msg = f"scheme must be mqtt:// or mqtts://, got {url!r}"
+            raise ValueError(msg)
+        if not parts.hostname:
+            msg = f"no host in {url!r}"
+            raise ValueError(msg)
+        try:
+            port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+        except ValueError as exc:
+            msg = f"bad port in {url!r}"
+            raise ValueError(msg) from exc
+        return cls(
+            host=parts.hostname,
+            port=port,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            tls=parts.scheme == "mqtts",
+        )
+
+    def redacted(self) -> str:
+        user = f"{self.username}:***@" if self.username else ""
+        return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ANXIN_", extra="forbid")
+
+    database_url: SecretStr = SecretStr("postgresql://postgres@127.0.0.1:5432/anxin")
+    database_pool_size: int = Field(default=8, ge=2, le=100)
+
+    mqtt_url: str = "mqtt://127.0.0.1:1883"
+    mqtt_client_id: str = Field(default="anxin-ingest", min_length=1, max_length=128)
+    mqtt_protocol: Literal["5", "3.1.1"] = "5"
+    # Ingest workers share the stream through `$share/{group}/...`; empty = plain subscription
+    # (for brokers without MQTT v5, such as the demo's in-process fallback).
+    mqtt_share_group: str = "anxin"
+    mqtt_session_expiry_s: int = Field(default=7 * 24 * 3600, ge=60)
+    mqtt_receive_maximum: int = Field(default=20000, ge=10, le=65535)
+
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=1, le=65535)
+
+    batch_max_messages: int = Field(default=5000, ge=1, le=100_000)
+    batch_max_delay_ms: int = Field(default=50, ge=0, le=60_000)
+    max_payload_bytes: int = Field(default=64 * 1024, ge=256)
+    future_tolerance_s: int = Field(default=24 * 3600, ge=0)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = "json"
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _check_mqtt_url(cls, value: str) -> str:
+        MqttEndpoint.parse(value)
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: SecretStr) -> SecretStr:
+        scheme = value.get_secret_value().split("://", 1)[0]
+        if scheme not in ("postgresql", "postgres"):
+            msg = "must be a postgresql:// URL"
+            raise ValueError(msg)
+        return value
+
+    @property
+    def mqtt(self) -> MqttEndpoint:
+        return MqttEndpoint.parse(self.mqtt_url)
+
+    @property
+    def database_dsn(self) -> str:
+        return self.database_url.get_secret_value()
+
+
+class SettingsError(Exception):
+    """A setting is missing or wrong; the message is one line for the operator."""
+
+
+def load_settings(config_file: Path | None = None, **overrides: object) -> Settings:
+    """Build the settings from the environment, then an optional TOML file.
+
+    Raises SettingsError with a single readable line instead of pydantic's report.
+    """
+    if config_file is not None and not config_file.is_file():
+        msg = f"config file {str(config_file)!r} does not exist"
+        raise SettingsError(msg)
+    cls = _with_toml(config_file) if config_file else Settings
+    try:
+        return cls(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise SettingsError(_one_line(exc)) from exc
+
+
+def _with_toml(path: Path) -> type[Settings]:
+    class FileSettings(Settings):
+        model_config = SettingsConfigDict(toml_file=path)
+
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    return FileSettings
+
+
+def _one_line(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        name = "ANXIN_" + "_".join(str(p) for p in error["loc"]).upper()
+        reason = error["msg"].removeprefix("Value error, ")
+        problems.append(f"{name}: {reason}")
+    return "invalid setting " + "; ".join(problems)

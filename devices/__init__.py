@@ -1,0 +1,1 @@
+"""Devices: residents, their devices, and the lookups ingest needs."""

@@ -1,0 +1,61 @@
+"""Residents and devices: records and API schemas."""
+
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from kernel.types import DeviceId, Latitude, Longitude, ResidentId
+
+
+class DeviceKind(StrEnum):
+    WATCH = "watch"
+    BAND = "band"
+    SOS_BUTTON = "sos_button"
+    DOOR = "door"
+    MOTION = "motion"
+    BED = "bed"
+    SMOKE = "smoke"
+    GAS = "gas"
+    WATER = "water"
+
+
+# How often a healthy device reports (heartbeat or reading), in seconds; the offline
+# rule waits three of these. Wearables report vitals every minute, sensors heartbeat.
+EXPECTED_INTERVAL_S: dict[DeviceKind, int] = {
+    DeviceKind.WATCH: 60,
+    DeviceKind.BAND: 60,
+    DeviceKind.SOS_BUTTON: 3600,
+    DeviceKind.DOOR: 3600,
+    DeviceKind.MOTION: 3600,
+    DeviceKind.BED: 3600,
+    DeviceKind.SMOKE: 3600,
+    DeviceKind.GAS: 3600,
+    DeviceKind.WATER: 3600,
+}
+
+
+class ResidentIn(BaseModel):
+    id: ResidentId
+    name: str = Field(min_length=1, max_length=200)
+    home_lat: Latitude | None = None
+    home_lon: Longitude | None = None
+    address: str | None = Field(default=None, max_length=500)
+    flags: list[str] = Field(default_factory=list)
+
+
+class Resident(ResidentIn):
+    pass
+
+
+class DeviceIn(BaseModel):
+    id: DeviceId
+    kind: DeviceKind
+    resident_id: ResidentId | None = None
+    expected_interval_s: int | None = Field(default=None, gt=0)
+
+
+class Device(BaseModel):
+    id: DeviceId
+    kind: DeviceKind
+    resident_id: ResidentId | None
+    expected_interval_s: int

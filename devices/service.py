@@ -1,0 +1,97 @@
+"""Register and look up residents and devices."""
+
+from collections.abc import Iterable, Sequence
+
+import psycopg
+from psycopg import AsyncConnection
+from psycopg.rows import class_row
+
+from devices.errors import DeviceExists, UnknownDevice, UnknownResident
+from devices.models import EXPECTED_INTERVAL_S, Device, DeviceIn, ResidentIn
+
+
+async def add_residents(*, conn: AsyncConnection, residents: Sequence[ResidentIn]) -> int:
+    """Insert or update residents; returns how many were written."""
+    async with conn.cursor() as cur:
+        await cur.executemany(
+            """
+            INSERT INTO residents (id, name, home_lat, home_lon, address, flags)
+            VALUES (%s, %s, %s, %s, %s, %s)
+            ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, home_lat = EXCLUDED.home_lat,
+                home_lon = EXCLUDED.home_lon, address = EXCLUDED.address, flags = EXCLUDED.flags
+            """,
+            [(r.id, r.name, r.home_lat, r.home_lon, r.address, r.flags) for r in residents],
+        )
+    return len(residents)
+
+
+async def register_device(*, conn: AsyncConnection, device: DeviceIn) -> Device:
+    """Register one device; a second registration of the same id is a conflict."""
+    try:
+        async with conn.transaction():
+            await _insert_devices(conn, [device], on_conflict="")
+    except psycopg.errors.UniqueViolation as exc:
+        msg = f"device {device.id!r} is already registered"
+        raise DeviceExists(msg) from exc
+    except psycopg.errors.ForeignKeyViolation as exc:
+        msg = f"unknown resident {device.resident_id!r}"
+        raise UnknownResident(msg) from exc
+    return await get_device(conn=conn, device_id=device.id)
+
+
+async def register_devices(*, conn: AsyncConnection, devices: Sequence[DeviceIn]) -> int:
+    """Register many devices, keeping existing ones as they are (fleets, seeding)."""
+    try:
+        await _insert_devices(conn, devices, on_conflict="ON CONFLICT (id) DO NOTHING")
+    except psycopg.errors.ForeignKeyViolation as exc:
+        msg = "a device names an unknown resident"
+        raise UnknownResident(msg) from exc
+    return len(devices)
+
+
+async def _insert_devices(
+    conn: AsyncConnection, devices: Sequence[DeviceIn], *, on_conflict: str
+) -> None:
+    async with conn.cursor() as cur:
+        await cur.executemany(
+            "INSERT INTO devices (id, kind, resident_id, expected_interval_s)"
+            f" VALUES (%s, %s, %s, %s) {on_conflict}",
+            [
+                (d.id, str(d.kind), d.resident_id,
+                 d.expected_interval_s or EXPECTED_INTERVAL_S[d.kind])
+                for d in devices
+            ],
+        )
+
+
+async def get_device(*, conn: AsyncConnection, device_id: str) -> Device:
+    async with conn.cursor(row_factory=class_row(Device)) as cur:
+        await cur.execute(
+            "SELECT id, kind, resident_id, expected_interval_s FROM devices WHERE id = %s",
+            (device_id,),
+        )
+        device = await cur.fetchone()
+    if device is None:
+        msg = f"unknown device {device_id!r}"
+        raise UnknownDevice(msg)
+    return device
+
+
+async def list_devices(
+    *, conn: AsyncConnection, limit: int = 100, after: str | None = None
+) -> list[Device]:
+    async with conn.cursor(row_factory=class_row(Device)) as cur:
+        await cur.execute(
+            "SELECT id, kind, resident_id, expected_interval_s FROM devices"
+            " WHERE %(after)s::text IS NULL OR id > %(after)s ORDER BY id LIMIT %(limit)s",
+            {"after": after, "limit": limit},
+        )
+        return await cur.fetchall()
+
+
+async def registered_among(*, conn: AsyncConnection, device_ids: Iterable[str]) -> set[str]:
+    """Which of these ids are registered devices (one query, however many ids)."""
+    cur = await conn.execute(
+        "SELECT id FROM devices WHERE id = ANY(%s)", (list(device_ids),)
+    )
+    return {row[0] for row in await cur.fetchall()}

@@ -1,0 +1,1 @@
+"""Dispatch: service points, travel time, routing and assignment, notifications."""

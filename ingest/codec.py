@@ -1,0 +1,150 @@
+"""Decode and validate canonical JSON payloads.
+
+msgspec does the parsing and the range checks in one pass (about a microsecond a
+message); anything it refuses, and anything physiologically impossible, becomes a
+`Rejected` with a reason instead of an exception, so one bad device never stops
+the consumer. JSON has no NaN or Infinity, and msgspec refuses both spellings.
+"""
+
+import math
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta
+
+from ingest.records import URGENT_EVENTS, EventType, Reading, Rejected
+from ingest.topics import BadTopic, Channel, Topic
+
+# 2000-01-01: a device clock that reads earlier has lost its time (epoch 0 after a reset).
+EARLIEST_TS = 946_684_800.0
+
+Seq = Annotated[int, Meta(ge=0, le=2**63 - 1)]
+Timestamp = float | datetime
+
+# Ranges a sensor can physically report for a living person; outside them it is a
+# fault, not a reading (a heart rate of -5, SpO2 of 140, a body temperature of 0 C).
+HeartRate = Annotated[float, Meta(ge=20, le=300)]
+SpO2 = Annotated[float, Meta(ge=50, le=100)]
+BodyTemp = Annotated[float, Meta(ge=25, le=45)]
+Systolic = Annotated[float, Meta(ge=40, le=300)]
+Diastolic = Annotated[float, Meta(ge=20, le=200)]
+RespRate = Annotated[float, Meta(ge=2, le=80)]
+Steps = Annotated[int, Meta(ge=0, le=1_000_000)]
+Battery = Annotated[float, Meta(ge=0, le=100)]
+
+
+class VitalsPayload(msgspec.Struct):
+    ts: Timestamp
+    seq: Seq | None = None
+    hr: HeartRate | None = None
+    spo2: SpO2 | None = None
+    temp: BodyTemp | None = None
+    sbp: Systolic | None = None
+    dbp: Diastolic | None = None
+    rr: RespRate | None = None
+    steps: Steps | None = None
+    battery: Battery | None = None
+
+
+class EventPayload(msgspec.Struct):
+    ts: Timestamp
+    type: EventType
+    id: Annotated[str, Meta(min_length=1, max_length=128)] | None = None
+    seq: Seq | None = None
+    data: dict[str, Any] | None = None
+
+
+class LocationPayload(msgspec.Struct):
+    ts: Timestamp
+    lat: Annotated[float, Meta(ge=-90, le=90)]
+    lon: Annotated[float, Meta(ge=-180, le=180)]
+    acc: Annotated[float, Meta(ge=0, le=1_000_000)] | None = None
+    seq: Seq | None = None
+
+
+class StatusPayload(msgspec.Struct):
+    # A last-will message is fixed when the device connects, so it may carry no ts.
+    ts: Timestamp | None = None
+    online: bool | None = None
+    battery: Battery | None = None
+    rssi: Annotated[int, Meta(ge=-200, le=0)] | None = None
+    fw: Annotated[str, Meta(max_length=64)] | None = None
+
+
+_DECODERS: dict[Channel, msgspec.json.Decoder[Any]] = {
+    Channel.VITALS: msgspec.json.Decoder(VitalsPayload),
+    Channel.EVENT: msgspec.json.Decoder(EventPayload),
+    Channel.LOCATION: msgspec.json.Decoder(LocationPayload),
+    Channel.STATUS: msgspec.json.Decoder(StatusPayload),
+}
+
+
+class Codec:
+    """Turns (topic, payload) into a Reading or a Rejected."""
+
+    def __init__(self, *, max_payload_bytes: int, future_tolerance_s: float) -> None:
+        self.max_payload_bytes = max_payload_bytes
+        self.future_tolerance_s = future_tolerance_s
+
+    def decode(self, topic: str, payload: bytes, now: float) -> Reading | Rejected:
+        try:
+            parsed = Topic.parse(topic)
+        except BadTopic as exc:
+            return Rejected(str(exc))
+        device_id = parsed.device_id
+        if len(payload) > self.max_payload_bytes:
+            return Rejected(
+                f"payload of {len(payload)} bytes exceeds {self.max_payload_bytes}", device_id
+            )
+        try:
+            body = _DECODERS[parsed.channel].decode(payload)
+        except msgspec.DecodeError as exc:
+            # msgspec says e.g. "Expected `float` <= 300.0 - at `$.hr`"
+            return Rejected(f"{parsed.channel} payload rejected: {exc}", device_id)
+        if isinstance(body, StatusPayload) and body.ts is None:
+            ts: datetime | str = datetime.fromtimestamp(now, UTC)
+        else:
+            ts = self._timestamp(body.ts, now)
+        if isinstance(ts, str):
+            return Rejected(ts, device_id)
+        return _to_reading(parsed.channel, device_id, ts, body)
+
+    def _timestamp(self, value: Timestamp, now: float) -> datetime | str:
+        if isinstance(value, datetime):
+            if value.tzinfo is None:
+                return "ts has no time zone (RFC 3339 needs Z or an offset)"
+            epoch = value.timestamp()
+        else:
+            if not math.isfinite(value):
+                return "ts is not a finite number"
+            epoch = value
+        if epoch > now + self.future_tolerance_s:
+            return f"ts {epoch:.0f} is more than {self.future_tolerance_s:.0f}s in the future"
+        if epoch < EARLIEST_TS:
+            return f"ts {epoch:.0f} is before 2000-01-01 (device clock not set?)"
+        return value.astimezone(UTC) if isinstance(value, datetime) else datetime.fromtimestamp(
+            epoch, UTC
+        )
+
+
+def _to_reading(channel: Channel, device_id: str, ts: datetime, body: Any) -> Reading | Rejected:
+    if isinstance(body, VitalsPayload):
+        row = (ts, device_id, body.seq, body.hr, body.spo2, body.temp, body.sbp, body.dbp,
+               body.rr, body.steps, body.battery)
+        if all(v is None for v in row[3:]):
+            return Rejected("vitals payload carries no reading", device_id)
+        return Reading(channel, device_id, row)
+    if isinstance(body, EventPayload):
+        key = body.id if body.id is not None else (
+            f"seq:{body.seq}" if body.seq is not None else str(body.type)
+        )
+        data = msgspec.json.encode(body.data).decode() if body.data is not None else None
+        return Reading(
+            channel, device_id, (ts, device_id, str(body.type), key, body.seq, data),
+            urgent=body.type in URGENT_EVENTS,
+        )
+    if isinstance(body, LocationPayload):
+        return Reading(channel, device_id, (ts, device_id, body.seq, body.lat, body.lon, body.acc))
+    assert isinstance(body, StatusPayload)
+    return Reading(channel, device_id, (ts, device_id, body.online, body.battery, body.rssi, body.fw))

@@ -1,0 +1,123 @@
+"""The MQTT side of ingest: one paho client, QoS 1, persistent session, manual PUBACK.
+
+aiomqtt 2.5 cannot delay the PUBACK, and acknowledging only after commit is the
+whole point, so this drives paho-mqtt 2.x directly: its network thread calls
+`on_message`, and the pipeline calls `ack(mid, qos)` once the batch has committed.
+If the process dies before that, the broker redelivers the message (flagged dup).
+"""
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+log = logging.getLogger("anxin.ingest.mqtt")
+
+OnMessage = Callable[[str, bytes, int, int], None]
+
+
+class MqttConsumer:
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        client_id: str,
+        subscriptions: Sequence[str],
+        on_message: OnMessage,
+        username: str | None = None,
+        password: str | None = None,
+        tls: bool = False,
+        protocol: str = "5",
+        session_expiry_s: int = 7 * 24 * 3600,
+        receive_maximum: int = 20000,
+    ) -> None:
+        self.host, self.port = host, port
+        self.subscriptions = list(subscriptions)
+        self._on_message = on_message
+        self._v5 = protocol == "5"
+        self._session_expiry_s = session_expiry_s
+        self._receive_maximum = receive_maximum
+        # Set once the broker has acknowledged every subscription of this connection.
+        self.subscribed = threading.Event()
+        if self._v5:
+            self._client = mqtt.Client(
+                CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5,
+                manual_ack=True,
+            )
+        else:
+            self._client = mqtt.Client(
+                CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311,
+                clean_session=False, manual_ack=True,
+            )
+        if username is not None:
+            self._client.username_pw_set(username, password)
+        if tls:
+            self._client.tls_set()
+        self._client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self._client.on_connect = self._handle_connect
+        self._client.on_disconnect = self._handle_disconnect
+        self._client.on_subscribe = self._handle_subscribe
+        self._client.on_message = self._handle_message
+        self._connected_once = False
+
+    def start(self) -> None:
+        if self._v5:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = self._session_expiry_s
+            props.ReceiveMaximum = self._receive_maximum
+            self._client.connect_async(
+                self.host, self.port, keepalive=30, clean_start=False, properties=props
+            )
+        else:
+            self._client.connect_async(self.host, self.port, keepalive=30)
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+        self.subscribed.clear()
+
+    def ack(self, mid: int, qos: int) -> None:
+        if qos > 0:
+            self._client.ack(mid, qos)
+
+    def _handle_connect(
+        self, client: mqtt.Client, _u: Any, flags: Any, reason: ReasonCode, _p: Any
+    ) -> None:
+        if reason.is_failure:
+            log.error("broker refused the connection: %s", reason)
+            return
+        log.info(
+            "connected to broker %s:%s (session present: %s)",
+            self.host, self.port, flags.session_present,
+        )
+        self._connected_once = True
+        client.subscribe([(topic, 1) for topic in self.subscriptions])
+
+    def _handle_subscribe(
+        self, _c: mqtt.Client, _u: Any, _mid: int, reasons: list[ReasonCode], _p: Any
+    ) -> None:
+        failed = [str(r) for r in reasons if r.is_failure]
+        if failed:
+            log.error("broker refused subscriptions %s: %s", self.subscriptions, failed)
+            return
+        self.subscribed.set()
+
+    def _handle_disconnect(
+        self, _c: mqtt.Client, _u: Any, _f: Any, reason: ReasonCode, _p: Any
+    ) -> None:
+        self.subscribed.clear()
+        if self._connected_once:
+            log.warning("disconnected from broker (%s); paho reconnects with backoff", reason)
+
+    def _handle_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        # paho's topic property decodes UTF-8; pass the raw bytes through the codec path.
+        topic = msg._topic.decode("utf-8", errors="replace")
+        self._on_message(topic, msg.payload, msg.mid, msg.qos)

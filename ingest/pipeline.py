@@ -1,0 +1,196 @@
+"""Batching between the MQTT thread and the database, with the acknowledgement rule.
+
+- The paho thread decodes each message and appends it to a buffer.
+- The writer task takes up to `batch_max` messages when the buffer is full, when an
+  SOS or fall arrives (never held by the timer), or `max_delay` after the oldest one,
+  writes them in one transaction and only then acknowledges them to the broker.
+- When the database is unreachable nothing is acknowledged: the batch is retried with
+  backoff, the broker keeps the rest, and the outage is logged once, not per message.
+"""
+
+import asyncio
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from ingest import metrics
+from ingest.codec import Codec
+from ingest.records import Reading, Rejected
+from ingest.writer import BatchResult, Message, write_batch
+
+log = logging.getLogger("anxin.ingest")
+
+Ack = Callable[[int, int], None]
+
+
+@dataclass(slots=True)
+class _Pending:
+    message: Message
+    mid: int
+    qos: int
+    arrived: float
+
+
+class IngestPipeline:
+    def __init__(
+        self,
+        *,
+        pool: AsyncConnectionPool,
+        codec: Codec,
+        batch_max: int,
+        max_delay_s: float,
+        retry_max_s: float = 10.0,
+    ) -> None:
+        self._pool = pool
+        self._codec = codec
+        self._batch_max = batch_max
+        self._max_delay_s = max_delay_s
+        self._retry_max_s = retry_max_s
+        self._buffer: deque[_Pending] = deque()
+        self._lock = threading.Lock()
+        self._urgent = 0
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._known_devices: set[str] = set()
+        self.outage_since: float | None = None
+        self.committed_batches = 0
+
+    # -- paho thread ---------------------------------------------------------------
+
+    def submit(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
+        """Called on the MQTT thread for every message. Never raises."""
+        now = time.time()
+        try:
+            outcome = self._codec.decode(topic, payload, now)
+        except Exception as exc:  # a codec bug must not kill the MQTT thread
+            log.exception("codec failed on %s", topic)
+            outcome = Rejected(f"internal decode error: {type(exc).__name__}")
+        channel = outcome.channel if isinstance(outcome, Reading) else "rejected"
+        metrics.RECEIVED.labels(channel).inc()
+        urgent = isinstance(outcome, Reading) and outcome.urgent
+        pending = _Pending(Message(topic, payload, outcome), mid, qos, time.monotonic())
+        with self._lock:
+            self._buffer.append(pending)
+            size = len(self._buffer)
+            if urgent:
+                self._urgent += 1
+        if (size == 1 or urgent or size == self._batch_max) and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    # -- writer task ---------------------------------------------------------------
+
+    async def run(self, ack: Ack) -> None:
+        """Write batches until cancelled. `ack(mid, qos)` is called after each commit."""
+        self._loop = asyncio.get_running_loop()
+        while True:
+            await self._wait_for_batch()
+            batch = self._take()
+            if not batch:
+                continue
+            metrics.PENDING.set(len(batch) + len(self._buffer))
+            await self._commit(batch)
+            for p in batch:
+                ack(p.mid, p.qos)
+
+    async def _wait_for_batch(self) -> None:
+        while True:
+            with self._lock:
+                size, urgent = len(self._buffer), self._urgent
+                oldest = self._buffer[0].arrived if size else None
+            if oldest is not None:
+                remaining = oldest + self._max_delay_s - time.monotonic()
+                if urgent or size >= self._batch_max or remaining <= 0:
+                    return
+            else:
+                remaining = None
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), remaining)
+            except TimeoutError:
+                pass
+
+    def _take(self) -> list[_Pending]:
+        with self._lock:
+            n = min(len(self._buffer), self._batch_max)
+            batch = [self._buffer.popleft() for _ in range(n)]
+            self._urgent -= sum(
+                1 for p in batch if isinstance(p.message.outcome, Reading) and p.message.outcome.urgent
+            )
+        return batch
+
+    async def _commit(self, batch: list[_Pending]) -> None:
+        messages = [p.message for p in batch]
+        delay = 0.2
+        while True:
+            started = time.perf_counter()
+            try:
+                result = await self._write(messages)
+            except (psycopg.OperationalError, PoolTimeout) as exc:
+                self._note_outage(exc, len(batch))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._retry_max_s)
+                continue
+            except psycopg.Error as exc:
+                # A batch the database refuses for its content, not its availability:
+                # write message by message so only the offending ones are dead-lettered.
+                log.warning("batch of %d refused (%s); writing one by one", len(batch), exc)
+                result = await self._write_one_by_one(messages)
+            self._note_recovery(len(batch))
+            metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+            metrics.BATCH_SIZE.observe(len(batch))
+            self._count(result)
+            self.committed_batches += 1
+            return
+
+    async def _write(self, messages: list[Message]) -> BatchResult:
+        async with self._pool.connection() as conn, conn.transaction():
+            return await write_batch(
+                conn=conn, messages=messages, known_devices=self._known_devices
+            )
+
+    async def _write_one_by_one(self, messages: list[Message]) -> BatchResult:
+        total = BatchResult()
+        for m in messages:
+            try:
+                result = await self._write([m])
+            except (psycopg.OperationalError, PoolTimeout):
+                raise
+            except psycopg.Error as exc:
+                device = m.outcome.device_id if isinstance(m.outcome, Reading) else None
+                m.outcome = Rejected(f"database refused the row: {exc.diag.message_primary}", device)
+                result = await self._write([m])
+            for channel, n in result.inserted.items():
+                total.inserted[channel] = total.inserted.get(channel, 0) + n
+            total.dead_letters += result.dead_letters
+            total.alerts_opened += result.alerts_opened
+        return total
+
+    def _note_outage(self, exc: Exception, held: int) -> None:
+        if self.outage_since is None:
+            self.outage_since = time.monotonic()
+            metrics.DB_OUTAGES.inc()
+            log.error(
+                "database unavailable, holding %d messages unacknowledged until it is back: %s",
+                held, str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
+            )
+
+    def _note_recovery(self, held: int) -> None:
+        if self.outage_since is not None:
+            log.warning(
+                "database back after %.1fs; committed the %d held messages",
+                time.monotonic() - self.outage_since, held,
+            )
+            self.outage_since = None
+
+    @staticmethod
+    def _count(result: BatchResult) -> None:
+        for channel, n in result.inserted.items():
+            metrics.STORED.labels(str(channel)).inc(n)
+        metrics.DEAD_LETTERS.inc(result.dead_letters)
+        metrics.ALERTS_OPENED.inc(result.alerts_opened)

@@ -1,0 +1,52 @@
+"""Canonical topic contract: anxin/v1/{device_id}/{channel}."""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from kernel.types import is_device_id
+
+PREFIX = "anxin/v1"
+SUBSCRIPTION = f"{PREFIX}/+/+"
+
+
+class Channel(StrEnum):
+    VITALS = "vitals"
+    EVENT = "event"
+    LOCATION = "location"
+    STATUS = "status"
+
+
+class BadTopic(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    device_id: str
+    channel: Channel
+
+    def __post_init__(self) -> None:
+        if not is_device_id(self.device_id):
+            msg = f"device id {self.device_id[:80]!r} is not [A-Za-z0-9_-]{{1,64}}"
+            raise BadTopic(msg)
+
+    @classmethod
+    def parse(cls, topic: str) -> "Topic":
+        parts = topic.split("/")
+        if len(parts) != 4 or f"{parts[0]}/{parts[1]}" != PREFIX:
+            msg = f"topic {topic[:120]!r} is not {PREFIX}/{{device_id}}/{{channel}}"
+            raise BadTopic(msg)
+        try:
+            channel = Channel(parts[3])
+        except ValueError:
+            msg = f"unknown channel {parts[3][:40]!r}"
+            raise BadTopic(msg) from None
+        return cls(parts[2], channel)
+
+    def __str__(self) -> str:
+        return f"{PREFIX}/{self.device_id}/{self.channel}"
+
+
+def shared(subscription: str, group: str) -> str:
+    """The MQTT v5 shared-subscription form, so ingest workers split the stream."""
+    return f"$share/{group}/{subscription}" if group else subscription

@@ -1,0 +1,131 @@
+"""Write one batch in one transaction: COPY into staging, insert without duplicates,
+dead letters, and alerts for SOS and fall events.
+
+The caller commits, then acknowledges every message of the batch to the broker; so a
+message is acknowledged only once it (or its dead letter) is durable.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from psycopg import AsyncConnection, sql
+
+from alerts.models import Finding, Severity
+from alerts.service import open_alert
+from devices.service import registered_among
+from ingest.records import COLUMNS, TABLES, EventType, Reading, Rejected
+from ingest.topics import Channel
+
+
+@dataclass(slots=True)
+class Message:
+    """A message as it came off the wire, and what the codec made of it."""
+
+    topic: str
+    payload: bytes
+    outcome: Reading | Rejected
+
+
+@dataclass(slots=True)
+class BatchResult:
+    inserted: dict[Channel, int] = field(default_factory=dict)
+    dead_letters: int = 0
+    alerts_opened: int = 0
+
+
+_STAGING = ";".join(
+    f"CREATE TEMP TABLE IF NOT EXISTS stage_{table} (LIKE {table}) ON COMMIT DELETE ROWS"
+    for table in TABLES.values()
+)
+
+_URGENT = {
+    EventType.SOS: ("sos", Severity.P1, "SOS button pressed"),
+    EventType.FALL: ("fall", Severity.P1, "fall detected by the wearable"),
+}
+
+
+async def write_batch(
+    *, conn: AsyncConnection, messages: list[Message], known_devices: set[str]
+) -> BatchResult:
+    """Store a batch inside the caller's transaction. `known_devices` is a cache the
+    caller keeps between batches; newly seen registered ids are added to it."""
+    await _check_devices(conn, messages, known_devices)
+    rows: dict[Channel, list[tuple[object, ...]]] = defaultdict(list)
+    urgent: list[Reading] = []
+    dead: list[tuple[str, bytes, str, str | None]] = []
+    for m in messages:
+        if isinstance(m.outcome, Reading):
+            rows[m.outcome.channel].append(m.outcome.row)
+            if m.outcome.urgent:
+                urgent.append(m.outcome)
+        else:
+            dead.append((m.topic, m.payload, m.outcome.reason, m.outcome.device_id))
+
+    result = BatchResult(dead_letters=len(dead))
+    if rows:
+        await conn.execute(_STAGING)
+    for channel, channel_rows in rows.items():
+        result.inserted[channel] = await _copy_dedup(conn, channel, channel_rows)
+    if dead:
+        async with conn.cursor().copy(
+            "COPY dead_letters (topic, payload, reason, device_id) FROM STDIN"
+        ) as copy:
+            for record in dead:
+                await copy.write_row(record)
+    for reading in urgent:
+        if await open_alert(conn=conn, finding=_urgent_finding(reading)) is not None:
+            result.alerts_opened += 1
+    return result
+
+
+async def _check_devices(
+    conn: AsyncConnection, messages: list[Message], known: set[str]
+) -> None:
+    """Quarantine messages from devices that are not registered."""
+    unseen = {
+        m.outcome.device_id
+        for m in messages
+        if isinstance(m.outcome, Reading) and m.outcome.device_id not in known
+    }
+    if not unseen:
+        return
+    known |= await registered_among(conn=conn, device_ids=unseen)
+    for m in messages:
+        if isinstance(m.outcome, Reading) and m.outcome.device_id not in known:
+            device_id = m.outcome.device_id
+            m.outcome = Rejected(f"unknown device {device_id!r}", device_id)
+
+
+async def _copy_dedup(
+    conn: AsyncConnection, channel: Channel, rows: list[tuple[object, ...]]
+) -> int:
+    # COPY cannot skip duplicates, so it fills a per-session staging table and one
+    # INSERT ... ON CONFLICT moves the new rows across.
+    table = TABLES[channel]
+    cols = sql.SQL(", ").join(map(sql.Identifier, COLUMNS[channel]))
+    stage = sql.Identifier(f"stage_{table}")
+    async with conn.cursor().copy(
+        sql.SQL("COPY {} ({}) FROM STDIN").format(stage, cols)
+    ) as copy:
+        for row in rows:
+            await copy.write_row(row)
+    cur = await conn.execute(
+        sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT DO NOTHING").format(
+            sql.Identifier(table), cols, cols, stage
+        )
+    )
+    return cur.rowcount
+
+
+def _urgent_finding(reading: Reading) -> Finding:
+    ts, device_id, event_type, event_key = reading.row[:4]
+    rule, severity, reason = _URGENT[EventType(str(event_type))]
+    return Finding(
+        device_id=reading.device_id,
+        rule=rule,
+        severity=severity,
+        reason=reason,
+        observed_at=reading.ts,
+        dedup_key=f"{rule}:{device_id}:{reading.ts.isoformat()}:{event_key}",
+        data={"event_key": event_key},
+    )

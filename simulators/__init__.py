@@ -1,0 +1,1 @@
+"""Device simulators. They speak MQTT only, like real devices."""

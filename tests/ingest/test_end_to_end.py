@@ -1,0 +1,128 @@
+"""Broker -> ingest -> TimescaleDB, against the real processes."""
+
+import json
+import time
+
+import psycopg
+
+from anxin.localstack import Mosquitto
+from simulators.publisher import Publisher
+from tests.conftest import ServeProcess, register, wait_until
+
+
+def count(db: psycopg.Connection, sql: str) -> int:
+    row = db.execute(sql).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def publisher(broker: Mosquitto) -> Publisher:
+    return Publisher("127.0.0.1", broker.port, client_id=f"test-pub-{time.monotonic_ns()}")
+
+
+def test_every_published_reading_is_stored_once(
+    db: psycopg.Connection, broker: Mosquitto, serve: ServeProcess
+) -> None:
+    devices = [f"w{i}" for i in range(20)]
+    register(db, *devices)
+    serve.start()
+    with publisher(broker) as pub:
+        for seq in range(100):
+            for d in devices:
+                pub.publish(f"anxin/v1/{d}/vitals", {"ts": 1_700_000_000 + seq, "seq": seq,
+                                                    "hr": 60 + seq % 30, "spo2": 97}, "vitals")
+            pub.publish(f"anxin/v1/w0/location", {"ts": 1_700_000_000 + seq, "seq": seq,
+                                                  "lat": 30.59, "lon": 114.30}, "location")
+        pub.publish("anxin/v1/w1/status", {"online": True, "battery": 80}, "status")
+    assert pub.acknowledged == {"vitals": 2000, "location": 100, "status": 1}
+    wait_until(lambda: count(db, "SELECT count(*) FROM vitals") >= 2000, timeout=30,
+               what="2000 vitals rows")
+    wait_until(lambda: count(db, "SELECT count(*) FROM device_status") >= 1, timeout=10,
+               what="status row")
+    assert count(db, "SELECT count(*) FROM vitals") == 2000
+    assert count(db, "SELECT count(DISTINCT (device_id, seq)) FROM vitals") == 2000
+    assert count(db, "SELECT count(*) FROM locations") == 100
+    assert count(db, "SELECT count(*) FROM dead_letters") == 0
+
+
+def test_sos_is_alerted_once_after_redelivery(
+    db: psycopg.Connection, broker: Mosquitto, serve: ServeProcess
+) -> None:
+    register(db, "btn1", kind="sos_button")
+    serve.start()
+    press = {"ts": time.time(), "type": "sos", "id": "press-42"}
+    with publisher(broker) as pub:
+        # The same press twice, exactly as a redelivery after a lost PUBACK looks.
+        pub.publish("anxin/v1/btn1/event", press, "event")
+        pub.publish("anxin/v1/btn1/event", press, "event")
+        pub.publish("anxin/v1/btn1/event", {**press, "id": "press-43"}, "event")
+    wait_until(lambda: count(db, "SELECT count(*) FROM alerts") >= 2, timeout=10, what="alerts")
+    time.sleep(0.5)
+    rows = db.execute("SELECT rule, severity, dedup_key FROM alerts ORDER BY id").fetchall()
+    assert [(r[0], r[1]) for r in rows] == [("sos", "P1"), ("sos", "P1")]
+    assert count(db, "SELECT count(*) FROM events") == 2
+
+
+def test_sos_is_not_held_by_the_batch_timer(
+    db: psycopg.Connection, broker: Mosquitto, serve: ServeProcess
+) -> None:
+    register(db, "btn1", kind="sos_button")
+    # A batch timer of a minute: only the fast path can store the press in time.
+    serve.env["ANXIN_BATCH_MAX_DELAY_MS"] = "60000"
+    serve.start()
+    with publisher(broker) as pub:
+        sent = time.monotonic()
+        pub.publish("anxin/v1/btn1/event", {"ts": time.time(), "type": "fall"}, "event")
+    wait_until(lambda: count(db, "SELECT count(*) FROM alerts") == 1, timeout=5, what="fall alert")
+    assert time.monotonic() - sent < 5
+
+
+def test_bad_messages_are_dead_lettered_while_valid_traffic_flows(
+    db: psycopg.Connection, broker: Mosquitto, serve: ServeProcess
+) -> None:
+    register(db, "w1")
+    serve.start()
+    now = time.time()
+    bad = {
+        "anxin/v1/w1/vitals": [
+            b"\x00\xffnot json",
+            b'{"ts": 1700000000, "hr": NaN}',
+            b'{"ts": 1700000000, "hr": -5}',
+            b'{"ts": 1700000000, "spo2": 140}',
+            json.dumps({"ts": now + 3 * 86400, "hr": 70}).encode(),
+            json.dumps({"ts": now, "hr": 70, "pad": "x" * 70_000}).encode(),
+        ],
+        "anxin/v1/ghost/vitals": [json.dumps({"ts": now, "hr": 70}).encode()],
+        "anxin/v1/w1/weather": [b'{"ts": 1700000000}'],
+    }
+    with publisher(broker) as pub:
+        seq = 0
+        for topic, payloads in bad.items():
+            for payload in payloads:
+                pub.publish(topic, payload, "bad")
+                for _ in range(5):
+                    pub.publish("anxin/v1/w1/vitals", {"ts": now, "seq": seq, "hr": 70}, "good")
+                    seq += 1
+    wait_until(lambda: count(db, "SELECT count(*) FROM dead_letters") >= 8, timeout=15,
+               what="8 dead letters")
+    wait_until(lambda: count(db, "SELECT count(*) FROM vitals") >= seq, timeout=15,
+               what="all valid vitals")
+    reasons = [r[0] for r in db.execute("SELECT reason FROM dead_letters ORDER BY id")]
+    assert len(reasons) == 8
+    joined = "\n".join(reasons)
+    for expected in ("malformed", ">= 20.0", "<= 100.0", "in the future", "exceeds 65536",
+                     "unknown device 'ghost'", "unknown channel 'weather'"):
+        assert expected in joined, f"no dead letter says {expected!r}:\n{joined}"
+    assert count(db, "SELECT count(*) FROM vitals") == seq
+
+
+def test_readyz_answers_only_when_database_and_subscription_are_up(
+    db: psycopg.Connection, serve: ServeProcess
+) -> None:
+    import httpx
+
+    serve.start()
+    assert httpx.get(f"{serve.base_url}/healthz").json() == {"status": "ok"}
+    assert httpx.get(f"{serve.base_url}/readyz").status_code == 200
+    metrics = httpx.get(f"{serve.base_url}/metrics").text
+    assert "anxin_ingest_messages_total" in metrics
