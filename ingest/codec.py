@@ -7,7 +7,7 @@ the consumer. JSON has no NaN or Infinity, and msgspec refuses both spellings.
 """
 
 import math
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -103,14 +103,15 @@ class Codec:
             # msgspec says e.g. "Expected `float` <= 300.0 - at `$.hr`"
             return Rejected(f"{parsed.channel} payload rejected: {exc}", device_id)
         if isinstance(body, StatusPayload) and body.ts is None:
-            ts: datetime | str = datetime.fromtimestamp(now, UTC)
+            ts: float | str = now
         else:
             ts = self._timestamp(body.ts, now)
         if isinstance(ts, str):
             return Rejected(ts, device_id)
         return _to_reading(parsed.channel, device_id, ts, body)
 
-    def _timestamp(self, value: Timestamp, now: float) -> datetime | str:
+    def _timestamp(self, value: Timestamp, now: float) -> float | str:
+        """Epoch seconds, or the reason the timestamp is refused."""
         if isinstance(value, datetime):
             if value.tzinfo is None:
                 return "ts has no time zone (RFC 3339 needs Z or an offset)"
@@ -123,12 +124,10 @@ class Codec:
             return f"ts {epoch:.0f} is more than {self.future_tolerance_s:.0f}s in the future"
         if epoch < EARLIEST_TS:
             return f"ts {epoch:.0f} is before 2000-01-01 (device clock not set?)"
-        return value.astimezone(UTC) if isinstance(value, datetime) else datetime.fromtimestamp(
-            epoch, UTC
-        )
+        return epoch
 
 
-def _to_reading(channel: Channel, device_id: str, ts: datetime, body: Any) -> Reading | Rejected:
+def _to_reading(channel: Channel, device_id: str, ts: float, body: Any) -> Reading | Rejected:
     if isinstance(body, VitalsPayload):
         row = (ts, device_id, body.seq, body.hr, body.spo2, body.temp, body.sbp, body.dbp,
                body.rr, body.steps, body.battery)

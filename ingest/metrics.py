@@ -2,7 +2,7 @@
 
 from prometheus_client import Counter, Gauge, Histogram
 
-RECEIVED = Counter("anxin_ingest_messages_total", "MQTT messages received", ["channel"])
+RECEIVED = Counter("anxin_ingest_messages_total", "MQTT messages taken into a batch")
 STORED = Counter("anxin_ingest_rows_stored_total", "New rows committed", ["channel"])
 DEAD_LETTERS = Counter("anxin_ingest_dead_letters_total", "Messages dead-lettered")
 ALERTS_OPENED = Counter("anxin_ingest_alerts_opened_total", "Alerts opened by the fast path")

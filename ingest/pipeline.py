@@ -71,8 +71,6 @@ class IngestPipeline:
         except Exception as exc:  # a codec bug must not kill the MQTT thread
             log.exception("codec failed on %s", topic)
             outcome = Rejected(f"internal decode error: {type(exc).__name__}")
-        channel = outcome.channel if isinstance(outcome, Reading) else "rejected"
-        metrics.RECEIVED.labels(channel).inc()
         urgent = isinstance(outcome, Reading) and outcome.urgent
         pending = _Pending(Message(topic, payload, outcome), mid, qos, time.monotonic())
         with self._lock:
@@ -94,6 +92,7 @@ class IngestPipeline:
             if not batch:
                 continue
             metrics.PENDING.set(len(batch) + len(self._buffer))
+            metrics.RECEIVED.inc(len(batch))
             await self._commit(batch)
             for p in batch:
                 ack(p.mid, p.qos)

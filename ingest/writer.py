@@ -33,10 +33,17 @@ class BatchResult:
     alerts_opened: int = 0
 
 
-_STAGING = ";".join(
-    f"CREATE TEMP TABLE IF NOT EXISTS stage_{table} (LIKE {table}) ON COMMIT DELETE ROWS"
-    for table in TABLES.values()
-)
+def _staging_ddl(channel: Channel) -> str:
+    # Same columns as the table, except ts as epoch seconds (see ingest.records).
+    table, cols = TABLES[channel], COLUMNS[channel]
+    select = ", ".join("extract(epoch FROM ts)::float8 AS ts" if c == "ts" else c for c in cols)
+    return (
+        f"CREATE TEMP TABLE IF NOT EXISTS stage_{table} ON COMMIT DELETE ROWS"
+        f" AS SELECT {select} FROM {table} WITH NO DATA"
+    )
+
+
+_STAGING = ";".join(_staging_ddl(channel) for channel in TABLES)
 
 _URGENT = {
     EventType.SOS: ("sos", Severity.P1, "SOS button pressed"),
@@ -109,9 +116,12 @@ async def _copy_dedup(
     ) as copy:
         for row in rows:
             await copy.write_row(row)
+    converted = sql.SQL(", ").join(
+        sql.SQL("to_timestamp(ts)") if c == "ts" else sql.Identifier(c) for c in COLUMNS[channel]
+    )
     cur = await conn.execute(
         sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT DO NOTHING").format(
-            sql.Identifier(table), cols, cols, stage
+            sql.Identifier(table), cols, converted, stage
         )
     )
     return cur.rowcount
