@@ -30,14 +30,17 @@ def create_app(settings: Settings, *, ingest: bool = True) -> FastAPI:
         if service is not None:
             await service.start()
         log.info(
-            "anxin %s started", __version__,
-            extra={"fields": {
-                "version": __version__,
-                "database": info.describe(),
-                "broker": settings.mqtt.redacted(),
-                "topics": service.topics if service else [],
-                "http": f"http://{settings.http_host}:{settings.http_port}",
-            }},
+            "anxin %s started",
+            __version__,
+            extra={
+                "fields": {
+                    "version": __version__,
+                    "database": info.describe(),
+                    "broker": settings.mqtt.redacted(),
+                    "topics": service.topics if service else [],
+                    "http": f"http://{settings.http_host}:{settings.http_port}",
+                }
+            },
         )
         try:
             yield

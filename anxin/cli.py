@@ -23,7 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("serve", help="run ingest and the HTTP API")
 
-    db = sub.add_parser("db", help="database tasks").add_subparsers(dest="db_command", required=True)
+    db = sub.add_parser("db", help="database tasks").add_subparsers(
+        dest="db_command", required=True
+    )
     db.add_parser("init", help="apply schema.sql (idempotent) and report the path taken")
 
     residents = sub.add_parser("residents", help="residents").add_subparsers(

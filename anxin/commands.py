@@ -20,8 +20,11 @@ from simulators.run import run_fleet, stderr_progress
 def serve(settings: Settings) -> None:
     logs.configure(settings.log_level, settings.log_format)
     uvicorn.run(
-        create_app(settings), host=settings.http_host, port=settings.http_port,
-        log_config=None, lifespan="on",
+        create_app(settings),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        lifespan="on",
     )
 
 
@@ -32,8 +35,9 @@ async def db_init(settings: Settings) -> str:
 
 
 async def add_resident(settings: Settings, args: argparse.Namespace) -> None:
-    resident = ResidentIn(id=args.id, name=args.name, home_lat=args.lat, home_lon=args.lon,
-                          flags=args.flags)
+    resident = ResidentIn(
+        id=args.id, name=args.name, home_lat=args.lat, home_lon=args.lon, flags=args.flags
+    )
     async with await psycopg.AsyncConnection.connect(settings.database_dsn) as conn:
         await devices.add_residents(conn=conn, residents=[resident])
 
@@ -45,10 +49,12 @@ async def add_device(settings: Settings, args: argparse.Namespace) -> Device:
 
 
 async def register_fleet(settings: Settings, fleet: WearableFleet) -> None:
-    residents = [ResidentIn(id=d.resident_id, name=f"Resident {d.resident_id}")
-                 for d in fleet.devices]
-    devs = [DeviceIn(id=d.id, kind=DeviceKind(d.kind), resident_id=d.resident_id)
-            for d in fleet.devices]
+    residents = [
+        ResidentIn(id=d.resident_id, name=f"Resident {d.resident_id}") for d in fleet.devices
+    ]
+    devs = [
+        DeviceIn(id=d.id, kind=DeviceKind(d.kind), resident_id=d.resident_id) for d in fleet.devices
+    ]
     async with await psycopg.AsyncConnection.connect(settings.database_dsn) as conn:
         await devices.add_residents(conn=conn, residents=residents)
         await devices.register_devices(conn=conn, devices=devs)
@@ -60,7 +66,19 @@ def simulate(settings: Settings, args: argparse.Namespace) -> dict[str, int]:
     fleet = WearableFleet(args.devices, prefix=args.prefix)
     asyncio.run(register_fleet(settings, fleet))
     mqtt = settings.mqtt
-    with Publisher(mqtt.host, mqtt.port, client_id=f"anxin-sim-{int(time.time())}",
-                   username=mqtt.username, password=mqtt.password) as pub:
-        return run_fleet(fleet, pub, rate=args.rate, duration=args.duration,
-                         sos_per_min=args.sos_per_min, progress=stderr_progress)
+    with Publisher(
+        mqtt.host,
+        mqtt.port,
+        client_id=f"anxin-sim-{int(time.time())}",
+        username=mqtt.username,
+        password=mqtt.password,
+        protocol=settings.mqtt_protocol,
+    ) as pub:
+        return run_fleet(
+            fleet,
+            pub,
+            rate=args.rate,
+            duration=args.duration,
+            sos_per_min=args.sos_per_min,
+            progress=stderr_progress,
+        )

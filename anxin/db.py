@@ -35,7 +35,7 @@ class DatabaseInfo:
 
 async def apply_schema(conn: AsyncConnection) -> DatabaseInfo:
     async with conn.transaction():
-        await conn.execute(schema_sql())  # type: ignore[arg-type]  # trusted file, no params
+        await conn.execute(schema_sql())
     return await database_info(conn)
 
 

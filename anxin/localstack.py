@@ -31,7 +31,9 @@ def free_port() -> int:
         return port
 
 
-def wait_for_port(port: int, *, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for_port(
+    port: int, *, timeout: float, proc: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -59,10 +61,7 @@ class Mosquitto:
 
     @staticmethod
     def find() -> str | None:
-        return shutil.which("mosquitto") or next(
-            (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if Path(p).exists()),
-            None,
-        )
+        return shutil.which("mosquitto")
 
     @property
     def url(self) -> str:
@@ -154,8 +153,14 @@ class PostgresCluster:
             if os.geteuid() == 0:
                 _chown_to(self.datadir, "postgres")
             self._run(
-                str(self.bindir / "initdb"), "-D", str(self.datadir), "-U", self.user,
-                "--auth=trust", "--encoding=UTF8", "--no-sync",
+                str(self.bindir / "initdb"),
+                "-D",
+                str(self.datadir),
+                "-U",
+                self.user,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-sync",
             )
             lines = [
                 "listen_addresses = '127.0.0.1'",
@@ -164,18 +169,30 @@ class PostgresCluster:
                 "max_connections = 200",
             ]
             if self.timescaledb:
-                lines += ["shared_preload_libraries = 'timescaledb'", "timescaledb.telemetry_level = off"]
+                lines += [
+                    "shared_preload_libraries = 'timescaledb'",
+                    "timescaledb.telemetry_level = off",
+                ]
             with (self.datadir / "postgresql.conf").open("a") as conf:
                 conf.write("\n" + "\n".join(lines) + "\n")
         self._run(
-            str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-w", "-t", "60",
-            "-l", str(self.datadir / "server.log"), "start",
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.datadir),
+            "-w",
+            "-t",
+            "60",
+            "-l",
+            str(self.datadir / "server.log"),
+            "start",
         )
         return self
 
     def stop(self, mode: str = "fast") -> None:
         if (self.datadir / "postmaster.pid").exists():
-            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-w", "-m", mode, "stop")
+            self._run(
+                str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-w", "-m", mode, "stop"
+            )
 
     def kill(self) -> None:
         """Stop the postmaster the hard way (a crash, as far as clients can tell)."""

@@ -32,7 +32,13 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from anxin.db import schema_sql
-from anxin.localstack import Mosquitto, PostgresCluster, free_port, postgres_bindir, timescaledb_available
+from anxin.localstack import (
+    Mosquitto,
+    PostgresCluster,
+    free_port,
+    postgres_bindir,
+    timescaledb_available,
+)
 from simulators.publisher import Publisher
 
 DEVICES = 1000
@@ -50,8 +56,14 @@ def publish_backlog(port: int, n: int) -> None:
         for i in range(n):
             pub.publish(
                 f"anxin/v1/bench-{i % DEVICES:04d}/vitals",
-                {"ts": base + i // DEVICES, "seq": i, "hr": 60 + i % 40, "spo2": 97,
-                 "temp": 36.6, "battery": 80},
+                {
+                    "ts": base + i // DEVICES,
+                    "seq": i,
+                    "hr": 60 + i % 40,
+                    "spo2": 97,
+                    "temp": 36.6,
+                    "battery": 80,
+                },
                 "vitals",
             )
             if i % 50_000 == 0 and i:
@@ -61,8 +73,9 @@ def publish_backlog(port: int, n: int) -> None:
 
 def run_publisher(port: int, n: int) -> float:
     started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "bench.ingest", "--publish-only", str(port), str(n)],
-                   check=True)
+    subprocess.run(
+        [sys.executable, "-m", "bench.ingest", "--publish-only", str(port), str(n)], check=True
+    )
     elapsed = time.monotonic() - started
     log(f"backlog of {n} published in {elapsed:.1f}s ({n / elapsed:.0f}/s)")
     return n / elapsed
@@ -110,22 +123,30 @@ def bare_consumer(port: int, n: int) -> float:
 
 def stored_total(base_url: str) -> float:
     text = httpx.get(f"{base_url}/metrics", timeout=5).text
-    return sum(float(v) for v in re.findall(r'^anxin_ingest_rows_stored_total\{[^}]*\} (\S+)',
-                                             text, re.M))
+    return sum(
+        float(v) for v in re.findall(r"^anxin_ingest_rows_stored_total\{[^}]*\} (\S+)", text, re.M)
+    )
 
 
 def ingest_consumer(port: int, n: int, dsn: str, workdir: Path) -> tuple[float, int]:
     http_port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANXIN_")}
-    env.update({"ANXIN_DATABASE_URL": dsn, "ANXIN_MQTT_URL": f"mqtt://127.0.0.1:{port}",
-                "ANXIN_HTTP_PORT": str(http_port), "ANXIN_MQTT_CLIENT_ID": "bench-ingest",
-                "ANXIN_LOG_LEVEL": "WARNING"})
+    env.update(
+        {
+            "ANXIN_DATABASE_URL": dsn,
+            "ANXIN_MQTT_URL": f"mqtt://127.0.0.1:{port}",
+            "ANXIN_HTTP_PORT": str(http_port),
+            "ANXIN_MQTT_CLIENT_ID": "bench-ingest",
+            "ANXIN_LOG_LEVEL": "WARNING",
+        }
+    )
     base = f"http://127.0.0.1:{http_port}"
 
     def start() -> subprocess.Popen[bytes]:
         out = (workdir / "serve.log").open("ab")
-        proc = subprocess.Popen([sys.executable, "-m", "anxin.cli", "serve"], env=env,
-                                stdout=out, stderr=out)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "anxin.cli", "serve"], env=env, stdout=out, stderr=out
+        )
         for _ in range(300):
             try:
                 if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
@@ -157,7 +178,9 @@ def ingest_consumer(port: int, n: int, dsn: str, workdir: Path) -> tuple[float, 
     with psycopg.connect(dsn) as conn:
         row = conn.execute("SELECT count(*) FROM vitals").fetchone()
     stored = int(row[0]) if row else 0
-    assert first is not None and last is not None and last > first
+    assert first is not None
+    assert last is not None
+    assert last > first
     return (seen - first_seen) / (last - first), stored
 
 
@@ -175,17 +198,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="anxin-bench-") as tmp:
         work = Path(tmp)
         os.chmod(work, 0o755)
-        pg = PostgresCluster(datadir=work / "pg", bindir=bindir,
-                             timescaledb=timescaledb_available(bindir)).start()
+        pg = PostgresCluster(
+            datadir=work / "pg", bindir=bindir, timescaledb=timescaledb_available(bindir)
+        ).start()
         broker = Mosquitto(workdir=work / "mq", executable=Mosquitto.find() or "mosquitto").start()
         try:
             with psycopg.connect(pg.dsn(), autocommit=True) as conn:
                 conn.execute(schema_sql())  # type: ignore[arg-type]
                 with conn.cursor() as cur:
-                    cur.executemany("INSERT INTO devices (id, kind) VALUES (%s, 'watch')",
-                                    [(f"bench-{i:04d}",) for i in range(DEVICES)])
+                    cur.executemany(
+                        "INSERT INTO devices (id, kind) VALUES (%s, 'watch')",
+                        [(f"bench-{i:04d}",) for i in range(DEVICES)],
+                    )
                 tsdb = conn.execute(
-                    "SELECT extversion FROM pg_extension WHERE extname='timescaledb'").fetchone()
+                    "SELECT extversion FROM pg_extension WHERE extname='timescaledb'"
+                ).fetchone()
             log("bare consumer")
             bare = bare_consumer(broker.port, n)
             log(f"bare consumer drained at {bare:.0f}/s; now anxin serve")
@@ -193,15 +220,22 @@ def main() -> None:
         finally:
             broker.stop()
             pg.stop("immediate")
-    print(json.dumps({
-        "published": n,
-        "stored": stored,
-        "stored_per_s": round(ingest),
-        "bare_per_s": round(bare),
-        "ratio": round(ingest / bare, 3),
-        "database": f"TimescaleDB {tsdb[0]}" if tsdb else "PostgreSQL",
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-    }))
+    print(
+        json.dumps(
+            {
+                "published": n,
+                "stored": stored,
+                "stored_per_s": round(ingest),
+                "bare_per_s": round(bare),
+                "ratio": round(ingest / bare, 3),
+                "database": f"TimescaleDB {tsdb[0]}" if tsdb else "PostgreSQL",
+                "machine": (
+                    f"{platform.machine()}, {os.cpu_count()} cores,"
+                    f" Python {platform.python_version()}"
+                ),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -57,8 +57,12 @@ async def _insert_devices(
             "INSERT INTO devices (id, kind, resident_id, expected_interval_s)"
             f" VALUES (%s, %s, %s, %s) {on_conflict}",
             [
-                (d.id, str(d.kind), d.resident_id,
-                 d.expected_interval_s or EXPECTED_INTERVAL_S[d.kind])
+                (
+                    d.id,
+                    str(d.kind),
+                    d.resident_id,
+                    d.expected_interval_s or EXPECTED_INTERVAL_S[d.kind],
+                )
                 for d in devices
             ],
         )
@@ -91,7 +95,5 @@ async def list_devices(
 
 async def registered_among(*, conn: AsyncConnection, device_ids: Iterable[str]) -> set[str]:
     """Which of these ids are registered devices (one query, however many ids)."""
-    cur = await conn.execute(
-        "SELECT id FROM devices WHERE id = ANY(%s)", (list(device_ids),)
-    )
+    cur = await conn.execute("SELECT id FROM devices WHERE id = ANY(%s)", (list(device_ids),))
     return {row[0] for row in await cur.fetchall()}

@@ -129,21 +129,38 @@ class Codec:
 
 def _to_reading(channel: Channel, device_id: str, ts: float, body: Any) -> Reading | Rejected:
     if isinstance(body, VitalsPayload):
-        row = (ts, device_id, body.seq, body.hr, body.spo2, body.temp, body.sbp, body.dbp,
-               body.rr, body.steps, body.battery)
+        row = (
+            ts,
+            device_id,
+            body.seq,
+            body.hr,
+            body.spo2,
+            body.temp,
+            body.sbp,
+            body.dbp,
+            body.rr,
+            body.steps,
+            body.battery,
+        )
         if all(v is None for v in row[3:]):
             return Rejected("vitals payload carries no reading", device_id)
         return Reading(channel, device_id, row)
     if isinstance(body, EventPayload):
-        key = body.id if body.id is not None else (
-            f"seq:{body.seq}" if body.seq is not None else str(body.type)
+        key = (
+            body.id
+            if body.id is not None
+            else (f"seq:{body.seq}" if body.seq is not None else str(body.type))
         )
         data = msgspec.json.encode(body.data).decode() if body.data is not None else None
         return Reading(
-            channel, device_id, (ts, device_id, str(body.type), key, body.seq, data),
+            channel,
+            device_id,
+            (ts, device_id, str(body.type), key, body.seq, data),
             urgent=body.type in URGENT_EVENTS,
         )
     if isinstance(body, LocationPayload):
         return Reading(channel, device_id, (ts, device_id, body.seq, body.lat, body.lon, body.acc))
     assert isinstance(body, StatusPayload)
-    return Reading(channel, device_id, (ts, device_id, body.online, body.battery, body.rssi, body.fw))
+    return Reading(
+        channel, device_id, (ts, device_id, body.online, body.battery, body.rssi, body.fw)
+    )

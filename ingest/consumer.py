@@ -48,13 +48,18 @@ class MqttConsumer:
         self.subscribed = threading.Event()
         if self._v5:
             self._client = mqtt.Client(
-                CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5,
+                CallbackAPIVersion.VERSION2,
+                client_id=client_id,
+                protocol=mqtt.MQTTv5,
                 manual_ack=True,
             )
         else:
             self._client = mqtt.Client(
-                CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311,
-                clean_session=False, manual_ack=True,
+                CallbackAPIVersion.VERSION2,
+                client_id=client_id,
+                protocol=mqtt.MQTTv311,
+                clean_session=False,
+                manual_ack=True,
             )
         if username is not None:
             self._client.username_pw_set(username, password)
@@ -69,7 +74,7 @@ class MqttConsumer:
 
     def start(self) -> None:
         if self._v5:
-            props = Properties(PacketTypes.CONNECT)
+            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             props.SessionExpiryInterval = self._session_expiry_s
             props.ReceiveMaximum = self._receive_maximum
             self._client.connect_async(
@@ -96,7 +101,9 @@ class MqttConsumer:
             return
         log.info(
             "connected to broker %s:%s (session present: %s)",
-            self.host, self.port, flags.session_present,
+            self.host,
+            self.port,
+            flags.session_present,
         )
         self._connected_once = True
         client.subscribe([(topic, 1) for topic in self.subscriptions])
@@ -120,4 +127,4 @@ class MqttConsumer:
     def _handle_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         # paho's topic property decodes UTF-8; pass the raw bytes through the codec path.
         topic = msg._topic.decode("utf-8", errors="replace")
-        self._on_message(topic, msg.payload, msg.mid, msg.qos)
+        self._on_message(topic, bytes(msg.payload), msg.mid, msg.qos)

@@ -7,11 +7,13 @@ STORED = Counter("anxin_ingest_rows_stored_total", "New rows committed", ["chann
 DEAD_LETTERS = Counter("anxin_ingest_dead_letters_total", "Messages dead-lettered")
 ALERTS_OPENED = Counter("anxin_ingest_alerts_opened_total", "Alerts opened by the fast path")
 BATCH_SECONDS = Histogram(
-    "anxin_ingest_batch_seconds", "Time to write and commit one batch",
+    "anxin_ingest_batch_seconds",
+    "Time to write and commit one batch",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 BATCH_SIZE = Histogram(
-    "anxin_ingest_batch_messages", "Messages per committed batch",
+    "anxin_ingest_batch_messages",
+    "Messages per committed batch",
     buckets=(1, 10, 100, 500, 1000, 2500, 5000, 10000),
 )
 PENDING = Gauge("anxin_ingest_pending_messages", "Received, not yet committed and acknowledged")

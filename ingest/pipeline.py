@@ -9,6 +9,7 @@
 """
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -109,17 +110,17 @@ class IngestPipeline:
             else:
                 remaining = None
             self._wake.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), remaining)
-            except TimeoutError:
-                pass
 
     def _take(self) -> list[_Pending]:
         with self._lock:
             n = min(len(self._buffer), self._batch_max)
             batch = [self._buffer.popleft() for _ in range(n)]
             self._urgent -= sum(
-                1 for p in batch if isinstance(p.message.outcome, Reading) and p.message.outcome.urgent
+                1
+                for p in batch
+                if isinstance(p.message.outcome, Reading) and p.message.outcome.urgent
             )
         return batch
 
@@ -162,7 +163,9 @@ class IngestPipeline:
                 raise
             except psycopg.Error as exc:
                 device = m.outcome.device_id if isinstance(m.outcome, Reading) else None
-                m.outcome = Rejected(f"database refused the row: {exc.diag.message_primary}", device)
+                m.outcome = Rejected(
+                    f"database refused the row: {exc.diag.message_primary}", device
+                )
                 result = await self._write([m])
             for channel, n in result.inserted.items():
                 total.inserted[channel] = total.inserted.get(channel, 0) + n
@@ -176,14 +179,16 @@ class IngestPipeline:
             metrics.DB_OUTAGES.inc()
             log.error(
                 "database unavailable, holding %d messages unacknowledged until it is back: %s",
-                held, str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
+                held,
+                str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
             )
 
     def _note_recovery(self, held: int) -> None:
         if self.outage_since is not None:
             log.warning(
                 "database back after %.1fs; committed the %d held messages",
-                time.monotonic() - self.outage_since, held,
+                time.monotonic() - self.outage_since,
+                held,
             )
             self.outage_since = None
 

@@ -12,7 +12,19 @@ from enum import StrEnum
 
 from ingest.topics import Channel
 
-VITALS_COLUMNS = ("ts", "device_id", "seq", "hr", "spo2", "temp", "sbp", "dbp", "rr", "steps", "battery")
+VITALS_COLUMNS = (
+    "ts",
+    "device_id",
+    "seq",
+    "hr",
+    "spo2",
+    "temp",
+    "sbp",
+    "dbp",
+    "rr",
+    "steps",
+    "battery",
+)
 EVENT_COLUMNS = ("ts", "device_id", "type", "event_key", "seq", "data")
 LOCATION_COLUMNS = ("ts", "device_id", "seq", "lat", "lon", "acc")
 STATUS_COLUMNS = ("ts", "device_id", "online", "battery", "rssi", "fw")

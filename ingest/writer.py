@@ -85,9 +85,7 @@ async def write_batch(
     return result
 
 
-async def _check_devices(
-    conn: AsyncConnection, messages: list[Message], known: set[str]
-) -> None:
+async def _check_devices(conn: AsyncConnection, messages: list[Message], known: set[str]) -> None:
     """Quarantine messages from devices that are not registered."""
     unseen = {
         m.outcome.device_id
@@ -111,9 +109,7 @@ async def _copy_dedup(
     table = TABLES[channel]
     cols = sql.SQL(", ").join(map(sql.Identifier, COLUMNS[channel]))
     stage = sql.Identifier(f"stage_{table}")
-    async with conn.cursor().copy(
-        sql.SQL("COPY {} ({}) FROM STDIN").format(stage, cols)
-    ) as copy:
+    async with conn.cursor().copy(sql.SQL("COPY {} ({}) FROM STDIN").format(stage, cols)) as copy:
         for row in rows:
             await copy.write_row(row)
     converted = sql.SQL(", ").join(
@@ -128,7 +124,7 @@ async def _copy_dedup(
 
 
 def _urgent_finding(reading: Reading) -> Finding:
-    ts, device_id, event_type, event_key = reading.row[:4]
+    _ts, device_id, event_type, event_key = reading.row[:4]
     rule, severity, reason = _URGENT[EventType(str(event_type))]
     return Finding(
         device_id=reading.device_id,

@@ -61,10 +61,15 @@ class WearableFleet:
         seq, steps, batt = self.seq[idx], self.steps[idx], self.battery[idx]
         return [
             {
-                "ts": round(now, 3), "seq": int(seq[j]), "hr": round(float(hr[j])),
-                "spo2": round(float(spo2[j])), "temp": round(float(temp[j]), 1),
-                "sbp": round(float(sbp[j])), "dbp": round(float(dbp[j])),
-                "rr": round(float(rr[j])), "steps": int(steps[j]),
+                "ts": round(now, 3),
+                "seq": int(seq[j]),
+                "hr": round(float(hr[j])),
+                "spo2": round(float(spo2[j])),
+                "temp": round(float(temp[j]), 1),
+                "sbp": round(float(sbp[j])),
+                "dbp": round(float(dbp[j])),
+                "rr": round(float(rr[j])),
+                "steps": int(steps[j]),
                 "battery": round(float(batt[j]), 1),
             }
             for j in range(k)
@@ -75,5 +80,9 @@ class WearableFleet:
         return self.devices[i].id, {"ts": round(now, 3), "type": "sos", "id": uuid.uuid4().hex}
 
     def status(self, i: int, now: float) -> dict[str, object]:
-        return {"ts": round(now, 3), "online": True, "battery": round(float(self.battery[i]), 1),
-                "fw": "sim-1.0"}
+        return {
+            "ts": round(now, 3),
+            "online": True,
+            "battery": round(float(self.battery[i]), 1),
+            "fw": "sim-1.0",
+        }

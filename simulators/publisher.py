@@ -3,6 +3,7 @@
 import json
 import threading
 from collections import Counter, deque
+from collections.abc import Mapping
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -12,10 +13,20 @@ MAX_OUTSTANDING = 10_000
 
 
 class Publisher:
-    def __init__(self, host: str, port: int, *, client_id: str,
-                 username: str | None = None, password: str | None = None) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        client_id: str,
+        username: str | None = None,
+        password: str | None = None,
+        protocol: str = "5",
+    ) -> None:
         self._client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=mqtt.MQTTv5 if protocol == "5" else mqtt.MQTTv311,
         )
         if username is not None:
             self._client.username_pw_set(username, password)
@@ -39,7 +50,7 @@ class Publisher:
         self._client.disconnect()
         self._client.loop_stop()
 
-    def publish(self, topic: str, payload: dict[str, object] | bytes, channel: str) -> None:
+    def publish(self, topic: str, payload: Mapping[str, object] | bytes, channel: str) -> None:
         data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         info = self._client.publish(topic, data, qos=1)
         self._outstanding.append((channel, info))

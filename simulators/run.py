@@ -34,9 +34,9 @@ def run_fleet(
         due = int(rate * elapsed) - int(sent)
         if due > 0:
             idx = (np.arange(due) + next_device) % fleet.n
-            next_device = int((next_device + due) % fleet.n)
+            next_device = (next_device + due) % fleet.n
             now = time.time()
-            for i, payload in zip(idx, fleet.vitals(idx, now), strict=True):
+            for i, payload in zip(idx.tolist(), fleet.vitals(idx, now), strict=True):
                 publisher.publish(f"anxin/v1/{fleet.devices[i].id}/vitals", payload, "vitals")
             sent += due
         tick = time.monotonic()

@@ -29,8 +29,15 @@ from anxin.localstack import (
 )
 
 DATA_TABLES = (
-    "vitals", "events", "locations", "device_status", "alerts", "dead_letters",
-    "devices", "residents", "service_points",
+    "vitals",
+    "events",
+    "locations",
+    "device_status",
+    "alerts",
+    "dead_letters",
+    "devices",
+    "residents",
+    "service_points",
 )
 
 
@@ -42,7 +49,9 @@ def pg_bindir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def pg_cluster(tmp_path_factory: pytest.TempPathFactory, pg_bindir: Path) -> Iterator[PostgresCluster]:
+def pg_cluster(
+    tmp_path_factory: pytest.TempPathFactory, pg_bindir: Path
+) -> Iterator[PostgresCluster]:
     tsdb = timescaledb_available(pg_bindir)
     if os.environ.get("CI"):
         assert tsdb, "TimescaleDB is not installed: scripts/test builds it"
@@ -110,7 +119,10 @@ class ServeProcess:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "anxin.cli", "serve"],
-            env=self.env, stdout=log, stderr=log, start_new_session=True,
+            env=self.env,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
         )
         self.starts += 1
         if wait_ready:
@@ -150,13 +162,15 @@ class ServeProcess:
 @pytest.fixture
 def anxin_env(database_url: str, broker: Mosquitto) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANXIN_")}
-    env.update({
-        "ANXIN_DATABASE_URL": database_url,
-        "ANXIN_MQTT_URL": broker.url,
-        "ANXIN_MQTT_CLIENT_ID": f"ingest-{uuid.uuid4().hex[:8]}",
-        "ANXIN_HTTP_PORT": str(free_port()),
-        "ANXIN_LOG_FORMAT": "json",
-    })
+    env.update(
+        {
+            "ANXIN_DATABASE_URL": database_url,
+            "ANXIN_MQTT_URL": broker.url,
+            "ANXIN_MQTT_CLIENT_ID": f"ingest-{uuid.uuid4().hex[:8]}",
+            "ANXIN_HTTP_PORT": str(free_port()),
+            "ANXIN_LOG_FORMAT": "json",
+        }
+    )
     return env
 
 

@@ -29,16 +29,26 @@ def test_every_published_reading_is_stored_once(
     with publisher(broker) as pub:
         for seq in range(100):
             for d in devices:
-                pub.publish(f"anxin/v1/{d}/vitals", {"ts": 1_700_000_000 + seq, "seq": seq,
-                                                    "hr": 60 + seq % 30, "spo2": 97}, "vitals")
-            pub.publish(f"anxin/v1/w0/location", {"ts": 1_700_000_000 + seq, "seq": seq,
-                                                  "lat": 30.59, "lon": 114.30}, "location")
+                pub.publish(
+                    f"anxin/v1/{d}/vitals",
+                    {"ts": 1_700_000_000 + seq, "seq": seq, "hr": 60 + seq % 30, "spo2": 97},
+                    "vitals",
+                )
+            pub.publish(
+                "anxin/v1/w0/location",
+                {"ts": 1_700_000_000 + seq, "seq": seq, "lat": 30.59, "lon": 114.30},
+                "location",
+            )
         pub.publish("anxin/v1/w1/status", {"online": True, "battery": 80}, "status")
     assert pub.acknowledged == {"vitals": 2000, "location": 100, "status": 1}
-    wait_until(lambda: count(db, "SELECT count(*) FROM vitals") >= 2000, timeout=30,
-               what="2000 vitals rows")
-    wait_until(lambda: count(db, "SELECT count(*) FROM device_status") >= 1, timeout=10,
-               what="status row")
+    wait_until(
+        lambda: count(db, "SELECT count(*) FROM vitals") >= 2000,
+        timeout=30,
+        what="2000 vitals rows",
+    )
+    wait_until(
+        lambda: count(db, "SELECT count(*) FROM device_status") >= 1, timeout=10, what="status row"
+    )
     assert count(db, "SELECT count(*) FROM vitals") == 2000
     assert count(db, "SELECT count(DISTINCT (device_id, seq)) FROM vitals") == 2000
     assert count(db, "SELECT count(*) FROM locations") == 100
@@ -103,15 +113,26 @@ def test_bad_messages_are_dead_lettered_while_valid_traffic_flows(
                 for _ in range(5):
                     pub.publish("anxin/v1/w1/vitals", {"ts": now, "seq": seq, "hr": 70}, "good")
                     seq += 1
-    wait_until(lambda: count(db, "SELECT count(*) FROM dead_letters") >= 8, timeout=15,
-               what="8 dead letters")
-    wait_until(lambda: count(db, "SELECT count(*) FROM vitals") >= seq, timeout=15,
-               what="all valid vitals")
+    wait_until(
+        lambda: count(db, "SELECT count(*) FROM dead_letters") >= 8,
+        timeout=15,
+        what="8 dead letters",
+    )
+    wait_until(
+        lambda: count(db, "SELECT count(*) FROM vitals") >= seq, timeout=15, what="all valid vitals"
+    )
     reasons = [r[0] for r in db.execute("SELECT reason FROM dead_letters ORDER BY id")]
     assert len(reasons) == 8
     joined = "\n".join(reasons)
-    for expected in ("malformed", ">= 20.0", "<= 100.0", "in the future", "exceeds 65536",
-                     "unknown device 'ghost'", "unknown channel 'weather'"):
+    for expected in (
+        "malformed",
+        ">= 20.0",
+        "<= 100.0",
+        "in the future",
+        "exceeds 65536",
+        "unknown device 'ghost'",
+        "unknown channel 'weather'",
+    ):
         assert expected in joined, f"no dead letter says {expected!r}:\n{joined}"
     assert count(db, "SELECT count(*) FROM vitals") == seq
 

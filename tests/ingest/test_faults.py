@@ -36,8 +36,9 @@ class SteadyPublisher(threading.Thread):
         with Publisher("127.0.0.1", self.broker.port, client_id="steady-pub") as pub:
             for i in range(self.total):
                 d = self.devices[i % len(self.devices)]
-                pub.publish(f"anxin/v1/{d}/vitals",
-                            {"ts": 1_700_000_000 + i, "seq": i, "hr": 72}, "vitals")
+                pub.publish(
+                    f"anxin/v1/{d}/vitals", {"ts": 1_700_000_000 + i, "seq": i, "hr": 72}, "vitals"
+                )
                 delay = start + (i + 1) / self.rate - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
@@ -68,7 +69,10 @@ def test_kill9_mid_stream_then_restart_loses_and_duplicates_nothing(
 
 
 def test_database_outage_of_30s_loses_nothing_and_is_logged_once(
-    db: psycopg.Connection, database_url: str, broker: Mosquitto, serve: ServeProcess,
+    db: psycopg.Connection,
+    database_url: str,
+    broker: Mosquitto,
+    serve: ServeProcess,
     pg_cluster: PostgresCluster,
 ) -> None:
     devices = [f"w{i}" for i in range(20)]

