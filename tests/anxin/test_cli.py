@@ -29,13 +29,15 @@ def test_a_bad_setting_stops_startup_with_one_line() -> None:
     assert res.returncode == 2
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1, res.stderr
-    assert "ANXIN_MQTT_URL" in lines[0] and "ANXIN_HTTP_PORT" in lines[0]
+    assert "ANXIN_MQTT_URL" in lines[0]
+    assert "ANXIN_HTTP_PORT" in lines[0]
 
 
 def test_db_init_reports_the_timescaledb_path(anxin_env: dict[str, str]) -> None:
     res = anxin("db", "init", env=anxin_env)
     assert res.returncode == 0, res.stderr
-    assert "TimescaleDB 2." in res.stdout and "hypertables" in res.stdout
+    assert "TimescaleDB 2." in res.stdout
+    assert "hypertables" in res.stdout
 
 
 def test_devices_add_registers_and_refuses_a_second_time(

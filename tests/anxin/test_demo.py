@@ -41,6 +41,7 @@ def test_demo_runs_on_embedded_services_and_leaves_nothing_behind(tmp_path: Path
     assert "amqtt in-process" in out
     assert re.search(r"open http://127\.0\.0\.1:\d+/docs", out)
     stored = [int(n) for n in re.findall(r"stored (\d+) vital-sign readings", out)]
-    assert stored and stored[-1] > 0, out
+    assert stored, out
+    assert stored[-1] > 0, out
     leftovers = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True)
     assert leftovers.stdout == "", f"processes left behind: {leftovers.stdout}"

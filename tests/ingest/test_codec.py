@@ -101,4 +101,5 @@ def test_event_key_prefers_id_then_seq_then_type() -> None:
 def test_last_will_without_ts_is_stamped_on_arrival() -> None:
     r = decode("anxin/v1/w1/status", {"online": False})
     assert isinstance(r, Reading)
-    assert r.row[0] == NOW and r.row[2] is False
+    assert r.row[0] == NOW
+    assert r.row[2] is False
