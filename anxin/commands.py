@@ -17,15 +17,21 @@ from simulators.publisher import Publisher
 from simulators.run import run_fleet, stderr_progress
 
 
-def serve(settings: Settings) -> None:
-    logs.configure(settings.log_level, settings.log_format)
-    uvicorn.run(
+def http_server(settings: Settings) -> uvicorn.Server:
+    """The service (ingest + API) under uvicorn, logging through our own handlers."""
+    config = uvicorn.Config(
         create_app(settings),
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,
         lifespan="on",
     )
+    return uvicorn.Server(config)
+
+
+def serve(settings: Settings) -> None:
+    logs.configure(settings.log_level, settings.log_format)
+    http_server(settings).run()
 
 
 async def db_init(settings: Settings) -> str:

@@ -20,10 +20,9 @@ from typing import Any
 
 import httpx
 import psycopg
-import uvicorn
 
 from anxin import logs
-from anxin.app import create_app
+from anxin.commands import http_server
 from anxin.db import apply_schema
 from anxin.localstack import Mosquitto, PostgresCluster, free_port, postgres_bindir
 from anxin.seed import seed_demo
@@ -128,15 +127,7 @@ async def _run(settings: Settings, args: argparse.Namespace) -> None:
     await seed_demo(settings.database_dsn, fleet)
     say(f"seeded {fleet.n} residents with watches and 30 service points around Wuhan")
 
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings),
-            host=settings.http_host,
-            port=settings.http_port,
-            log_config=None,
-            lifespan="on",
-        )
-    )
+    server = http_server(settings)
     serving = asyncio.create_task(server.serve())
     base = f"http://{settings.http_host}:{settings.http_port}"
     await _wait_ready(base, serving)
