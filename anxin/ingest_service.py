@@ -53,7 +53,3 @@ class IngestService:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-
-    @property
-    def ready(self) -> bool:
-        return self.consumer.subscribed.is_set() and self.pipeline.outage_since is None

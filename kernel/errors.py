@@ -17,13 +17,3 @@ class NotFound(AnxinError):
 
 class Conflict(AnxinError):
     status_code = 409
-
-
-class InvalidInput(AnxinError):
-    status_code = 422
-
-
-class Unavailable(AnxinError):
-    """A dependency (database, broker) cannot be reached right now."""
-
-    status_code = 503

@@ -12,7 +12,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -109,7 +109,6 @@ class ServeProcess:
     log_path: Path
     http_port: int
     proc: subprocess.Popen[bytes] | None = None
-    starts: int = field(default=0)
 
     @property
     def base_url(self) -> str:
@@ -124,7 +123,6 @@ class ServeProcess:
             stderr=log,
             start_new_session=True,
         )
-        self.starts += 1
         if wait_ready:
             self.wait_ready()
         return self
