@@ -44,3 +44,16 @@ class Finding:
 class OpenedAlert:
     id: int
     finding: Finding
+
+
+@dataclass(frozen=True, slots=True)
+class Downgrade:
+    """Lower the severity of an alert already opened, e.g. a fall the wearer cancelled."""
+
+    dedup_key: str
+    severity: Severity
+    note: str
+    observed_at: datetime
+
+
+Outcome = Finding | Downgrade

@@ -53,6 +53,16 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--sos-per-min", type=float, default=1.0)
     sim.add_argument("--prefix", default="sim")
 
+    ev = sub.add_parser("evaluate", help="replay labelled scenarios through the detector")
+    which = ev.add_mutually_exclusive_group(required=True)
+    which.add_argument("scenario", nargs="?", help="a shipped scenario name or a .toml file")
+    which.add_argument("--suite", help="every scenario of a shipped suite, e.g. 'default'")
+    ev.add_argument("--step", type=float, default=30.0, help="replay step, scenario seconds")
+    ev.add_argument("--plot", type=Path, default=None, help="write a PNG of detection delays")
+    ev.add_argument(
+        "--check", action="store_true", help="exit 1 unless the detection targets are met"
+    )
+
     demo = sub.add_parser("demo", help="everything on embedded services, for a first look")
     demo.add_argument("--residents", type=_positive_int, default=300)
     demo.add_argument("--rate", type=float, default=50.0)
@@ -70,6 +80,10 @@ def _positive_int(text: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "evaluate":  # in process, on scenario time: needs no settings
+        from anxin.evaluate import run
+
+        return run(args)
     try:
         settings = load_settings(args.config)
     except SettingsError as exc:

@@ -19,6 +19,24 @@ class DeviceKind(StrEnum):
     WATER = "water"
 
 
+# What a device can report on its `event` channel (see DESIGN, MQTT topics).
+class EventType(StrEnum):
+    SOS = "sos"
+    SOS_CANCEL = "sos_cancel"
+    FALL = "fall"
+    DOOR_OPEN = "door_open"
+    DOOR_CLOSE = "door_close"
+    MOTION = "motion"
+    BED_EXIT = "bed_exit"
+    BED_ENTER = "bed_enter"
+    SMOKE = "smoke"
+    GAS = "gas"
+    WATER_LEAK = "water_leak"
+    REMOVED = "removed"
+    BUTTON = "button"
+    TAMPER = "tamper"
+
+
 # How often a healthy device reports (heartbeat or reading), in seconds; the offline
 # rule waits three of these. Wearables report vitals every minute, sensors heartbeat.
 EXPECTED_INTERVAL_S: dict[DeviceKind, int] = {

@@ -13,7 +13,8 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
-from ingest.records import URGENT_EVENTS, EventType, Reading, Rejected
+from devices.models import EventType
+from ingest.records import URGENT_EVENTS, Reading, Rejected
 from ingest.topics import BadTopic, Channel, Topic
 
 # 2000-01-01: a device clock that reads earlier has lost its time (epoch 0 after a reset).

@@ -8,8 +8,8 @@ the database's core: building a datetime per message cost the ingest ~8% of its 
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 
+from devices.models import EventType
 from ingest.topics import Channel
 
 VITALS_COLUMNS = (
@@ -44,25 +44,10 @@ TABLES: dict[Channel, str] = {
 }
 
 
-class EventType(StrEnum):
-    SOS = "sos"
-    SOS_CANCEL = "sos_cancel"
-    FALL = "fall"
-    DOOR_OPEN = "door_open"
-    DOOR_CLOSE = "door_close"
-    MOTION = "motion"
-    BED_EXIT = "bed_exit"
-    BED_ENTER = "bed_enter"
-    SMOKE = "smoke"
-    GAS = "gas"
-    WATER_LEAK = "water_leak"
-    REMOVED = "removed"
-    BUTTON = "button"
-    TAMPER = "tamper"
-
-
 # Never held back by the batch timer: committed and alerted as soon as they arrive.
-URGENT_EVENTS = frozenset({EventType.SOS, EventType.FALL})
+URGENT_EVENTS = frozenset(
+    {EventType.SOS, EventType.FALL, EventType.SMOKE, EventType.GAS, EventType.WATER_LEAK}
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,8 +12,9 @@ from psycopg import AsyncConnection, sql
 
 from alerts.models import Finding, Severity
 from alerts.service import open_alert
+from devices.models import EventType
 from devices.service import registered_among
-from ingest.records import COLUMNS, TABLES, EventType, Reading, Rejected
+from ingest.records import COLUMNS, TABLES, Reading, Rejected
 from ingest.topics import Channel
 
 

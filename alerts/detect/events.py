@@ -1,0 +1,112 @@
+"""Events a device reports: SOS, fall (and the wearer cancelling it), smoke, gas, water,
+a wearable taken off. These need no statistics; they must never wait."""
+
+import numpy as np
+
+from alerts.detect.arrays import grown
+from alerts.detect.config import DetectorConfig
+from alerts.detect.findings import at, duration, finding
+from alerts.detect.observations import EVENT_CODE, EVENT_TYPES, Events
+from alerts.detect.registry import Registry
+from alerts.models import Downgrade, Finding, Outcome, Severity
+from devices.models import EventType
+
+IMMEDIATE: dict[EventType, tuple[Severity, str]] = {
+    EventType.SOS: (Severity.P1, "SOS button pressed"),
+    EventType.FALL: (Severity.P1, "fall detected by the wearable"),
+    EventType.SMOKE: (Severity.P1, "smoke alarm"),
+    EventType.GAS: (Severity.P1, "gas leak alarm"),
+    EventType.WATER_LEAK: (Severity.P2, "water leak detected"),
+}
+IMMEDIATE_CODES = np.array([EVENT_CODE[t] for t in IMMEDIATE], np.int8)
+RULE = {EventType.WATER_LEAK: "water_leak"}  # the rest are named as their event
+
+
+def immediate_finding(device_id: str, event: EventType, ts: float, key: str) -> Finding:
+    severity, reason = IMMEDIATE[event]
+    # one alert per press: the key carries the device's own event id or seq
+    return finding(
+        device_id=device_id,
+        rule=RULE.get(event, str(event)),
+        severity=severity,
+        reason=reason,
+        ts=ts,
+        episode=f"{at(ts).isoformat()}:{key}",
+        data={"event_key": key},
+    )
+
+
+class EventsRule:
+    def __init__(self, registry: Registry, config: DetectorConfig) -> None:
+        self.registry = registry
+        self.config = config
+        self.fall_ts = np.zeros(0, np.float64)
+        self.removed_ts = np.zeros(0, np.float64)
+        self._fall_keys: dict[int, str] = {}  # falls still inside the cancel grace
+
+    def resize(self, n: int) -> None:
+        self.fall_ts = grown(self.fall_ts, n, np.nan)
+        self.removed_ts = grown(self.removed_ts, n, np.nan)
+
+    def state_bytes(self) -> int:
+        return self.fall_ts.nbytes + self.removed_ts.nbytes
+
+    def observe(self, e: Events, pos: np.ndarray) -> list[Outcome]:
+        """One round of events (`pos` into `e`, one per device)."""
+        out: list[Outcome] = []
+        code = e.code[pos]
+        dev = e.dev[pos]
+        ts = e.ts[pos]
+        for j in np.flatnonzero(np.isin(code, IMMEDIATE_CODES)):
+            d, event = int(dev[j]), EVENT_TYPES[int(code[j])]
+            f = immediate_finding(self.registry.device_ids[d], event, float(ts[j]), e.keys[pos[j]])
+            out.append(f)
+            if event is EventType.FALL:
+                self.fall_ts[d] = ts[j]
+                self._fall_keys[d] = f.dedup_key
+        cancel = code == EVENT_CODE[EventType.SOS_CANCEL]
+        for j in np.flatnonzero(cancel):
+            d = int(dev[j])
+            since = float(ts[j] - self.fall_ts[d])
+            if d in self._fall_keys and 0 <= since <= self.config.fall_cancel_grace_s:
+                out.append(
+                    Downgrade(
+                        dedup_key=self._fall_keys.pop(d),
+                        severity=Severity.P3,
+                        note=f"cancelled by the wearer {duration(since)} after the fall",
+                        observed_at=at(float(ts[j])),
+                    )
+                )
+                self.fall_ts[d] = np.nan
+        removed = code == EVENT_CODE[EventType.REMOVED]
+        self.removed_ts[dev[removed]] = ts[removed]
+        return out
+
+    def worn(self, dev: np.ndarray, ts: np.ndarray) -> None:
+        """A pulse was measured at `ts`: the wearable is on a wrist (again)."""
+        again = dev[ts > self.removed_ts[dev]]
+        self.removed_ts[again] = np.nan
+
+    def sweep(self, now: float) -> list[Outcome]:
+        stale = [
+            d for d in self._fall_keys if now - self.fall_ts[d] > self.config.fall_cancel_grace_s
+        ]
+        for d in stale:
+            del self._fall_keys[d]
+        with np.errstate(invalid="ignore"):
+            due = np.flatnonzero(now - self.removed_ts >= self.config.removed_grace_s)
+        out: list[Outcome] = []
+        for d in map(int, due):
+            since = float(self.removed_ts[d])
+            out.append(
+                finding(
+                    device_id=self.registry.device_ids[d],
+                    rule="removed",
+                    severity=Severity.P3,
+                    reason=f"wearable taken off {duration(now - since)} ago and not worn since",
+                    ts=now,
+                    episode=f"{since:.0f}",
+                )
+            )
+        self.removed_ts[due] = np.nan
+        return out

@@ -1,0 +1,41 @@
+"""SOS, fall and environment events: at once, once per press."""
+
+from alerts.models import Downgrade, Severity
+from devices.models import DeviceKind, EventType
+from tests.alerts.detect_helpers import engine, event, findings, local
+
+W, SMOKE = DeviceKind.WATCH, DeviceKind.SMOKE
+
+
+def test_sos_raises_p1_at_once_and_a_redelivery_has_the_same_key() -> None:
+    e = engine()
+    (first,) = findings(e.observe(event(e, W, local(10), EventType.SOS, "press-1")))
+    (again,) = findings(e.observe(event(e, W, local(10), EventType.SOS, "press-1")))
+    assert first.severity is Severity.P1
+    assert first.dedup_key == again.dedup_key
+
+
+def test_a_fall_cancelled_by_the_wearer_within_grace_is_downgraded_to_p3() -> None:
+    e = engine()
+    (fall,) = e.observe(event(e, W, local(10), EventType.FALL, "f1"))
+    (downgrade,) = e.observe(event(e, W, local(10) + 40, EventType.SOS_CANCEL, "c1"))
+    assert isinstance(downgrade, Downgrade)
+    assert downgrade.dedup_key == fall.dedup_key
+    assert downgrade.severity is Severity.P3
+    assert "40 s after the fall" in downgrade.note
+
+
+def test_a_cancel_after_the_grace_period_changes_nothing() -> None:
+    e = engine()
+    e.observe(event(e, W, local(10), EventType.FALL, "f1"))
+    e.sweep(local(10) + 200)
+    assert e.observe(event(e, W, local(10) + 200, EventType.SOS_CANCEL, "c1")) == []
+
+
+def test_smoke_and_gas_are_p1_and_water_is_p2() -> None:
+    e = engine(kinds=(W, SMOKE, DeviceKind.GAS, DeviceKind.WATER))
+    (smoke,) = findings(e.observe(event(e, SMOKE, local(3), EventType.SMOKE)))
+    (gas,) = findings(e.observe(event(e, DeviceKind.GAS, local(3), EventType.GAS)))
+    (water,) = findings(e.observe(event(e, DeviceKind.WATER, local(3), EventType.WATER_LEAK)))
+    assert (smoke.severity, gas.severity, water.severity) == (Severity.P1, Severity.P1, Severity.P2)
+    assert water.rule == "water_leak"
