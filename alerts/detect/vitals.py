@@ -6,6 +6,8 @@ are an exponentially weighted mean and variance per device and metric that only 
 from readings near the baseline, so an illness developing over hours is not absorbed.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -101,19 +103,30 @@ class VitalsRule:
         is_fresh = ts[:, None] - value_ts <= self.config.vitals_fresh_s
         fresh = np.where(is_fresh, median, np.float32(np.nan))
 
-        out = self._news2(dev, ts, fresh)
-        out += self._baseline(dev, ts, values, valid, fresh)
+        # the wearer's baseline, read once for both rules
+        base = self.base[dev]
+        sd = np.maximum(np.sqrt(base[:, 1]), SD_FLOOR)
+        warm = base[:, 2] >= self.config.baseline_warm_readings
+        with np.errstate(invalid="ignore"):
+            gap = np.abs(fresh - base[:, 0])
+        usual = warm & (gap < 3 * sd)
+        out = self._news2(dev, ts, fresh, usual)
+        out += self._baseline(dev, ts, values, valid, fresh, _Snapshot(base, sd, warm, gap))
         return out
 
     def _news2(
-        self, dev: NDArray[np.int32], ts: NDArray[np.float64], fresh: NDArray[np.float32]
+        self,
+        dev: NDArray[np.int32],
+        ts: NDArray[np.float64],
+        fresh: NDArray[np.float32],
+        usual: NDArray[np.bool_],
     ) -> list[Finding]:
         scale2 = per_home(self.registry.spo2_scale2, self.registry.home[dev], False).astype(bool)
         sub = subscores(fresh, scale2)
         total = sub.sum(axis=1)
         # Personal adjustment: a 3 from a value inside the wearer's own usual range (a
         # resting pulse of 42 in someone whose baseline is 52) does not trigger alone.
-        single3 = ((sub == 3) & ~self._usual(dev, fresh)).any(axis=1)
+        single3 = ((sub == 3) & ~usual).any(axis=1)
         # cleared only once clearly better (hysteresis): P1 below 5, P2 below 3, no 3s
         p1 = self.news_p1.step(dev, ts, total >= 7, total <= 4)
         p2 = self.news_p2.step(dev, ts, (total >= 5) | single3, (total <= 2) & ~single3)
@@ -162,14 +175,6 @@ class VitalsRule:
             },
         )
 
-    def _usual(self, dev: NDArray[np.int32], values: NDArray[np.float32]) -> NDArray[np.bool_]:
-        """Values within three spreads of a warm personal baseline."""
-        mean, var, n = np.moveaxis(self.base[dev], 1, 0)
-        sd = np.maximum(np.sqrt(var), SD_FLOOR)
-        with np.errstate(invalid="ignore"):
-            usual = (n >= self.config.baseline_warm_readings) & (np.abs(values - mean) < 3 * sd)
-        return np.asarray(usual, bool)
-
     def _baseline(
         self,
         dev: NDArray[np.int32],
@@ -177,14 +182,12 @@ class VitalsRule:
         values: NDArray[np.float32],
         valid: NDArray[np.bool_],
         fresh: NDArray[np.float32],
+        snap: "_Snapshot",
     ) -> list[Finding]:
-        base = self.base[dev]
+        base, sd, warm, gap = snap.base, snap.sd, snap.warm, snap.gap
         mean, var, n = base[:, 0], base[:, 1], base[:, 2]
-        sd = np.maximum(np.sqrt(var), SD_FLOOR)
-        warm = n >= self.config.baseline_warm_readings
         z_limit = self.registry.baseline_z[self.registry.home[dev]][:, None]
         with np.errstate(invalid="ignore"):
-            gap = np.abs(fresh - mean)
             deviates = warm & (gap >= np.maximum(z_limit * sd, DEVIATION_MIN))
             # learn only from readings near the baseline (or while it is still forming)
             learn = valid & (~warm | (np.abs(values - mean) < 3 * sd))
@@ -231,6 +234,14 @@ class VitalsRule:
             metric: (float(mean[m]), float(np.sqrt(var[m])), float(n[m]))
             for m, metric in enumerate(METRICS)
         }
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    base: NDArray[np.float32]  # rows of mean, variance, readings
+    sd: NDArray[np.float32]
+    warm: NDArray[np.bool_]
+    gap: NDArray[np.float32]  # |median - mean|
 
 
 def _median3(recent: NDArray[np.float32]) -> NDArray[np.float32]:

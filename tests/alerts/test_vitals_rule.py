@@ -74,14 +74,3 @@ def test_a_resting_pulse_of_52_is_not_treated_like_one_of_85() -> None:
     assert len(out) == 1
     assert "personal baseline 52/min" in out[0].reason
     assert out[0].severity is Severity.P3
-
-
-def test_baselines_come_back_from_a_snapshot() -> None:
-    e = engine()
-    warm_up(e, local(10), 200, hr=52)
-    restored = engine()
-    restored.vitals.base[:] = e.vitals.base  # what store.save/load round-trips
-    mean, sd, n = restored.vitals.baselines(0)["hr"]
-    assert round(mean) == 52
-    assert n == 200
-    assert sd < 1
