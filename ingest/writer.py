@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 
 from psycopg import AsyncConnection, sql
 
-from alerts.models import Finding, Severity
+from alerts.detect.events import immediate_finding
+from alerts.models import Finding
 from alerts.service import open_alert
 from devices.models import EventType
 from devices.service import registered_among
@@ -45,11 +46,6 @@ def _staging_ddl(channel: Channel) -> str:
 
 
 _STAGING = ";".join(_staging_ddl(channel) for channel in TABLES)
-
-_URGENT = {
-    EventType.SOS: ("sos", Severity.P1, "SOS button pressed"),
-    EventType.FALL: ("fall", Severity.P1, "fall detected by the wearable"),
-}
 
 
 async def write_batch(
@@ -125,14 +121,6 @@ async def _copy_dedup(
 
 
 def _urgent_finding(reading: Reading) -> Finding:
-    _ts, device_id, event_type, event_key = reading.row[:4]
-    rule, severity, reason = _URGENT[EventType(str(event_type))]
-    return Finding(
-        device_id=reading.device_id,
-        rule=rule,
-        severity=severity,
-        reason=reason,
-        observed_at=reading.ts,
-        dedup_key=f"{rule}:{device_id}:{reading.ts.isoformat()}:{event_key}",
-        data={"event_key": event_key},
-    )
+    ts, _device, event_type, event_key = reading.row[:4]
+    assert isinstance(ts, float)
+    return immediate_finding(reading.device_id, EventType(str(event_type)), ts, str(event_key))

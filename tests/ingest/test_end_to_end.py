@@ -87,6 +87,22 @@ def test_sos_is_not_held_by_the_batch_timer(
     assert time.monotonic() - sent < 5
 
 
+def test_smoke_gas_and_water_alarms_take_the_fast_path(
+    db: psycopg.Connection, broker: Mosquitto, serve: ServeProcess
+) -> None:
+    register(db, "smk1", kind="smoke")
+    register(db, "gas1", kind="gas")
+    register(db, "wat1", kind="water")
+    serve.env["ANXIN_BATCH_MAX_DELAY_MS"] = "60000"
+    serve.start()
+    with publisher(broker) as pub:
+        for device, event in (("smk1", "smoke"), ("gas1", "gas"), ("wat1", "water_leak")):
+            pub.publish(f"anxin/v1/{device}/event", {"ts": time.time(), "type": event}, "event")
+    wait_until(lambda: count(db, "SELECT count(*) FROM alerts") == 3, timeout=5, what="alarms")
+    rows = db.execute("SELECT rule, severity FROM alerts ORDER BY rule").fetchall()
+    assert rows == [("gas", "P1"), ("smoke", "P1"), ("water_leak", "P2")]
+
+
 def test_bad_messages_are_dead_lettered_while_valid_traffic_flows(
     db: psycopg.Connection, broker: Mosquitto, serve: ServeProcess
 ) -> None:
