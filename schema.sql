@@ -26,7 +26,9 @@ CREATE TABLE IF NOT EXISTS residents (
     address     text,
     -- clinical and care flags the detectors read, e.g. 'hypercapnic', 'dementia'
     flags       text[] NOT NULL DEFAULT '{}',
-    created_at  timestamptz NOT NULL DEFAULT now()
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    -- the running detector re-reads residents changed since its last look
+    updated_at  timestamptz NOT NULL DEFAULT now()
 );
 
 CREATE TABLE IF NOT EXISTS devices (
@@ -135,6 +137,29 @@ CREATE TABLE IF NOT EXISTS alerts (
     data        jsonb
 );
 CREATE INDEX IF NOT EXISTS alerts_open ON alerts (opened_at DESC) WHERE status <> 'resolved';
+
+-- What the detector keeps -----------------------------------------------------------
+
+-- Per-resident detector settings, validated by alerts.detect.config.Overrides; set
+-- with `anxin residents overrides RID key=value`.
+CREATE TABLE IF NOT EXISTS resident_overrides (
+    resident_id text PRIMARY KEY REFERENCES residents (id) ON DELETE CASCADE,
+    settings    jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(settings) = 'object'),
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- A snapshot of what the detector learned per device, saved every few minutes and
+-- on shutdown, so a restart keeps personal baselines and notices a device that went
+-- silent while the service was down.
+CREATE TABLE IF NOT EXISTS detector_state (
+    device_id   text PRIMARY KEY REFERENCES devices (id) ON DELETE CASCADE,
+    last_seen   timestamptz,
+    -- per metric in the order hr, spo2, temp, sbp, rr: EWMA mean, variance, readings
+    base_mean   real[] NOT NULL,
+    base_var    real[] NOT NULL,
+    base_n      real[] NOT NULL,
+    saved_at    timestamptz NOT NULL DEFAULT now()
+);
 
 -- What ingest could not take ------------------------------------------------------
 

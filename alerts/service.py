@@ -4,7 +4,7 @@ import json
 
 from psycopg import AsyncConnection
 
-from alerts.models import Finding, OpenedAlert
+from alerts.models import Downgrade, Finding, OpenedAlert, Outcome
 
 NOTIFY_CHANNEL = "anxin_alerts"
 
@@ -42,3 +42,46 @@ async def open_alert(*, conn: AsyncConnection, finding: Finding) -> OpenedAlert 
     payload = json.dumps({"id": alert_id, "severity": str(finding.severity), "rule": finding.rule})
     await conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, payload))
     return OpenedAlert(id=alert_id, finding=finding)
+
+
+async def downgrade_alert(*, conn: AsyncConnection, downgrade: Downgrade) -> int | None:
+    """Lower an unresolved alert's severity and say why in its reason; returns its id.
+
+    None when there is no such alert (never opened, or resolved already): then there is
+    nothing left to downgrade.
+    """
+    cur = await conn.execute(
+        """
+        UPDATE alerts SET severity = %(severity)s, reason = reason || '; ' || %(note)s,
+               data = coalesce(data, '{}') || jsonb_build_object('downgraded_at', %(at)s::text)
+        WHERE dedup_key = %(dedup_key)s AND status <> 'resolved' AND severity <> %(severity)s
+        RETURNING id
+        """,
+        {
+            "severity": str(downgrade.severity),
+            "note": downgrade.note,
+            "at": downgrade.observed_at.isoformat(),
+            "dedup_key": downgrade.dedup_key,
+        },
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    alert_id: int = row[0]
+    payload = json.dumps({"id": alert_id, "severity": str(downgrade.severity), "changed": True})
+    await conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, payload))
+    return alert_id
+
+
+async def apply_outcomes(*, conn: AsyncConnection, outcomes: list[Outcome]) -> int:
+    """Open or downgrade alerts for what the detector found; returns how many opened.
+
+    In order, so a fall and its cancellation in one batch end as a downgraded alert.
+    """
+    opened = 0
+    for outcome in outcomes:
+        if isinstance(outcome, Downgrade):
+            await downgrade_alert(conn=conn, downgrade=outcome)
+        elif await open_alert(conn=conn, finding=outcome) is not None:
+            opened += 1
+    return opened

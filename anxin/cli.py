@@ -9,6 +9,7 @@ from pathlib import Path
 
 import psycopg
 
+from alerts.detect.config import Overrides
 from anxin import __version__
 from anxin.settings import Settings, SettingsError, load_settings
 from devices.models import DeviceKind
@@ -37,6 +38,14 @@ def build_parser() -> argparse.ArgumentParser:
     r_add.add_argument("--lat", type=float)
     r_add.add_argument("--lon", type=float)
     r_add.add_argument("--flag", action="append", default=[], dest="flags")
+    r_over = residents.add_parser(
+        "overrides",
+        help="show or change a resident's detector settings",
+        description="Without changes, prints the resident's settings. KEY=VALUE sets one"
+        " (a JSON value), KEY= removes it. Keys: " + ", ".join(Overrides.model_fields),
+    )
+    r_over.add_argument("id")
+    r_over.add_argument("changes", nargs="*", metavar="KEY=VALUE", type=_setting)
 
     devices = sub.add_parser("devices", help="devices").add_subparsers(
         dest="devices_command", required=True
@@ -45,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     d_add.add_argument("id")
     d_add.add_argument("--kind", required=True, choices=[k.value for k in DeviceKind])
     d_add.add_argument("--resident")
+    d_add.add_argument("--interval", type=_positive_int, help="expected seconds between messages")
 
     sim = sub.add_parser("simulate", help="register a wearable fleet and publish over MQTT")
     sim.add_argument("--devices", type=_positive_int, default=100)
@@ -76,6 +86,19 @@ def _positive_int(text: str) -> int:
         msg = f"must be at least 1, got {value}"
         raise argparse.ArgumentTypeError(msg)
     return value
+
+
+def _setting(text: str) -> tuple[str, object]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        msg = f"expected KEY=VALUE, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    if value == "":
+        return key, None
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value  # a bare word is a string
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -110,6 +133,9 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             commands.serve(settings)
         case "db":
             print(asyncio.run(commands.db_init(settings)))
+        case "residents" if args.residents_command == "overrides":
+            current = asyncio.run(commands.resident_overrides(settings, args))
+            print(json.dumps(current, sort_keys=True))
         case "residents":
             asyncio.run(commands.add_resident(settings, args))
         case "devices":

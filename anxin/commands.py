@@ -6,6 +6,7 @@ import time
 import psycopg
 import uvicorn
 
+from alerts import overrides
 from anxin import logs
 from anxin.app import create_app
 from anxin.db import apply_schema
@@ -48,8 +49,22 @@ async def add_resident(settings: Settings, args: argparse.Namespace) -> None:
         await devices.add_residents(conn=conn, residents=[resident])
 
 
+async def resident_overrides(settings: Settings, args: argparse.Namespace) -> dict[str, object]:
+    async with await psycopg.AsyncConnection.connect(settings.database_dsn) as conn:
+        if not args.changes:
+            return await overrides.get_overrides(conn=conn, resident_id=args.id)
+        return await overrides.set_overrides(
+            conn=conn, resident_id=args.id, changes=dict(args.changes)
+        )
+
+
 async def add_device(settings: Settings, args: argparse.Namespace) -> Device:
-    device = DeviceIn(id=args.id, kind=DeviceKind(args.kind), resident_id=args.resident)
+    device = DeviceIn(
+        id=args.id,
+        kind=DeviceKind(args.kind),
+        resident_id=args.resident,
+        expected_interval_s=args.interval,
+    )
     async with await psycopg.AsyncConnection.connect(settings.database_dsn) as conn:
         return await devices.register_device(conn=conn, device=device)
 

@@ -1,13 +1,14 @@
 """Register and look up residents and devices."""
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 import psycopg
 from psycopg import AsyncConnection
 from psycopg.rows import class_row
 
 from devices.errors import DeviceExists, UnknownDevice, UnknownResident
-from devices.models import EXPECTED_INTERVAL_S, Device, DeviceIn, ResidentIn
+from devices.models import EXPECTED_INTERVAL_S, Device, DeviceIn, Resident, ResidentIn
 
 
 async def add_residents(*, conn: AsyncConnection, residents: Sequence[ResidentIn]) -> int:
@@ -18,7 +19,8 @@ async def add_residents(*, conn: AsyncConnection, residents: Sequence[ResidentIn
             INSERT INTO residents (id, name, home_lat, home_lon, address, flags)
             VALUES (%s, %s, %s, %s, %s, %s)
             ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, home_lat = EXCLUDED.home_lat,
-                home_lon = EXCLUDED.home_lon, address = EXCLUDED.address, flags = EXCLUDED.flags
+                home_lon = EXCLUDED.home_lon, address = EXCLUDED.address, flags = EXCLUDED.flags,
+                updated_at = now()
             """,
             [(r.id, r.name, r.home_lat, r.home_lon, r.address, r.flags) for r in residents],
         )
@@ -97,3 +99,31 @@ async def registered_among(*, conn: AsyncConnection, device_ids: Iterable[str]) 
     """Which of these ids are registered devices (one query, however many ids)."""
     cur = await conn.execute("SELECT id FROM devices WHERE id = ANY(%s)", (list(device_ids),))
     return {row[0] for row in await cur.fetchall()}
+
+
+async def devices_by_id(*, conn: AsyncConnection, ids: Iterable[str] | None = None) -> list[Device]:
+    """The devices with these ids (unregistered ones are left out), or all of them."""
+    async with conn.cursor(row_factory=class_row(Device)) as cur:
+        await cur.execute(
+            "SELECT id, kind, resident_id, expected_interval_s FROM devices"
+            " WHERE %(ids)s::text[] IS NULL OR id = ANY(%(ids)s)",
+            {"ids": None if ids is None else list(ids)},
+        )
+        return await cur.fetchall()
+
+
+async def residents_by_id(
+    *,
+    conn: AsyncConnection,
+    ids: Iterable[str] | None = None,
+    changed_since: datetime | None = None,
+) -> list[Resident]:
+    """The residents with these ids, or all; only those changed since a time if given."""
+    async with conn.cursor(row_factory=class_row(Resident)) as cur:
+        await cur.execute(
+            "SELECT id, name, home_lat, home_lon, address, flags FROM residents"
+            " WHERE (%(ids)s::text[] IS NULL OR id = ANY(%(ids)s))"
+            " AND (%(since)s::timestamptz IS NULL OR updated_at >= %(since)s)",
+            {"ids": None if ids is None else list(ids), "since": changed_since},
+        )
+        return await cur.fetchall()

@@ -17,3 +17,7 @@ class NotFound(AnxinError):
 
 class Conflict(AnxinError):
     status_code = 409
+
+
+class Invalid(AnxinError):
+    status_code = 422
