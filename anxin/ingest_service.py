@@ -2,19 +2,30 @@
 
 import asyncio
 import contextlib
+import logging
 
-from psycopg_pool import AsyncConnectionPool
+import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from alerts.live import LiveDetector
 from anxin.settings import Settings
 from ingest.codec import Codec
 from ingest.consumer import MqttConsumer
 from ingest.pipeline import IngestPipeline
 from ingest.topics import SUBSCRIPTION, shared
 
+log = logging.getLogger("anxin")
+
 
 class IngestService:
     def __init__(self, settings: Settings, pool: AsyncConnectionPool) -> None:
+        self.detector = LiveDetector(
+            pool,
+            snapshot_s=settings.detector_snapshot_s,
+            refresh_s=settings.detector_refresh_s,
+        )
         self.pipeline = IngestPipeline(
+            detector=self.detector,
             pool=pool,
             codec=Codec(
                 max_payload_bytes=settings.max_payload_bytes,
@@ -39,17 +50,27 @@ class IngestService:
             session_expiry_s=settings.mqtt_session_expiry_s,
             receive_maximum=settings.mqtt_receive_maximum,
         )
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self.pipeline.run(self.consumer.ack), name="ingest")
+        await self.detector.load()
+        self._tasks = [
+            asyncio.create_task(self.pipeline.run(self.consumer.ack), name="ingest"),
+            asyncio.create_task(self.detector.run(), name="detector"),
+        ]
         self.consumer.start()
 
     async def stop(self) -> None:
         # Disconnect first: what is still buffered is unacknowledged and the broker
         # redelivers it to the next instance.
         self.consumer.stop()
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
+        try:
+            saved = await self.detector.save()
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            log.warning("detector state not saved (database unavailable: %s)", exc)
+        else:
+            log.info("detector state saved for %d devices", saved)

@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     batch_max_delay_ms: int = Field(default=50, ge=0, le=60_000)
     max_payload_bytes: int = Field(default=64 * 1024, ge=256)
     future_tolerance_s: int = Field(default=24 * 3600, ge=0)
+    # how often the detector saves what it learned (baselines, last heard) to the database
+    detector_snapshot_s: float = Field(default=300.0, ge=1.0)
+    # how often it re-reads residents and overrides changed in the database
+    detector_refresh_s: float = Field(default=30.0, ge=0.5)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"

@@ -3,7 +3,8 @@
 - The paho thread decodes each message and appends it to a buffer.
 - The writer task takes up to `batch_max` messages when the buffer is full, when an
   SOS or fall arrives (never held by the timer), or `max_delay` after the oldest one,
-  writes them in one transaction and only then acknowledges them to the broker.
+  writes them in one transaction, hands them to the detector (whose findings are
+  written as alerts), and only then acknowledges them to the broker.
 - When the database is unreachable nothing is acknowledged: the batch is retried with
   backoff, the broker keeps the rest, and the outage is logged once, not per message.
 """
@@ -14,20 +15,24 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from alerts.live import LiveDetector
 from ingest import metrics
 from ingest.codec import Codec
+from ingest.observations import to_observations
 from ingest.records import Reading, Rejected
 from ingest.writer import BatchResult, Message, write_batch
 
 log = logging.getLogger("anxin.ingest")
 
 Ack = Callable[[int, int], None]
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -47,7 +52,9 @@ class IngestPipeline:
         batch_max: int,
         max_delay_s: float,
         retry_max_s: float = 10.0,
+        detector: LiveDetector | None = None,
     ) -> None:
+        self._detector = detector
         self._pool = pool
         self._codec = codec
         self._batch_max = batch_max
@@ -125,28 +132,54 @@ class IngestPipeline:
         return batch
 
     async def _commit(self, batch: list[_Pending]) -> None:
+        """Store the batch, then let the detector see it, before anything is acked.
+
+        Each step is retried on its own while the database is away, so a batch is
+        observed exactly once even when writing it took several attempts.
+        """
         messages = [p.message for p in batch]
+        started = time.perf_counter()
+        result = await self._until_done(lambda: self._store(messages), len(batch))
+        if self._detector is not None:
+            result.alerts_opened += await self._detect(self._detector, messages, len(batch))
+        self._note_recovery(len(batch))
+        metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+        metrics.BATCH_SIZE.observe(len(batch))
+        self._count(result)
+        self.committed_batches += 1
+
+    async def _detect(self, detector: LiveDetector, messages: list[Message], held: int) -> int:
+        readings = [m.outcome for m in messages if isinstance(m.outcome, Reading)]
+        if not readings:
+            return 0
+        await self._until_done(lambda: detector.learn(r.device_id for r in readings), held)
+        obs = to_observations(readings, detector.engine.registry.device_index)
+        outcomes = detector.observe(obs)
+        if not outcomes:
+            return 0
+        return await self._until_done(lambda: detector.apply(outcomes), held)
+
+    async def _until_done(self, step: Callable[[], Awaitable[T]], held: int) -> T:
+        """Run a database step until it succeeds, with backoff while it is unreachable."""
         delay = 0.2
         while True:
-            started = time.perf_counter()
             try:
-                result = await self._write(messages)
+                return await step()
             except (psycopg.OperationalError, PoolTimeout) as exc:
-                self._note_outage(exc, len(batch))
+                self._note_outage(exc, held)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._retry_max_s)
-                continue
-            except psycopg.Error as exc:
-                # A batch the database refuses for its content, not its availability:
-                # write message by message so only the offending ones are dead-lettered.
-                log.warning("batch of %d refused (%s); writing one by one", len(batch), exc)
-                result = await self._write_one_by_one(messages)
-            self._note_recovery(len(batch))
-            metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
-            metrics.BATCH_SIZE.observe(len(batch))
-            self._count(result)
-            self.committed_batches += 1
-            return
+
+    async def _store(self, messages: list[Message]) -> BatchResult:
+        try:
+            return await self._write(messages)
+        except (psycopg.OperationalError, PoolTimeout):
+            raise
+        except psycopg.Error as exc:
+            # A batch the database refuses for its content, not its availability:
+            # write message by message so only the offending ones are dead-lettered.
+            log.warning("batch of %d refused (%s); writing one by one", len(messages), exc)
+            return await self._write_one_by_one(messages)
 
     async def _write(self, messages: list[Message]) -> BatchResult:
         async with self._pool.connection() as conn, conn.transaction():
@@ -185,6 +218,8 @@ class IngestPipeline:
 
     def _note_recovery(self, held: int) -> None:
         if self.outage_since is not None:
+            if self._detector is not None:  # blind while away: silence counts from now
+                self._detector.watch_from(time.time())
             log.warning(
                 "database back after %.1fs; committed the %d held messages",
                 time.monotonic() - self.outage_since,

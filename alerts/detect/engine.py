@@ -2,8 +2,10 @@
 
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from alerts.detect.config import DetectorConfig
 from alerts.detect.events import EventsRule
@@ -14,6 +16,16 @@ from alerts.detect.observations import HR, Observations, rounds
 from alerts.detect.registry import DeviceInfo, HomeInfo, Registry
 from alerts.detect.vitals import VitalsRule
 from alerts.models import Outcome
+
+
+@dataclass(slots=True)
+class Learned:
+    """Per device: when it was last heard from, and its vital-sign baselines
+    (rows mean, variance, readings learned; one column per metric)."""
+
+    device_ids: list[str]
+    last_seen: NDArray[np.float64]
+    baseline: NDArray[np.float32]
 
 
 class Engine:
@@ -85,6 +97,29 @@ class Engine:
         out += self.events.sweep(now)
         out += self.home.sweep(now)
         return out
+
+    def watch_from(self, ts: float) -> None:
+        """Nothing was observed before `ts` (a start, a database outage): silence is
+        counted from then, so a blind spot does not page about every quiet device."""
+        self.health.watching_since = ts
+        self.home.watching_since = ts
+
+    def learned(self) -> Learned:
+        """What is worth keeping across a restart, per known device."""
+        n = self.registry.n_devices
+        return Learned(
+            device_ids=list(self.registry.device_ids),
+            last_seen=self.health.last_seen[:n].copy(),
+            baseline=self.vitals.base[:n].copy(),
+        )
+
+    def restore(self, learned: Learned) -> None:
+        """Put back a snapshot; devices the registry does not know are ignored."""
+        index = self.registry.device_index(learned.device_ids)
+        known = index >= 0
+        rows = index[known]
+        np.fmax.at(self.health.last_seen, rows, learned.last_seen[known])
+        self.vitals.base[rows] = learned.baseline[known]
 
     def state_bytes(self) -> int:
         r = self.registry

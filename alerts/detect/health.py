@@ -21,6 +21,9 @@ class HealthRule:
         self.last_seen = np.zeros(0, np.float64)
         self.offline_at = np.zeros(0, np.float64)  # NaN while online
         self.battery_low = np.zeros(0, bool)
+        # Before this time nobody was listening (service down, database away): a device
+        # silent then is not known to be silent, so silence counts from here at most.
+        self.watching_since = -np.inf
 
     def resize(self, n: int) -> None:
         self.last_seen = grown(self.last_seen, n, np.nan)
@@ -83,9 +86,10 @@ class HealthRule:
     def sweep(self, now: float) -> list[Finding]:
         n = self.registry.n_devices
         seen = self.last_seen[:n]
+        silent_from = np.maximum(seen, self.watching_since)  # never seen (NaN) stays NaN
         limit = self.config.offline_intervals * self.registry.interval[:n]
         with np.errstate(invalid="ignore"):
-            due = np.flatnonzero((now - seen > limit) & np.isnan(self.offline_at[:n]))
+            due = np.flatnonzero((now - silent_from > limit) & np.isnan(self.offline_at[:n]))
         out = []
         for d in due:
             last = float(seen[d])

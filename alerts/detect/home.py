@@ -66,6 +66,7 @@ class HomeRule:
         # per device (bed and door sensors)
         self.out_of_bed = np.zeros(0, np.float64)
         self.door_open = np.zeros(0, np.float64)
+        self.watching_since = -np.inf  # see HealthRule.watching_since
 
     def resize(self, devices: int, homes: int) -> None:
         self.last_activity = grown(self.last_activity, homes, -np.inf)
@@ -190,7 +191,8 @@ class HomeRule:
     def _silent_homes(self, now: float) -> list[Finding]:
         r = self.registry
         n = r.n_homes
-        last = self.last_activity[:n]
+        seen = self.last_activity[:n]
+        last = np.where(np.isfinite(seen), np.maximum(seen, self.watching_since), seen)
         away = self.last_door[:n] > self.last_motion[:n]
         asleep = self.last_bed_enter[:n] > self.last_bed_exit[:n]
         with np.errstate(invalid="ignore"):

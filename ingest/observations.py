@@ -1,0 +1,82 @@
+"""A committed batch as the detector's columns (see alerts.detect.observations)."""
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from alerts.detect.observations import (
+    EVENT_CODE,
+    Events,
+    Locations,
+    Observations,
+    Statuses,
+    Vitals,
+)
+from devices.models import EventType
+from ingest.records import COLUMNS, Reading
+from ingest.topics import Channel
+
+DeviceIndex = Callable[[Sequence[str]], NDArray[np.int32]]
+
+# where the detector's metrics (hr, spo2, temp, sbp, rr) and battery sit in a vitals row
+_VITALS = [COLUMNS[Channel.VITALS].index(c) for c in ("hr", "spo2", "temp", "sbp", "rr")]
+_BATTERY = COLUMNS[Channel.VITALS].index("battery")
+_ONLINE = {None: -1, True: 1, False: 0}
+
+
+def to_observations(readings: Sequence[Reading], index: DeviceIndex) -> Observations:
+    by_channel: dict[Channel, list[tuple[object, ...]]] = {c: [] for c in Channel}
+    for r in readings:
+        by_channel[r.channel].append(r.row)
+    return Observations(
+        _vitals(by_channel[Channel.VITALS], index),
+        _events(by_channel[Channel.EVENT], index),
+        _locations(by_channel[Channel.LOCATION], index),
+        _statuses(by_channel[Channel.STATUS], index),
+    )
+
+
+def _head(
+    rows: list[tuple[object, ...]], index: DeviceIndex
+) -> tuple[NDArray[np.int32], NDArray[np.float64]]:
+    dev = index([str(r[1]) for r in rows])
+    ts = np.fromiter((r[0] for r in rows), np.float64, len(rows))
+    return dev, ts
+
+
+def _vitals(rows: list[tuple[object, ...]], index: DeviceIndex) -> Vitals:
+    if not rows:
+        return Vitals()
+    dev, ts = _head(rows, index)
+    # dtype float turns a value the device did not send (None) into NaN
+    values = np.array([[r[i] for i in _VITALS] for r in rows], dtype=np.float32)
+    battery = np.array([r[_BATTERY] for r in rows], dtype=np.float32)
+    return Vitals(dev, ts, values, battery)
+
+
+def _events(rows: list[tuple[object, ...]], index: DeviceIndex) -> Events:
+    if not rows:
+        return Events()
+    dev, ts = _head(rows, index)
+    code = np.fromiter((EVENT_CODE[EventType(str(r[2]))] for r in rows), np.int8, len(rows))
+    return Events(dev, ts, code, [str(r[3]) for r in rows])
+
+
+def _locations(rows: list[tuple[object, ...]], index: DeviceIndex) -> Locations:
+    if not rows:
+        return Locations()
+    dev, ts = _head(rows, index)
+    lat = np.array([r[3] for r in rows], dtype=np.float64)
+    lon = np.array([r[4] for r in rows], dtype=np.float64)
+    acc = np.array([r[5] for r in rows], dtype=np.float32)
+    return Locations(dev, ts, lat, lon, acc)
+
+
+def _statuses(rows: list[tuple[object, ...]], index: DeviceIndex) -> Statuses:
+    if not rows:
+        return Statuses()
+    dev, ts = _head(rows, index)
+    online = np.array([_ONLINE[r[2]] for r in rows], dtype=np.int8)  # type: ignore[index]
+    battery = np.array([r[3] for r in rows], dtype=np.float32)
+    return Statuses(dev, ts, online, battery)
