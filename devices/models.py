@@ -1,8 +1,9 @@
 """Residents and devices: records and API schemas."""
 
 from enum import StrEnum
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from kernel.types import DeviceId, Latitude, Longitude, ResidentId
 
@@ -77,3 +78,13 @@ class Device(BaseModel):
     kind: DeviceKind
     resident_id: ResidentId | None
     expected_interval_s: int
+
+    @model_validator(mode="before")
+    @classmethod
+    def _interval_of_its_kind(cls, data: Any) -> Any:
+        # a row inserted by hand may leave the interval NULL: the kind's default applies
+        if isinstance(data, dict) and data.get("expected_interval_s") is None:
+            kind = data.get("kind")
+            if kind in EXPECTED_INTERVAL_S:
+                data = {**data, "expected_interval_s": EXPECTED_INTERVAL_S[DeviceKind(kind)]}
+        return data

@@ -186,7 +186,8 @@ class VitalsRule:
     ) -> list[Finding]:
         base, sd, warm, gap = snap.base, snap.sd, snap.warm, snap.gap
         mean, var, n = base[:, 0], base[:, 1], base[:, 2]
-        z_limit = per_home(self.registry.baseline_z, self.registry.home[dev], 4.0)[:, None]
+        z: NDArray[np.float32] = per_home(self.registry.baseline_z, self.registry.home[dev], 4.0)
+        z_limit = z[:, None]
         with np.errstate(invalid="ignore"):
             deviates = warm & (gap >= np.maximum(z_limit * sd, DEVIATION_MIN))
             # learn only from readings near the baseline (or while it is still forming)

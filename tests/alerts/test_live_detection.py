@@ -172,3 +172,13 @@ def test_overrides_cli_shows_merges_and_refuses_bad_settings_in_one_line(
     assert "unknown resident 'nobody'" in res.stderr
     stored = db.execute("SELECT settings FROM resident_overrides WHERE resident_id = 'r1'")
     assert stored.fetchone() == ({"bed_exit_min": 45, "door_open_min": 5},)
+
+
+def test_a_device_inserted_without_an_interval_takes_its_kinds_default(
+    db: psycopg.Connection, serve: ServeProcess
+) -> None:
+    db.execute("INSERT INTO devices (id, kind) VALUES ('door1', 'door')")
+    serve.start()  # the detector loads every device at start
+    serve.stop()
+    row = db.execute("SELECT count(*) FROM detector_state").fetchone()
+    assert row == (0,)  # never heard from: nothing to remember
