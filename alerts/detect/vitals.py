@@ -92,14 +92,18 @@ class VitalsRule:
             dev, ts, values, valid = dev[keep], ts[keep], values[keep], valid[keep]
 
         recent = self.recent[dev]
-        shifted = np.concatenate([recent[:, 1:, :], values[:, None, :]], axis=1)
         # a metric's first value fills its whole window, so the median needs no NaN care
-        shifted = np.where(np.isnan(shifted), values[:, None, :], shifted)
-        recent = np.where(valid[:, None, :], shifted, recent)
-        self.recent[dev] = recent
+        # (and a window holds NaN only where the metric was never seen)
+        never = np.isnan(recent[:, 2])
+        older = np.where(never, values, recent[:, 1])
+        newer = np.where(never, values, recent[:, 2])
+        a = np.where(valid, older, recent[:, 0])
+        b = np.where(valid, newer, recent[:, 1])
+        c = np.where(valid, values, recent[:, 2])
+        self.recent[dev] = np.stack((a, b, c), axis=1)
         value_ts = np.where(valid, ts[:, None], self.value_ts[dev])
         self.value_ts[dev] = value_ts
-        median = _median3(recent)
+        median = _median3(a, b, c)  # contiguous columns: faster than strided views
         is_fresh = ts[:, None] - value_ts <= self.config.vitals_fresh_s
         fresh = np.where(is_fresh, median, np.float32(np.nan))
 
@@ -245,7 +249,8 @@ class _Snapshot:
     gap: NDArray[np.float32]  # |median - mean|
 
 
-def _median3(recent: NDArray[np.float32]) -> NDArray[np.float32]:
-    """Median of the three values in each window (NaN where a metric was never seen)."""
-    a, b, c = recent[:, 0, :], recent[:, 1, :], recent[:, 2, :]
+def _median3(
+    a: NDArray[np.float32], b: NDArray[np.float32], c: NDArray[np.float32]
+) -> NDArray[np.float32]:
+    """Element-wise median of three windows' values (NaN where a metric was never seen)."""
     return np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
