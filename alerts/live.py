@@ -161,6 +161,10 @@ class LiveDetector:
                     log.warning("detector waiting for the database: %s", type(exc).__name__)
                 self._failing = True
                 continue
+            except Exception:  # a bug or a refused row must not stop the sweeps for good
+                log.exception("detector sweep failed; dropping %d outcomes", len(self._pending))
+                self._pending = []
+                continue
             self._failing = False
 
     # -- remembering --------------------------------------------------------------------

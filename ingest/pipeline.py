@@ -153,11 +153,20 @@ class IngestPipeline:
         if not readings:
             return 0
         await self._until_done(lambda: detector.learn(r.device_id for r in readings), held)
-        obs = to_observations(readings, detector.engine.registry.device_index)
-        outcomes = detector.observe(obs)
+        try:
+            outcomes = detector.observe(
+                to_observations(readings, detector.engine.registry.device_index)
+            )
+        except Exception:  # a detector bug must not stop the data from flowing
+            log.exception("detector failed on a batch of %d readings; stored, not analysed", held)
+            return 0
         if not outcomes:
             return 0
-        return await self._until_done(lambda: detector.apply(outcomes), held)
+        try:
+            return await self._until_done(lambda: detector.apply(outcomes), held)
+        except psycopg.Error:  # refused for content: the readings are stored regardless
+            log.exception("database refused %d alerts from a batch", len(outcomes))
+            return 0
 
     async def _until_done(self, step: Callable[[], Awaitable[T]], held: int) -> T:
         """Run a database step until it succeeds, with backoff while it is unreachable."""
