@@ -21,9 +21,8 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 import numpy as np
-import psycopg
 from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import AsyncConnectionPool
 
 from alerts.detect.config import DetectorConfig, Overrides
 from alerts.detect.engine import Engine, Learned
@@ -34,10 +33,9 @@ from alerts.overrides import InvalidOverride, overrides_by_resident, parse_overr
 from alerts.service import apply_outcomes
 from devices.models import Device, Resident
 from devices.service import devices_by_id, residents_by_id
+from kernel.db import DB_UNAVAILABLE
 
 log = logging.getLogger("anxin.detector")
-
-UNAVAILABLE = (psycopg.OperationalError, PoolTimeout)
 
 
 class LiveDetector:
@@ -156,7 +154,7 @@ class LiveDetector:
                 if time.monotonic() >= next_snapshot:
                     await self.save()
                     next_snapshot = time.monotonic() + self._snapshot_s
-            except UNAVAILABLE as exc:
+            except DB_UNAVAILABLE as exc:
                 if not self._failing:  # ingest logs the outage; say once what waits
                     log.warning("detector waiting for the database: %s", type(exc).__name__)
                 self._failing = True

@@ -4,8 +4,7 @@ import asyncio
 import contextlib
 import logging
 
-import psycopg
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import AsyncConnectionPool
 
 from alerts.live import LiveDetector
 from anxin.settings import Settings
@@ -13,6 +12,7 @@ from ingest.codec import Codec
 from ingest.consumer import MqttConsumer
 from ingest.pipeline import IngestPipeline
 from ingest.topics import SUBSCRIPTION, shared
+from kernel.db import DB_UNAVAILABLE
 
 log = logging.getLogger("anxin")
 
@@ -70,7 +70,7 @@ class IngestService:
                 await task
         try:
             saved = await self.detector.save()
-        except (psycopg.OperationalError, PoolTimeout) as exc:
+        except DB_UNAVAILABLE as exc:
             log.warning("detector state not saved (database unavailable: %s)", exc)
         else:
             log.info("detector state saved for %d devices", saved)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import AsyncConnectionPool
 
 from alerts.live import LiveDetector
 from ingest import metrics
@@ -28,6 +28,7 @@ from ingest.codec import Codec
 from ingest.observations import to_observations
 from ingest.records import Reading, Rejected
 from ingest.writer import BatchResult, Message, write_batch
+from kernel.db import DB_UNAVAILABLE
 
 log = logging.getLogger("anxin.ingest")
 
@@ -174,7 +175,7 @@ class IngestPipeline:
         while True:
             try:
                 return await step()
-            except (psycopg.OperationalError, PoolTimeout) as exc:
+            except DB_UNAVAILABLE as exc:
                 self._note_outage(exc, held)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._retry_max_s)
@@ -182,7 +183,7 @@ class IngestPipeline:
     async def _store(self, messages: list[Message]) -> BatchResult:
         try:
             return await self._write(messages)
-        except (psycopg.OperationalError, PoolTimeout):
+        except DB_UNAVAILABLE:
             raise
         except psycopg.Error as exc:
             # A batch the database refuses for its content, not its availability:
@@ -201,7 +202,7 @@ class IngestPipeline:
         for m in messages:
             try:
                 result = await self._write([m])
-            except (psycopg.OperationalError, PoolTimeout):
+            except DB_UNAVAILABLE:
                 raise
             except psycopg.Error as exc:
                 device = m.outcome.device_id if isinstance(m.outcome, Reading) else None
