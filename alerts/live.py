@@ -182,24 +182,18 @@ class LiveDetector:
                 "COPY stage_detector_state FROM STDIN (FORMAT BINARY)"
             ) as copy:
                 copy.set_types(["text", "float8", "float4[]", "float4[]", "float4[]"])
-                for i in rows:
-                    seen = float(learned.last_seen[i])
-                    base = learned.baseline[i]
-                    await copy.write_row(
-                        (
-                            learned.device_ids[i],
-                            seen if np.isfinite(seen) else None,
-                            [_real(x) for x in base[0]],
-                            [_real(x) for x in base[1]],
-                            [_real(x) for x in base[2]],
-                        )
-                    )
+                # whole arrays to Python once; NaN ("not learned yet") is a valid real
+                ids = [learned.device_ids[i] for i in rows]
+                seen = learned.last_seen[rows].tolist()
+                base = learned.baseline[rows].tolist()
+                for row in zip(ids, seen, base, strict=True):
+                    await copy.write_row((row[0], row[1], *row[2]))
             await conn.execute(
                 """
-                INSERT INTO detector_state AS s
+                INSERT INTO detector_state
                     (device_id, last_seen, base_mean, base_var, base_n, saved_at)
-                SELECT st.device_id, to_timestamp(st.last_seen), st.base_mean, st.base_var,
-                       st.base_n, now()
+                SELECT st.device_id, to_timestamp(nullif(st.last_seen, 'NaN')),
+                       st.base_mean, st.base_var, st.base_n, now()
                 FROM stage_detector_state st JOIN devices d ON d.id = st.device_id
                 ON CONFLICT (device_id) DO UPDATE SET last_seen = EXCLUDED.last_seen,
                     base_mean = EXCLUDED.base_mean, base_var = EXCLUDED.base_var,
@@ -222,21 +216,15 @@ async def _load_snapshot(conn: AsyncConnection) -> Learned:
         "SELECT device_id, extract(epoch FROM last_seen)::float8, base_mean, base_var, base_n"
         " FROM detector_state"
     )
-    rows = await cur.fetchall()
+    # rows saved for another set of metrics are left out
     m = len(METRICS)
-    baseline = np.zeros((len(rows), 3, m), np.float32)
-    baseline[:, 0] = np.nan
-    last_seen = np.full(len(rows), np.nan)
-    for i, (_, seen, mean, var, n) in enumerate(rows):
-        if seen is not None:
-            last_seen[i] = seen
-        if len(mean) == len(var) == len(n) == m:  # a snapshot of another metric set: skip
-            baseline[i] = [[np.nan if x is None else x for x in col] for col in (mean, var, n)]
-    return Learned([r[0] for r in rows], last_seen, baseline)
-
-
-def _real(x: np.float32) -> float | None:
-    return None if np.isnan(x) else float(x)
+    rows = [r for r in await cur.fetchall() if len(r[2]) == len(r[3]) == len(r[4]) == m]
+    return Learned(
+        device_ids=[r[0] for r in rows],
+        # a device saved before it was ever heard from has NULL, read as NaN
+        last_seen=np.array([r[1] for r in rows], np.float64).reshape(len(rows)),
+        baseline=np.array([r[2:] for r in rows], np.float32).reshape(len(rows), 3, m),
+    )
 
 
 def _home(r: Resident, settings: dict[str, object]) -> HomeInfo:
