@@ -7,6 +7,7 @@ from numpy.typing import NDArray
 
 from alerts.detect.observations import (
     EVENT_CODE,
+    METRICS,
     Events,
     Locations,
     Observations,
@@ -19,8 +20,8 @@ from ingest.topics import Channel
 
 DeviceIndex = Callable[[Sequence[str]], NDArray[np.int32]]
 
-# where the detector's metrics (hr, spo2, temp, sbp, rr) and battery sit in a vitals row
-_VITALS = [COLUMNS[Channel.VITALS].index(c) for c in ("hr", "spo2", "temp", "sbp", "rr")]
+# where the detector's metrics and the battery level sit in a vitals row
+_VITALS = [COLUMNS[Channel.VITALS].index(c) for c in METRICS]
 _BATTERY = COLUMNS[Channel.VITALS].index("battery")
 _ONLINE = {None: -1, True: 1, False: 0}
 

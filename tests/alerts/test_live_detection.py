@@ -1,6 +1,7 @@
 """The detector inside `anxin serve`: readings over MQTT become alerts in the database."""
 
 import json
+import math
 import time
 from typing import Any
 
@@ -110,12 +111,13 @@ def test_a_device_silent_across_a_restart_is_reported_after_it_and_baselines_are
     )
     serve.stop()  # a clean stop saves what the detector learned
     row = db.execute(
-        "SELECT extract(epoch FROM last_seen), base_mean[1], base_n[1] FROM detector_state"
-        " WHERE device_id = 'w1'"
+        "SELECT extract(epoch FROM last_seen), base_mean[1], base_n[1], base_mean[3]"
+        " FROM detector_state WHERE device_id = 'w1'"
     ).fetchone()
     assert row is not None
     assert abs(float(row[0]) - (now - 6)) < 0.01
     assert (round(row[1]), row[2]) == (55, 5)
+    assert math.isnan(row[3])  # no temperature yet: no baseline, not a baseline of 0
     assert not alerts(db, "offline")
 
     serve.start()
@@ -180,5 +182,8 @@ def test_a_device_inserted_without_an_interval_takes_its_kinds_default(
     db.execute("INSERT INTO devices (id, kind) VALUES ('door1', 'door')")
     serve.start()  # the detector loads every device at start
     serve.stop()
+    lines = serve.log().splitlines()
+    loaded = [json.loads(line)["devices"] for line in lines if "detector loaded" in line]
+    assert loaded == [1]
     row = db.execute("SELECT count(*) FROM detector_state").fetchone()
     assert row == (0,)  # never heard from: nothing to remember
