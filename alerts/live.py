@@ -86,7 +86,7 @@ class LiveDetector:
 
     async def learn(self, device_ids: Iterable[str]) -> None:
         """Read devices (and their residents) the engine has not been told about."""
-        unseen = {d for d in device_ids if not self.engine.registry.knows(d)}
+        unseen = self.engine.registry.unknown(device_ids)
         if not unseen:
             return
         async with self._pool.connection() as conn:

@@ -1,6 +1,7 @@
 """A committed batch as the detector's columns (see alerts.detect.observations)."""
 
 from collections.abc import Callable, Sequence
+from operator import itemgetter
 
 import numpy as np
 from numpy.typing import NDArray
@@ -20,9 +21,11 @@ from ingest.topics import Channel
 
 DeviceIndex = Callable[[Sequence[str]], NDArray[np.int32]]
 
-# where the detector's metrics and the battery level sit in a vitals row
-_VITALS = [COLUMNS[Channel.VITALS].index(c) for c in METRICS]
-_BATTERY = COLUMNS[Channel.VITALS].index("battery")
+# Columns are picked with itemgetter and map, not comprehensions: this runs for
+# every message on the ingest thread. The detector's metrics and the battery level:
+_VITALS = itemgetter(*(COLUMNS[Channel.VITALS].index(c) for c in METRICS))
+_BATTERY = itemgetter(COLUMNS[Channel.VITALS].index("battery"))
+_TS, _DEVICE = itemgetter(0), itemgetter(1)
 _ONLINE = {None: -1, True: 1, False: 0}
 
 
@@ -41,8 +44,8 @@ def to_observations(readings: Sequence[Reading], index: DeviceIndex) -> Observat
 def _head(
     rows: list[tuple[object, ...]], index: DeviceIndex
 ) -> tuple[NDArray[np.int32], NDArray[np.float64]]:
-    dev = index([str(r[1]) for r in rows])
-    ts = np.fromiter((r[0] for r in rows), np.float64, len(rows))
+    dev = index(list(map(_DEVICE, rows)))
+    ts = np.fromiter(map(_TS, rows), np.float64, len(rows))
     return dev, ts
 
 
@@ -51,8 +54,8 @@ def _vitals(rows: list[tuple[object, ...]], index: DeviceIndex) -> Vitals:
         return Vitals()
     dev, ts = _head(rows, index)
     # dtype float turns a value the device did not send (None) into NaN
-    values = np.array([[r[i] for i in _VITALS] for r in rows], dtype=np.float32)
-    battery = np.array([r[_BATTERY] for r in rows], dtype=np.float32)
+    values = np.array(list(map(_VITALS, rows)), dtype=np.float32)
+    battery = np.array(list(map(_BATTERY, rows)), dtype=np.float32)
     return Vitals(dev, ts, values, battery)
 
 

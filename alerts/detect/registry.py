@@ -2,6 +2,7 @@
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -94,11 +95,12 @@ class Registry:
 
     def device_index(self, ids: Sequence[str]) -> NDArray[np.int32]:
         """Dense index per id; -1 for ids the detector has not been told about."""
-        get = self._device_index.get
-        return np.fromiter((get(i, -1) for i in ids), np.int32, len(ids))
+        return np.fromiter(map(self._device_index.get, ids, repeat(-1)), np.int32, len(ids))
 
-    def knows(self, device_id: str) -> bool:
-        return device_id in self._device_index
+    def unknown(self, device_ids: Iterable[str]) -> set[str]:
+        """The ids among `device_ids` the detector has not been told about."""
+        # set.difference looks each id up in the dict; it never walks the registry
+        return set(device_ids).difference(self._device_index)
 
     def _ensure_capacity(self) -> bool:
         devices, homes = capacity_for(self.n_devices), capacity_for(self.n_homes)
