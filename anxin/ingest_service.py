@@ -55,7 +55,7 @@ class IngestService:
     async def start(self) -> None:
         await self.detector.load()
         self._tasks = [
-            asyncio.create_task(self.pipeline.run(self.consumer.ack), name="ingest"),
+            asyncio.create_task(self.pipeline.run(self.consumer.ack_all), name="ingest"),
             asyncio.create_task(self.detector.run(), name="detector"),
         ]
         self.consumer.start()

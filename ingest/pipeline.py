@@ -32,7 +32,7 @@ from kernel.db import DB_UNAVAILABLE
 
 log = logging.getLogger("anxin.ingest")
 
-Ack = Callable[[int, int], None]
+Ack = Callable[[list[int]], None]  # acknowledge these QoS 1 message ids, in order
 T = TypeVar("T")
 
 
@@ -93,7 +93,8 @@ class IngestPipeline:
     # -- writer task ---------------------------------------------------------------
 
     async def run(self, ack: Ack) -> None:
-        """Write batches until cancelled. `ack(mid, qos)` is called after each commit."""
+        """Write batches until cancelled. After each commit, `ack` gets the batch's
+        QoS 1 message ids in arrival order (MQTT wants PUBACKs in that order)."""
         self._loop = asyncio.get_running_loop()
         while True:
             await self._wait_for_batch()
@@ -103,8 +104,7 @@ class IngestPipeline:
             metrics.PENDING.set(len(batch) + len(self._buffer))
             metrics.RECEIVED.inc(len(batch))
             await self._commit(batch)
-            for p in batch:
-                ack(p.mid, p.qos)
+            ack([p.mid for p in batch if p.qos == 1])
 
     async def _wait_for_batch(self) -> None:
         while True:
