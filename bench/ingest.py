@@ -1,14 +1,22 @@
 """Ingest throughput: broker -> ingest -> committed rows, against a bare consumer.
 
-    python -m bench.ingest [--messages 200000]
+    python -m bench.ingest [--messages 100000] [--rounds 3]
 
 Starts its own PostgreSQL (TimescaleDB when installed) and Mosquitto (project config)
-on loopback. For each consumer (first a bare paho consumer that only counts, then
-`anxin serve`), a separate publisher process fills the consumer's persistent session
-with the same fixed backlog of vitals messages, then the consumer is started and the
-drain rate is timed from its first message (bare) or first commit (ingest) to its last.
-A backlog is used because on this 2-core machine one Python publisher tops out near
-5,000 msg/s, below either consumer. Prints one JSON object.
+on loopback. Two persistent sessions are registered, a bare paho consumer that only
+counts and `anxin serve`, each in its own share group, so one publisher process fills
+both with the same fixed backlog of vitals messages. Then each drains its backlog
+alone, the bare consumer first. A backlog is used because on this 2-core machine one
+Python publisher tops out near 5,000 msg/s, below either consumer.
+
+A rate runs from the first message (bare) or first committed batch (ingest) to the
+last, so neither counts its start-up. The bare consumer timestamps messages as they
+come; ingest's committed-row counter is read every 50 ms (a cost to the process being
+measured, so not more often). CPU per message is that consumer process's user +
+system time over the same span. Rounds repeat the
+whole thing on the same broker and database, and the medians are reported: on a
+shared 2-core machine single runs of either consumer vary by tens of percent.
+Prints one JSON object.
 """
 
 import argparse
@@ -17,12 +25,15 @@ import os
 import platform
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 import paho.mqtt.client as mqtt
@@ -42,23 +53,36 @@ from anxin.localstack import (
 from simulators.publisher import Publisher
 
 DEVICES = 1000
-SHARED = "$share/anxin/anxin/v1/+/+"
+BARE = "$share/bench-bare/anxin/v1/+/+"
+POLL_S = 0.05
 
 
 def log(msg: str) -> None:
     print(f"bench: {msg}", file=sys.stderr, flush=True)
 
 
-def publish_backlog(port: int, n: int) -> None:
+class Mark(NamedTuple):
+    through: float  # messages through so far
+    t: float  # monotonic seconds
+    cpu: float  # the consumer process's CPU seconds
+
+
+@dataclass
+class Drain:
+    per_s: float
+    cpu_us_per_msg: float
+
+
+def publish_backlog(port: int, n: int, first_seq: int) -> None:
     """Child process: publish n vitals messages with QoS 1 and wait for every PUBACK."""
     with Publisher("127.0.0.1", port, client_id="bench-pub") as pub:
-        base = 1_700_000_000
+        base = 1_700_000_000 + first_seq // DEVICES
         for i in range(n):
             pub.publish(
                 f"anxin/v1/bench-{i % DEVICES:04d}/vitals",
                 {
                     "ts": base + i // DEVICES,
-                    "seq": i,
+                    "seq": first_seq + i,
                     "hr": 60 + i % 40,
                     "spo2": 97,
                     "temp": 36.6,
@@ -71,54 +95,81 @@ def publish_backlog(port: int, n: int) -> None:
     assert pub.acknowledged["vitals"] == n, pub.acknowledged
 
 
-def run_publisher(port: int, n: int) -> float:
+def run_publisher(port: int, n: int, first_seq: int) -> None:
     started = time.monotonic()
     subprocess.run(
-        [sys.executable, "-m", "bench.ingest", "--publish-only", str(port), str(n)], check=True
+        [sys.executable, "-m", "bench.ingest", "--publish-only", str(port), str(n), str(first_seq)],
+        check=True,
     )
     elapsed = time.monotonic() - started
     log(f"backlog of {n} published in {elapsed:.1f}s ({n / elapsed:.0f}/s)")
-    return n / elapsed
 
 
-def bare_consumer(port: int, n: int) -> float:
-    """Counts messages on the shared subscription; paho acknowledges them itself."""
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-bare", protocol=mqtt.MQTTv5)
-    props = Properties(PacketTypes.CONNECT)
-    props.SessionExpiryInterval = 3600
-    subscribed, done = threading.Event(), threading.Event()
-    times: dict[str, float] = {}
-    count = 0
+def sustained(marks: list[Mark], n: int) -> Drain:
+    """Rate and CPU from the first message through (or batch committed) to the n-th."""
+    first = next(m for m in marks if m.through > 0)
+    last = next(m for m in marks if m.through >= n)
+    count = last.through - first.through
+    return Drain(count / (last.t - first.t), (last.cpu - first.cpu) / count * 1e6)
 
-    def on_message(_c: object, _u: object, _m: object) -> None:
-        nonlocal count
-        count += 1
-        if count == 1:
-            times["first"] = time.monotonic()
-        if count >= n:
-            times["last"] = time.monotonic()
-            done.set()
 
-    client.on_message = on_message
-    client.on_connect = lambda c, *_: c.subscribe(SHARED, qos=1)
-    client.on_subscribe = lambda *_: subscribed.set()
-    # Register the session, leave, let the backlog build, come back and drain it.
-    client.connect("127.0.0.1", port, clean_start=False, properties=props)
-    client.loop_start()
-    subscribed.wait(10)
-    client.disconnect()
-    client.loop_stop()
-    run_publisher(port, n)
-    client.connect("127.0.0.1", port, clean_start=False, properties=props)
-    client.loop_start()
-    done.wait(300)
-    # End the session too, or the broker keeps sharing the group's messages with it.
-    bye = Properties(PacketTypes.DISCONNECT)
-    bye.SessionExpiryInterval = 0
-    client.disconnect(properties=bye)
-    client.loop_stop()
-    assert count >= n, f"bare consumer got {count} of {n}"
-    return (n - 1) / (times["last"] - times["first"])
+class BareConsumer:
+    """Counts messages on its own shared subscription; paho acknowledges them itself."""
+
+    def __init__(self, port: int) -> None:
+        self._port = port
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id="bench-bare", protocol=mqtt.MQTTv5
+        )
+        self._props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        self._props.SessionExpiryInterval = 3600
+        self._subscribed = threading.Event()
+        self._client.on_connect = lambda c, *_: c.subscribe(BARE, qos=1)
+        self._client.on_subscribe = lambda *_: self._subscribed.set()
+        self._client.on_message = self._on_message
+        self._marks: list[Mark] = []
+        self._count, self._n = 0, 0
+        self._every = 1  # a mark every n/1000 messages, and at the first and the last
+        self._done = threading.Event()
+
+    def register(self) -> None:
+        """Connect once so the broker keeps a session for the backlog, then leave."""
+        self._connect()
+        self._subscribed.wait(10)
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def drain(self, n: int) -> Drain:
+        self._count, self._n, self._every = 0, n, max(1, n // 1000)
+        self._marks.clear()
+        self._done.clear()
+        self._connect()
+        self._done.wait(300)
+        self._client.disconnect()
+        self._client.loop_stop()
+        assert self._count >= n, f"bare consumer got {self._count} of {n}"
+        return sustained(self._marks, n)
+
+    def close(self) -> None:
+        # End the session too, or the broker keeps queueing the group's messages for it.
+        self._connect()
+        self._subscribed.wait(10)
+        bye = Properties(PacketTypes.DISCONNECT)  # type: ignore[no-untyped-call]
+        bye.SessionExpiryInterval = 0
+        self._client.disconnect(properties=bye)
+        self._client.loop_stop()
+
+    def _connect(self) -> None:
+        self._subscribed.clear()
+        self._client.connect("127.0.0.1", self._port, clean_start=False, properties=self._props)
+        self._client.loop_start()
+
+    def _on_message(self, _c: object, _u: object, _m: object) -> None:
+        self._count += 1
+        if self._count % self._every == 1 or self._count >= self._n:
+            self._marks.append(Mark(self._count, time.monotonic(), time.process_time()))
+        if self._count >= self._n:
+            self._done.set()
 
 
 def stored_total(base_url: str) -> float:
@@ -128,66 +179,73 @@ def stored_total(base_url: str) -> float:
     )
 
 
-def ingest_consumer(port: int, n: int, dsn: str, workdir: Path) -> tuple[float, int]:
-    http_port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANXIN_")}
-    env.update(
-        {
-            "ANXIN_DATABASE_URL": dsn,
-            "ANXIN_MQTT_URL": f"mqtt://127.0.0.1:{port}",
-            "ANXIN_HTTP_PORT": str(http_port),
-            "ANXIN_MQTT_CLIENT_ID": "bench-ingest",
-            "ANXIN_LOG_LEVEL": "WARNING",
-        }
-    )
-    base = f"http://127.0.0.1:{http_port}"
+class IngestConsumer:
+    """`anxin serve` in a child process, drained while its committed-row counter is read."""
 
-    def start() -> subprocess.Popen[bytes]:
-        out = (workdir / "serve.log").open("ab")
+    def __init__(self, port: int, dsn: str, workdir: Path) -> None:
+        http_port = free_port()
+        self._env = {k: v for k, v in os.environ.items() if not k.startswith("ANXIN_")}
+        self._env.update(
+            {
+                "ANXIN_DATABASE_URL": dsn,
+                "ANXIN_MQTT_URL": f"mqtt://127.0.0.1:{port}",
+                "ANXIN_HTTP_PORT": str(http_port),
+                "ANXIN_MQTT_CLIENT_ID": "bench-ingest",
+                "ANXIN_LOG_LEVEL": "WARNING",
+            }
+        )
+        self._base = f"http://127.0.0.1:{http_port}"
+        self._log = workdir / "serve.log"
+
+    def register(self) -> None:
+        self._stop(self._start())
+
+    def drain(self, n: int) -> Drain:
+        proc = self._start()
+        marks: list[Mark] = []
+        try:
+            deadline = time.monotonic() + 300
+            seen = 0.0
+            while seen < n and time.monotonic() < deadline:
+                seen = stored_total(self._base)
+                marks.append(Mark(seen, time.monotonic(), cpu_seconds(proc.pid)))
+                time.sleep(POLL_S)
+        finally:
+            self._stop(proc)
+        assert seen >= n, f"ingest stored {seen} of {n}"
+        return sustained(marks, n)
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        out = self._log.open("ab")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "anxin.cli", "serve"], env=env, stdout=out, stderr=out
+            [sys.executable, "-m", "anxin.cli", "serve"], env=self._env, stdout=out, stderr=out
         )
         for _ in range(300):
             try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                if httpx.get(f"{self._base}/readyz", timeout=1).status_code == 200:
                     return proc
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        raise RuntimeError((workdir / "serve.log").read_text()[-2000:])
+        raise RuntimeError(self._log.read_text()[-2000:])
 
-    proc = start()
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(30)
-    run_publisher(port, n)
-    proc = start()
-    first = last = None
-    seen = 0.0
-    try:
-        deadline = time.monotonic() + 300
-        while seen < n and time.monotonic() < deadline:
-            seen = stored_total(base)
-            now = time.monotonic()
-            if seen > 0 and first is None:
-                first, first_seen = now, seen
-            last = now
-            time.sleep(0.02)
-    finally:
+    @staticmethod
+    def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
-    with psycopg.connect(dsn) as conn:
-        row = conn.execute("SELECT count(*) FROM vitals").fetchone()
-    stored = int(row[0]) if row else 0
-    assert first is not None
-    assert last is not None
-    assert last > first
-    return (seen - first_seen) / (last - first), stored
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--messages", type=int, default=100_000)
-    parser.add_argument("--publish-only", nargs=2, type=int, metavar=("PORT", "N"))
+    parser.add_argument("--messages", type=int, default=100_000, help="backlog per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--publish-only", nargs=3, type=int, metavar=("PORT", "N", "FIRST_SEQ"))
     args = parser.parse_args()
     if args.publish_only:
         publish_backlog(*args.publish_only)
@@ -195,6 +253,7 @@ def main() -> None:
     n = args.messages
     bindir = postgres_bindir()
     assert bindir, "no PostgreSQL server binaries"
+    rounds: list[tuple[Drain, Drain]] = []
     with tempfile.TemporaryDirectory(prefix="anxin-bench-") as tmp:
         work = Path(tmp)
         os.chmod(work, 0o755)
@@ -204,7 +263,7 @@ def main() -> None:
         broker = Mosquitto(workdir=work / "mq", executable=Mosquitto.find() or "mosquitto").start()
         try:
             with psycopg.connect(pg.dsn(), autocommit=True) as conn:
-                conn.execute(schema_sql())  # type: ignore[arg-type]
+                conn.execute(schema_sql())
                 with conn.cursor() as cur:
                     cur.executemany(
                         "INSERT INTO devices (id, kind) VALUES (%s, 'watch')",
@@ -213,21 +272,41 @@ def main() -> None:
                 tsdb = conn.execute(
                     "SELECT extversion FROM pg_extension WHERE extname='timescaledb'"
                 ).fetchone()
-            log("bare consumer")
-            bare = bare_consumer(broker.port, n)
-            log(f"bare consumer drained at {bare:.0f}/s; now anxin serve")
-            ingest, stored = ingest_consumer(broker.port, n, pg.dsn(), work)
+            bare = BareConsumer(broker.port)
+            ingest = IngestConsumer(broker.port, pg.dsn(), work)
+            bare.register()
+            ingest.register()
+            for r in range(args.rounds):
+                run_publisher(broker.port, n, r * n)
+                b = bare.drain(n)
+                log(f"round {r + 1}: bare consumer {b.per_s:.0f}/s; now anxin serve")
+                i = ingest.drain(n)
+                log(f"round {r + 1}: anxin serve {i.per_s:.0f}/s ({i.per_s / b.per_s:.2f})")
+                rounds.append((i, b))
+            bare.close()
+            with psycopg.connect(pg.dsn()) as conn:
+                row = conn.execute("SELECT count(*) FROM vitals").fetchone()
+            stored = int(row[0]) if row else 0
         finally:
             broker.stop()
             pg.stop("immediate")
+    med = statistics.median
     print(
         json.dumps(
             {
-                "published": n,
+                "published": n * args.rounds,
                 "stored": stored,
-                "stored_per_s": round(ingest),
-                "bare_per_s": round(bare),
-                "ratio": round(ingest / bare, 3),
+                "stored_per_s": round(med(i.per_s for i, _ in rounds)),
+                "bare_per_s": round(med(b.per_s for _, b in rounds)),
+                "ratio": round(med(i.per_s / b.per_s for i, b in rounds), 3),
+                "cpu_us_per_msg": {
+                    "ingest": round(med(i.cpu_us_per_msg for i, _ in rounds), 1),
+                    "bare": round(med(b.cpu_us_per_msg for _, b in rounds), 1),
+                },
+                "rounds": [
+                    {"stored_per_s": round(i.per_s), "bare_per_s": round(b.per_s)}
+                    for i, b in rounds
+                ],
                 "database": f"TimescaleDB {tsdb[0]}" if tsdb else "PostgreSQL",
                 "machine": (
                     f"{platform.machine()}, {os.cpu_count()} cores,"
