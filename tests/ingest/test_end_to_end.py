@@ -1,8 +1,10 @@
 """Broker -> ingest -> TimescaleDB, against the real processes."""
 
 import json
+import re
 import time
 
+import httpx
 import psycopg
 
 from anxin.localstack import Mosquitto
@@ -53,6 +55,34 @@ def test_every_published_reading_is_stored_once(
     assert count(db, "SELECT count(DISTINCT (device_id, seq)) FROM vitals") == 2000
     assert count(db, "SELECT count(*) FROM locations") == 100
     assert count(db, "SELECT count(*) FROM dead_letters") == 0
+
+
+def messages_taken(serve: ServeProcess) -> float:
+    text = httpx.get(f"{serve.base_url}/metrics", timeout=5).text
+    match = re.search(r"^anxin_ingest_messages_total (\S+)", text, re.M)
+    assert match, text
+    return float(match[1])
+
+
+def test_committed_messages_are_acknowledged_and_not_delivered_again(
+    db: psycopg.Connection, broker: Mosquitto, serve: ServeProcess
+) -> None:
+    # The PUBACKs of a batch leave in one write; if the broker did not take them as
+    # acknowledgements, it would deliver the batch again to the next process.
+    register(db, "w1")
+    serve.start()
+    with publisher(broker) as pub:
+        for seq in range(500):
+            pub.publish(
+                "anxin/v1/w1/vitals", {"ts": 1_700_000_000 + seq, "seq": seq, "hr": 70}, "vitals"
+            )
+    wait_until(lambda: count(db, "SELECT count(*) FROM vitals") == 500, timeout=30, what="500 rows")
+    serve.stop()
+    serve.start()
+    with publisher(broker) as pub:  # queued behind anything the broker would redeliver
+        pub.publish("anxin/v1/w1/vitals", {"ts": 1_700_001_000, "seq": 500, "hr": 70}, "vitals")
+    wait_until(lambda: count(db, "SELECT count(*) FROM vitals") == 501, timeout=30, what="row 501")
+    assert messages_taken(serve) == 1
 
 
 def test_sos_is_alerted_once_after_redelivery(
