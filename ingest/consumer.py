@@ -7,11 +7,11 @@ If the process dies before that, the broker redelivers the message (flagged dup)
 """
 
 import logging
-import struct
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
@@ -22,9 +22,10 @@ log = logging.getLogger("anxin.ingest.mqtt")
 
 OnMessage = Callable[[str, bytes, int, int], None]
 
-# A PUBACK with reason Success and no properties: the same four bytes in MQTT 3.1.1
-# and 5 (v5 3.4.2.1 lets both be left out), and the same that paho's ack() sends.
-_PUBACK = struct.Struct("!BBH")
+# A PUBACK with reason Success and no properties is four bytes, the same in MQTT 3.1.1
+# and 5 (v5 3.4.2.1 lets both be left out) and the same that paho's ack() sends:
+# type 0x40, remaining length 2, then the message id; so one big-endian uint32 each.
+_PUBACK_HEAD = np.uint32((int(mqtt.PUBACK) << 24) | (2 << 16))
 
 
 class MqttConsumer:
@@ -106,7 +107,7 @@ class MqttConsumer:
         checked (2.1, 2.2), and every end-to-end test goes through here.
         """
         if mids:
-            acks = b"".join([_PUBACK.pack(mqtt.PUBACK, 2, mid) for mid in mids])
+            acks = (np.asarray(mids, np.uint32) | _PUBACK_HEAD).astype(">u4").tobytes()
             self._client._packet_queue(mqtt.PUBACK, acks, 0, 1)
 
     def _handle_connect(
