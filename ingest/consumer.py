@@ -32,6 +32,8 @@ OnMessage = Callable[[str, bytes, int, int], None]
 _PUBACK_HEAD = np.uint32((int(mqtt.PUBACK) << 24) | (2 << 16))
 
 
+RECEIVE_CHUNK = 65536
+
 # Called on paho's thread with the raw topic, payload, message id and QoS.
 Deliver = Callable[[bytes, bytes, int, int], None]
 
@@ -56,6 +58,31 @@ class IngestClient(mqtt.Client):
         super().__init__(CallbackAPIVersion.VERSION2, manual_ack=True, **kwargs)
         self.deliver = deliver
         self.on_message = self._deliver_message
+        self._received = bytearray()  # read from the socket, not yet taken by paho
+        self._received_from: object = None  # the socket it came from
+
+    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
+        # paho reads one packet per select(); go on while whole packets are buffered,
+        # or they would wait for the socket to be readable again.
+        rc = super().loop_read(max_packets)
+        while rc == MQTTErrorCode.MQTT_ERR_SUCCESS and self._received and self._sock is not None:
+            rc = super().loop_read(max_packets)
+        return rc
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        # paho asks for a packet's first byte, then its length byte by byte, then its
+        # body: three recv() calls per message, each giving up the GIL. One recv()
+        # of up to 64 KiB serves hundreds of messages instead.
+        if self._received_from is not self._sock:  # a new connection: nothing is left
+            self._received_from, self._received = self._sock, bytearray()
+        if not self._received:
+            chunk = super()._sock_recv(RECEIVE_CHUNK)
+            if len(chunk) <= bufsize:
+                return chunk
+            self._received += chunk
+        taken = bytes(self._received[:bufsize])
+        del self._received[:bufsize]
+        return taken
 
     def ack_all(self, mids: Sequence[int]) -> None:
         """Acknowledge QoS 1 messages, in the order given, with one socket write.
