@@ -12,7 +12,6 @@
 import asyncio
 import contextlib
 import logging
-import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -62,8 +61,11 @@ class IngestPipeline:
         self._max_delay_s = max_delay_s
         self._retry_max_s = retry_max_s
         self._buffer: deque[_Pending] = deque()
-        self._lock = threading.Lock()
-        self._urgent = 0
+        # No lock between the paho thread and the writer: deque's append and popleft
+        # are atomic, and each counter has one writing thread. A lock here was where
+        # the two threads queued for each other (and for the GIL) under load.
+        self._urgent_in = 0  # SOS and falls submitted (paho thread)
+        self._urgent_out = 0  # ... and taken into a batch (writer)
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._known_devices: set[str] = set()
@@ -82,11 +84,10 @@ class IngestPipeline:
             outcome = Rejected(f"internal decode error: {type(exc).__name__}")
         urgent = isinstance(outcome, Reading) and outcome.urgent
         pending = _Pending(Message(topic, payload, outcome), mid, qos, time.monotonic())
-        with self._lock:
-            self._buffer.append(pending)
-            size = len(self._buffer)
-            if urgent:
-                self._urgent += 1
+        if urgent:  # counted before it can be taken, so the difference is never < 0
+            self._urgent_in += 1
+        self._buffer.append(pending)
+        size = len(self._buffer)
         if (size == 1 or urgent or size == self._batch_max) and self._loop is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
 
@@ -108,9 +109,9 @@ class IngestPipeline:
 
     async def _wait_for_batch(self) -> None:
         while True:
-            with self._lock:
-                size, urgent = len(self._buffer), self._urgent
-                oldest = self._buffer[0].arrived if size else None
+            urgent = self._urgent_in - self._urgent_out
+            oldest = self._buffer[0].arrived if self._buffer else None
+            size = len(self._buffer)
             if oldest is not None:
                 remaining = oldest + self._max_delay_s - time.monotonic()
                 if urgent or size >= self._batch_max or remaining <= 0:
@@ -122,14 +123,11 @@ class IngestPipeline:
                 await asyncio.wait_for(self._wake.wait(), remaining)
 
     def _take(self) -> list[_Pending]:
-        with self._lock:
-            n = min(len(self._buffer), self._batch_max)
-            batch = [self._buffer.popleft() for _ in range(n)]
-            self._urgent -= sum(
-                1
-                for p in batch
-                if isinstance(p.message.outcome, Reading) and p.message.outcome.urgent
-            )
+        popleft = self._buffer.popleft
+        batch = [popleft() for _ in range(min(len(self._buffer), self._batch_max))]
+        self._urgent_out += sum(
+            1 for p in batch if isinstance(p.message.outcome, Reading) and p.message.outcome.urgent
+        )
         return batch
 
     async def _commit(self, batch: list[_Pending]) -> None:
