@@ -3,11 +3,15 @@
     python -m bench.ingest [--messages 100000] [--rounds 3]
 
 Starts its own PostgreSQL (TimescaleDB when installed) and Mosquitto (project config)
-on loopback. Two persistent sessions are registered, a bare paho consumer that only
-counts and `anxin serve`, each in its own share group, so one publisher process fills
-both with the same fixed backlog of vitals messages. Then each drains its backlog
-alone, the bare consumer first. A backlog is used because on this 2-core machine one
-Python publisher tops out near 5,000 msg/s, below either consumer.
+on loopback. Three persistent sessions are registered, each in its own share group,
+so one publisher process fills all three with the same fixed backlog of vitals
+messages:
+- the bare consumer: ingest's own MQTT client, only counting and acknowledging
+  (`bare_per_s`, the ceiling for ingest, and `ratio` against it);
+- paho-mqtt as shipped, only counting (`stock_paho_per_s`, for comparison);
+- `anxin serve` (`stored_per_s`).
+Then each drains its backlog alone, in that order. A backlog is used because on
+this 2-core machine one Python publisher tops out near 5,000 msg/s, below any of them.
 
 A rate runs from the first message (bare) or first committed batch (ingest) to the
 last, so neither counts its start-up. The bare consumer timestamps messages as they
@@ -39,6 +43,7 @@ from typing import NamedTuple
 import httpx
 import paho.mqtt.client as mqtt
 import psycopg
+from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -51,10 +56,10 @@ from anxin.localstack import (
     timescaledb_available,
 )
 from ingest.consumer import IngestClient
+from ingest.topics import SUBSCRIPTION
 from simulators.publisher import Publisher
 
 DEVICES = 1000
-BARE = "$share/bench-bare/anxin/v1/+/+"
 ACK_EVERY = 1000  # the bare consumer's PUBACK batch; ingest's is its commit batch
 POLL_S = 0.05  # how late the first and the last commit may be seen
 POLL_MAX_S = 0.5
@@ -117,21 +122,32 @@ def sustained(marks: list[Mark], n: int) -> Drain:
 
 
 class BareConsumer:
-    """Counts messages on its own shared subscription, through ingest's own MQTT client.
+    """Counts messages on its own shared subscription and does nothing else.
 
-    Same receive path as ingest (`IngestClient`), and PUBACKs sent the same way, a
-    thousand at a time, so the gap between the two is ingest's own work: decoding,
-    storing, committing, detecting.
+    By default through ingest's own MQTT client (`IngestClient`), acknowledging a
+    thousand at a time as ingest does per commit: the ceiling for ingest, so the gap
+    between the two is ingest's own work (decoding, storing, committing, detecting).
+    With `stock_paho`, through paho-mqtt as shipped (`on_message`, a PUBACK per
+    message), for comparison: what a plain paho consumer manages on this machine.
     """
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, *, stock_paho: bool = False) -> None:
         self._port = port
-        self._client = IngestClient(self._on_message, client_id="bench-bare", protocol=mqtt.MQTTv5)
+        name = "bench-paho" if stock_paho else "bench-bare"
+        self._topic = f"$share/{name}/{SUBSCRIPTION}"
+        self._client: mqtt.Client
+        if stock_paho:
+            self._client = mqtt.Client(
+                CallbackAPIVersion.VERSION2, client_id=name, protocol=mqtt.MQTTv5
+            )
+            self._client.on_message = lambda *_: self._counted()
+        else:
+            self._client = IngestClient(self._on_message, client_id=name, protocol=mqtt.MQTTv5)
         self._unacked: list[int] = []
         self._props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         self._props.SessionExpiryInterval = 3600
         self._subscribed = threading.Event()
-        self._client.on_connect = lambda c, *_: c.subscribe(BARE, qos=1)
+        self._client.on_connect = lambda c, *_: c.subscribe(self._topic, qos=1)
         self._client.on_subscribe = lambda *_: self._subscribed.set()
         self._marks: list[Mark] = []
         self._count, self._n = 0, 0
@@ -172,11 +188,15 @@ class BareConsumer:
         self._client.loop_start()
 
     def _on_message(self, _topic: bytes, _payload: bytes, mid: int, _qos: int) -> None:
-        self._count += 1
         self._unacked.append(mid)
-        if len(self._unacked) == ACK_EVERY or self._count >= self._n:
+        if len(self._unacked) == ACK_EVERY or self._count + 1 >= self._n:
+            assert isinstance(self._client, IngestClient)
             self._client.ack_all(self._unacked)
             self._unacked = []
+        self._counted()
+
+    def _counted(self) -> None:
+        self._count += 1
         if self._count % self._every == 1 or self._count >= self._n:
             self._marks.append(Mark(self._count, time.monotonic(), time.process_time()))
         if self._count >= self._n:
@@ -276,7 +296,7 @@ def main() -> None:
     n = args.messages
     bindir = postgres_bindir()
     assert bindir, "no PostgreSQL server binaries"
-    rounds: list[tuple[Drain, Drain]] = []
+    rounds: list[tuple[Drain, Drain, Drain]] = []
     with tempfile.TemporaryDirectory(prefix="anxin-bench-") as tmp:
         work = Path(tmp)
         os.chmod(work, 0o755)
@@ -296,17 +316,20 @@ def main() -> None:
                     "SELECT extversion FROM pg_extension WHERE extname='timescaledb'"
                 ).fetchone()
             bare = BareConsumer(broker.port)
+            paho = BareConsumer(broker.port, stock_paho=True)
             ingest = IngestConsumer(broker.port, pg.dsn(), work)
-            bare.register()
-            ingest.register()
+            for consumer in (bare, paho, ingest):
+                consumer.register()
             for r in range(args.rounds):
                 run_publisher(broker.port, n, r * n)
                 b = bare.drain(n)
-                log(f"round {r + 1}: bare consumer {b.per_s:.0f}/s; now anxin serve")
+                p = paho.drain(n)
+                log(f"round {r + 1}: bare {b.per_s:.0f}/s, stock paho {p.per_s:.0f}/s; now anxin")
                 i = ingest.drain(n)
                 log(f"round {r + 1}: anxin serve {i.per_s:.0f}/s ({i.per_s / b.per_s:.2f})")
-                rounds.append((i, b))
+                rounds.append((i, b, p))
             bare.close()
+            paho.close()
             with psycopg.connect(pg.dsn()) as conn:
                 row = conn.execute("SELECT count(*) FROM vitals").fetchone()
             stored = int(row[0]) if row else 0
@@ -319,16 +342,22 @@ def main() -> None:
             {
                 "published": n * args.rounds,
                 "stored": stored,
-                "stored_per_s": round(med(i.per_s for i, _ in rounds)),
-                "bare_per_s": round(med(b.per_s for _, b in rounds)),
-                "ratio": round(med(i.per_s / b.per_s for i, b in rounds), 3),
+                "stored_per_s": round(med(i.per_s for i, _, _ in rounds)),
+                "bare_per_s": round(med(b.per_s for _, b, _ in rounds)),
+                "ratio": round(med(i.per_s / b.per_s for i, b, _ in rounds), 3),
+                "stock_paho_per_s": round(med(p.per_s for _, _, p in rounds)),
                 "cpu_us_per_msg": {
-                    "ingest": round(med(i.cpu_us_per_msg for i, _ in rounds), 1),
-                    "bare": round(med(b.cpu_us_per_msg for _, b in rounds), 1),
+                    "ingest": round(med(i.cpu_us_per_msg for i, _, _ in rounds), 1),
+                    "bare": round(med(b.cpu_us_per_msg for _, b, _ in rounds), 1),
+                    "stock_paho": round(med(p.cpu_us_per_msg for _, _, p in rounds), 1),
                 },
                 "rounds": [
-                    {"stored_per_s": round(i.per_s), "bare_per_s": round(b.per_s)}
-                    for i, b in rounds
+                    {
+                        "stored_per_s": round(i.per_s),
+                        "bare_per_s": round(b.per_s),
+                        "stock_paho_per_s": round(p.per_s),
+                    }
+                    for i, b, p in rounds
                 ],
                 "database": f"TimescaleDB {tsdb[0]}" if tsdb else "PostgreSQL",
                 "machine": (
