@@ -142,7 +142,8 @@ class BareConsumer:
             )
             self._client.on_message = lambda *_: self._counted()
         else:
-            self._client = IngestClient(self._on_message, client_id=name, protocol=mqtt.MQTTv5)
+            client = IngestClient(self._on_message, client_id=name, protocol=mqtt.MQTTv5)
+            self._client, self._ack_all = client, client.ack_all
         self._unacked: list[int] = []
         self._props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         self._props.SessionExpiryInterval = 3600
@@ -190,8 +191,7 @@ class BareConsumer:
     def _on_message(self, _topic: bytes, _payload: bytes, mid: int, _qos: int) -> None:
         self._unacked.append(mid)
         if len(self._unacked) == ACK_EVERY or self._count + 1 >= self._n:
-            assert isinstance(self._client, IngestClient)
-            self._client.ack_all(self._unacked)
+            self._ack_all(self._unacked)
             self._unacked = []
         self._counted()
 

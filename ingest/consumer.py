@@ -146,12 +146,13 @@ class MqttConsumer:
         self._receive_maximum = receive_maximum
         # Set once the broker has acknowledged every subscription of this connection.
         self.subscribed = threading.Event()
-        if self._v5:
-            self._client = IngestClient(self._deliver, client_id=client_id, protocol=mqtt.MQTTv5)
-        else:
-            self._client = IngestClient(
-                self._deliver, client_id=client_id, protocol=mqtt.MQTTv311, clean_session=False
-            )
+        # v5 keeps the session through SessionExpiryInterval at connect (see start).
+        session: dict[str, Any] = (
+            {"protocol": mqtt.MQTTv5}
+            if self._v5
+            else {"protocol": mqtt.MQTTv311, "clean_session": False}
+        )
+        self._client = IngestClient(self._deliver, client_id=client_id, **session)
         if username is not None:
             self._client.username_pw_set(username, password)
         if tls:
