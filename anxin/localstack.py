@@ -67,6 +67,10 @@ class Mosquitto:
     def url(self) -> str:
         return f"mqtt://127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
     def start(self) -> Mosquitto:
         self.workdir.mkdir(parents=True, exist_ok=True)
         conf = self.workdir / "mosquitto.conf"
@@ -194,11 +198,15 @@ class PostgresCluster:
                 str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-w", "-m", mode, "stop"
             )
 
+    @property
+    def postmaster_pid(self) -> int | None:
+        pidfile = self.datadir / "postmaster.pid"
+        return int(pidfile.read_text().split()[0]) if pidfile.exists() else None
+
     def kill(self) -> None:
         """Stop the postmaster the hard way (a crash, as far as clients can tell)."""
-        pidfile = self.datadir / "postmaster.pid"
-        if pidfile.exists():
-            pid = int(pidfile.read_text().split()[0])
+        pid = self.postmaster_pid
+        if pid is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
 

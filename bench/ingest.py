@@ -73,12 +73,16 @@ class Mark(NamedTuple):
     through: float  # messages through so far
     t: float  # monotonic seconds
     cpu: float  # the consumer process's CPU seconds
+    broker_cpu: float = 0.0  # Mosquitto's (read while ingest drains)
+    database_cpu: float = 0.0  # the PostgreSQL server's, all its processes (same)
 
 
 @dataclass
 class Drain:
     per_s: float
     cpu_us_per_msg: float
+    broker_us_per_msg: float = 0.0
+    database_us_per_msg: float = 0.0
 
 
 def publish_backlog(port: int, n: int, first_seq: int) -> None:
@@ -118,7 +122,12 @@ def sustained(marks: list[Mark], n: int) -> Drain:
     first = next(m for m in marks if m.through > 0)
     last = next(m for m in marks if m.through >= n)
     count = last.through - first.through
-    return Drain(count / (last.t - first.t), (last.cpu - first.cpu) / count * 1e6)
+    return Drain(
+        count / (last.t - first.t),
+        (last.cpu - first.cpu) / count * 1e6,
+        (last.broker_cpu - first.broker_cpu) / count * 1e6,
+        (last.database_cpu - first.database_cpu) / count * 1e6,
+    )
 
 
 class BareConsumer:
@@ -213,7 +222,10 @@ def stored_total(base_url: str) -> float:
 class IngestConsumer:
     """`anxin serve` in a child process, drained while its committed-row counter is read."""
 
-    def __init__(self, port: int, dsn: str, workdir: Path) -> None:
+    def __init__(
+        self, port: int, dsn: str, workdir: Path, *, broker_pid: int, postmaster_pid: int
+    ) -> None:
+        self._broker_pid, self._postmaster_pid = broker_pid, postmaster_pid
         http_port = free_port()
         self._env = {k: v for k, v in os.environ.items() if not k.startswith("ANXIN_")}
         self._env.update(
@@ -239,7 +251,15 @@ class IngestConsumer:
             seen = 0.0
             while seen < n and time.monotonic() < deadline:
                 seen = stored_total(self._base)
-                marks.append(Mark(seen, time.monotonic(), cpu_seconds(proc.pid)))
+                marks.append(
+                    Mark(
+                        seen,
+                        time.monotonic(),
+                        cpu_seconds(proc.pid),
+                        cpu_seconds(self._broker_pid),
+                        sum(map(cpu_seconds, process_tree(self._postmaster_pid))),
+                    )
+                )
                 time.sleep(poll_interval(marks, n))
         finally:
             self._stop(proc)
@@ -266,6 +286,14 @@ class IngestConsumer:
         proc.wait(30)
 
 
+def two_core_bound(drain: Drain) -> float:
+    """Messages/s at which ingest, the broker and the database, at the CPU per message
+    measured, would together keep both cores busy: no arrangement of the same work
+    on this machine stores faster."""
+    per_msg = drain.cpu_us_per_msg + drain.broker_us_per_msg + drain.database_us_per_msg
+    return 2e6 / per_msg
+
+
 def poll_interval(marks: list[Mark], n: int) -> float:
     """Every POLL_S around the first and the last commit, seldom in between: each
     read of /metrics costs the process being measured."""
@@ -278,10 +306,31 @@ def poll_interval(marks: list[Mark], n: int) -> float:
     return min(max(half_of_what_is_left, POLL_S), POLL_MAX_S)
 
 
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (all its threads)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    """User + system CPU time of a process so far (all its threads); 0 once it is gone."""
+    try:
+        fields = _stat(pid)
+    except FileNotFoundError:  # a PostgreSQL worker that ended between list and read
+        return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_tree(pid: int) -> list[int]:
+    """A process and its children: the postmaster and every PostgreSQL backend,
+    WAL writer, checkpointer and TimescaleDB worker."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int(_stat(int(entry.name))[1]) == pid:
+                    children.append(int(entry.name))
+            except FileNotFoundError:
+                continue
+    return [pid, *children]
 
 
 def main() -> None:
@@ -317,7 +366,15 @@ def main() -> None:
                 ).fetchone()
             bare = BareConsumer(broker.port)
             paho = BareConsumer(broker.port, stock_paho=True)
-            ingest = IngestConsumer(broker.port, pg.dsn(), work)
+            assert broker.pid is not None
+            assert pg.postmaster_pid is not None
+            ingest = IngestConsumer(
+                broker.port,
+                pg.dsn(),
+                work,
+                broker_pid=broker.pid,
+                postmaster_pid=pg.postmaster_pid,
+            )
             for consumer in (bare, paho, ingest):
                 consumer.register()
             for r in range(args.rounds):
@@ -350,7 +407,14 @@ def main() -> None:
                     "ingest": round(med(i.cpu_us_per_msg for i, _, _ in rounds), 1),
                     "bare": round(med(b.cpu_us_per_msg for _, b, _ in rounds), 1),
                     "stock_paho": round(med(p.cpu_us_per_msg for _, _, p in rounds), 1),
+                    "broker_while_ingesting": round(
+                        med(i.broker_us_per_msg for i, _, _ in rounds), 1
+                    ),
+                    "database_while_ingesting": round(
+                        med(i.database_us_per_msg for i, _, _ in rounds), 1
+                    ),
                 },
+                "two_core_bound_per_s": round(med(map(two_core_bound, (i for i, _, _ in rounds)))),
                 "rounds": [
                     {
                         "stored_per_s": round(i.per_s),
