@@ -18,7 +18,8 @@ last, so neither counts its start-up. The bare consumer timestamps messages as t
 come; ingest's committed-row counter is read every 50 ms around the first and the
 last commit and at most every 0.5 s in between (each read costs the process being
 measured). CPU per message is that consumer process's user +
-system time over the same span. Rounds repeat the
+system time over the same span; while ingest drains, Mosquitto's and the whole
+PostgreSQL server's are read too, and give `two_core_bound_per_s`. Rounds repeat the
 whole thing on the same broker and database, and the medians are reported: on a
 shared 2-core machine single runs of either consumer vary by tens of percent.
 Prints one JSON object.
