@@ -79,20 +79,17 @@ class IngestClient(mqtt.Client):
         self._acked = 0
         self._window_open = threading.Event()
 
-    def unacknowledged(self) -> int:
-        return self._delivered - self._acked
-
     def _over_window(self) -> bool:
         return self._window is not None and self._delivered - self._acked > self._window
 
     def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
-        # paho reads one packet per select(); go on while whole packets are buffered,
-        # or they would wait for the socket to be readable again.
         if self._over_window():
             self._window_open.clear()
             if self._over_window() and not self._window_open.wait(PAUSE_CHECK_S):
                 return MQTTErrorCode.MQTT_ERR_SUCCESS
         rc = super().loop_read(max_packets)
+        # paho reads one packet per select(); go on while whole packets are buffered,
+        # or they would wait for the socket to be readable again.
         while (
             rc == MQTTErrorCode.MQTT_ERR_SUCCESS
             and self._received
