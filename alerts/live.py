@@ -84,11 +84,12 @@ class LiveDetector:
             },
         )
 
-    async def learn(self, device_ids: Iterable[str]) -> None:
-        """Read devices (and their residents) the engine has not been told about."""
+    async def learn(self, device_ids: Iterable[str]) -> set[str]:
+        """Read devices (and their residents) the engine has not been told about;
+        returns the ids that are not registered devices."""
         unseen = self.engine.registry.unknown(device_ids)
         if not unseen:
-            return
+            return unseen
         async with self._pool.connection() as conn:
             devices = await devices_by_id(conn=conn, ids=unseen)
             rids = {d.resident_id for d in devices if d.resident_id is not None}
@@ -99,6 +100,7 @@ class LiveDetector:
             homes=[_home(r, overrides.get(r.id, {})) for r in residents],
             devices=[_device(d) for d in devices],
         )
+        return unseen.difference(d.id for d in devices)
 
     async def refresh(self) -> None:
         """Re-read residents whose record or overrides changed since the last look."""

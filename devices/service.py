@@ -95,12 +95,6 @@ async def list_devices(
         return await cur.fetchall()
 
 
-async def registered_among(*, conn: AsyncConnection, device_ids: Iterable[str]) -> set[str]:
-    """Which of these ids are registered devices (one query, however many ids)."""
-    cur = await conn.execute("SELECT id FROM devices WHERE id = ANY(%s)", (list(device_ids),))
-    return {row[0] for row in await cur.fetchall()}
-
-
 async def devices_by_id(*, conn: AsyncConnection, ids: Iterable[str] | None = None) -> list[Device]:
     """The devices with these ids (unregistered ones are left out), or all of them."""
     async with conn.cursor(row_factory=class_row(Device)) as cur:

@@ -52,7 +52,7 @@ class IngestPipeline:
         batch_max: int,
         max_delay_s: float,
         retry_max_s: float = 10.0,
-        detector: LiveDetector | None = None,
+        detector: LiveDetector,
     ) -> None:
         self._detector = detector
         self._pool = pool
@@ -68,7 +68,6 @@ class IngestPipeline:
         self._urgent_out = 0  # ... and taken into a batch (writer)
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._known_devices: set[str] = set()
         self.outage_since: float | None = None
         self.committed_batches = 0
 
@@ -133,14 +132,19 @@ class IngestPipeline:
     async def _commit(self, batch: list[_Pending]) -> None:
         """Store the batch, then let the detector see it, before anything is acked.
 
-        Each step is retried on its own while the database is away, so a batch is
-        observed exactly once even when writing it took several attempts.
+        The detector's registry is the one record of which devices are registered: it
+        reads a device it has not seen before the batch is stored, and readings from
+        ids still unknown then are dead-lettered. Each step is retried on its own
+        while the database is away, so a batch is observed exactly once even when
+        writing it took several attempts.
         """
         messages = [p.message for p in batch]
+        held = len(batch)
         started = time.perf_counter()
-        result = await self._until_done(lambda: self._store(messages), len(batch))
-        if self._detector is not None:
-            result.alerts_opened += await self._detect(self._detector, messages, len(batch))
+        device_ids = {m.outcome.device_id for m in messages if isinstance(m.outcome, Reading)}
+        unregistered = await self._until_done(lambda: self._detector.learn(device_ids), held)
+        result = await self._until_done(lambda: self._store(messages, unregistered), held)
+        result.alerts_opened += await self._detect(self._detector, messages, held)
         self._note_recovery(len(batch))
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
         metrics.BATCH_SIZE.observe(len(batch))
@@ -151,7 +155,6 @@ class IngestPipeline:
         readings = [m.outcome for m in messages if isinstance(m.outcome, Reading)]
         if not readings:
             return 0
-        await self._until_done(lambda: detector.learn(r.device_id for r in readings), held)
         try:
             outcomes = detector.observe(
                 to_observations(readings, detector.engine.registry.device_index)
@@ -178,28 +181,28 @@ class IngestPipeline:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._retry_max_s)
 
-    async def _store(self, messages: list[Message]) -> BatchResult:
+    async def _store(self, messages: list[Message], unregistered: set[str]) -> BatchResult:
         try:
-            return await self._write(messages)
+            return await self._write(messages, unregistered)
         except DB_UNAVAILABLE:
             raise
         except psycopg.Error as exc:
             # A batch the database refuses for its content, not its availability:
             # write message by message so only the offending ones are dead-lettered.
             log.warning("batch of %d refused (%s); writing one by one", len(messages), exc)
-            return await self._write_one_by_one(messages)
+            return await self._write_one_by_one(messages, unregistered)
 
-    async def _write(self, messages: list[Message]) -> BatchResult:
+    async def _write(self, messages: list[Message], unregistered: set[str]) -> BatchResult:
         async with self._pool.connection() as conn, conn.transaction():
-            return await write_batch(
-                conn=conn, messages=messages, known_devices=self._known_devices
-            )
+            return await write_batch(conn=conn, messages=messages, unregistered=unregistered)
 
-    async def _write_one_by_one(self, messages: list[Message]) -> BatchResult:
+    async def _write_one_by_one(
+        self, messages: list[Message], unregistered: set[str]
+    ) -> BatchResult:
         total = BatchResult()
         for m in messages:
             try:
-                result = await self._write([m])
+                result = await self._write([m], unregistered)
             except DB_UNAVAILABLE:
                 raise
             except psycopg.Error as exc:
@@ -207,7 +210,7 @@ class IngestPipeline:
                 m.outcome = Rejected(
                     f"database refused the row: {exc.diag.message_primary}", device
                 )
-                result = await self._write([m])
+                result = await self._write([m], unregistered)
             for channel, n in result.inserted.items():
                 total.inserted[channel] = total.inserted.get(channel, 0) + n
             total.dead_letters += result.dead_letters
@@ -226,8 +229,7 @@ class IngestPipeline:
 
     def _note_recovery(self, held: int) -> None:
         if self.outage_since is not None:
-            if self._detector is not None:  # blind while away: silence counts from now
-                self._detector.watch_from(time.time())
+            self._detector.watch_from(time.time())  # blind while away: silence counts from now
             log.warning(
                 "database back after %.1fs; committed the %d held messages",
                 time.monotonic() - self.outage_since,

@@ -14,7 +14,6 @@ from alerts.detect.events import immediate_finding
 from alerts.models import Finding
 from alerts.service import open_alert
 from devices.models import EventType
-from devices.service import registered_among
 from ingest.records import COLUMNS, TABLES, Reading, Rejected
 from ingest.topics import Channel
 
@@ -49,11 +48,12 @@ _STAGING = ";".join(_staging_ddl(channel) for channel in TABLES)
 
 
 async def write_batch(
-    *, conn: AsyncConnection, messages: list[Message], known_devices: set[str]
+    *, conn: AsyncConnection, messages: list[Message], unregistered: set[str]
 ) -> BatchResult:
-    """Store a batch inside the caller's transaction. `known_devices` is a cache the
-    caller keeps between batches; newly seen registered ids are added to it."""
-    await _check_devices(conn, messages, known_devices)
+    """Store a batch inside the caller's transaction; readings from the `unregistered`
+    devices become dead letters."""
+    if unregistered:
+        _quarantine(messages, unregistered)
     rows: dict[Channel, list[tuple[object, ...]]] = defaultdict(list)
     urgent: list[Reading] = []
     dead: list[tuple[str, bytes, str, str | None]] = []
@@ -82,18 +82,9 @@ async def write_batch(
     return result
 
 
-async def _check_devices(conn: AsyncConnection, messages: list[Message], known: set[str]) -> None:
-    """Quarantine messages from devices that are not registered."""
-    unseen = {
-        m.outcome.device_id
-        for m in messages
-        if isinstance(m.outcome, Reading) and m.outcome.device_id not in known
-    }
-    if not unseen:
-        return
-    known |= await registered_among(conn=conn, device_ids=unseen)
+def _quarantine(messages: list[Message], unregistered: set[str]) -> None:
     for m in messages:
-        if isinstance(m.outcome, Reading) and m.outcome.device_id not in known:
+        if isinstance(m.outcome, Reading) and m.outcome.device_id in unregistered:
             device_id = m.outcome.device_id
             m.outcome = Rejected(f"unknown device {device_id!r}", device_id)
 
