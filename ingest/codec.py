@@ -6,6 +6,7 @@ message); anything it refuses, and anything physiologically impossible, becomes 
 the consumer. JSON has no NaN or Infinity, and msgspec refuses both spellings.
 """
 
+import contextlib
 import functools
 import math
 from datetime import datetime
@@ -16,6 +17,7 @@ from msgspec import Meta
 
 from devices.models import EventType
 from ingest.records import URGENT_EVENTS, Reading, Rejected
+from ingest.salvage import NUL_ESCAPE, LooseEvent, loose_event, parse_error, without_nul
 from ingest.topics import BadTopic, Channel, Topic
 
 # 2000-01-01: a device clock that reads earlier has lost its time (epoch 0 after a reset).
@@ -107,16 +109,55 @@ class Codec:
             )
         try:
             body = _DECODERS[parsed.channel].decode(payload)
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+            rescued = self._rescue(device_id, payload, now) if parsed.channel == "event" else None
+            if rescued is not None:
+                return rescued
             # msgspec says e.g. "Expected `float` <= 300.0 - at `$.hr`"
-            return Rejected(f"{parsed.channel} payload rejected: {exc}", device_id)
+            reason = parse_error(exc, payload).replace("\x00", "\\0")
+            return Rejected(f"{parsed.channel} payload rejected: {reason}", device_id)
         if isinstance(body, StatusPayload) and body.ts is None:
             ts: float | str = now
         else:
             ts = self._timestamp(body.ts, now)
         if isinstance(ts, str):
+            if isinstance(body, EventPayload) and body.type in URGENT_EVENTS:
+                return self._rescue(device_id, payload, now) or Rejected(ts, device_id)
             return Rejected(ts, device_id)
+        if NUL_ESCAPE in payload:  # PostgreSQL refuses NUL in text and jsonb
+            body = _without_nul(body)
         return _to_reading(parsed.channel, device_id, ts, body)
+
+    def _rescue(self, device_id: str, payload: bytes, now: float) -> Reading | Rejected | None:
+        """An emergency event whose optional fields (or ts) are damaged, kept without
+        them; None when the payload is not an emergency event at all."""
+        loose, damage = loose_event(payload)
+        try:
+            event_type = EventType(loose.type)
+        except ValueError:
+            return None
+        if event_type not in URGENT_EVENTS:
+            return None
+        ts = self._loose_ts(loose, now, damage)
+        ident, seq, data = _checked_optionals(loose, damage)
+        data = {**(data or {}), "damaged": damage}
+        body = _without_nul(EventPayload(ts=ts, type=event_type, id=ident, seq=seq, data=data))
+        return _to_reading(Channel.EVENT, device_id, ts, body)
+
+    def _loose_ts(self, loose: LooseEvent, now: float, damage: list[str]) -> float:
+        value = loose.ts
+        if isinstance(value, str):
+            with contextlib.suppress(msgspec.DecodeError):
+                value = msgspec.json.decode(msgspec.json.encode(value), type=datetime)
+        checked = (
+            self._timestamp(value, now)
+            if isinstance(value, datetime | float | int) and not isinstance(value, bool)
+            else "ts missing or not a time"
+        )
+        if isinstance(checked, str):
+            damage.append(f"{checked}; the time received is used")
+            return now
+        return float(checked)
 
     def _timestamp(self, value: Timestamp, now: float) -> float | str:
         """Epoch seconds, or the reason the timestamp is refused."""
@@ -133,6 +174,38 @@ class Codec:
         if epoch < EARLIEST_TS:
             return f"ts {epoch:.0f} is before 2000-01-01 (device clock not set?)"
         return epoch
+
+
+def _checked_optionals(
+    loose: LooseEvent, damage: list[str]
+) -> tuple[str | None, int | None, dict[str, Any] | None]:
+    ident = loose.id if isinstance(loose.id, str) and 1 <= len(loose.id) <= 128 else None
+    seq = (
+        loose.seq
+        if isinstance(loose.seq, int) and not isinstance(loose.seq, bool) and 0 <= loose.seq < 2**63
+        else None
+    )
+    data = loose.data if isinstance(loose.data, dict) else None
+    for name, value, kept in (("id", loose.id, ident), ("seq", loose.seq, seq)):
+        if value is not None and kept is None:
+            damage.append(f"{name} {str(value)[:40]!r} dropped")
+    if loose.data is not None and data is None:
+        damage.append("data dropped (not an object)")
+    return ident, seq, data
+
+
+def _without_nul(body: Any) -> Any:
+    if isinstance(body, EventPayload):
+        ident, data = without_nul(body.id), without_nul(body.data)
+        if ident != body.id or data != body.data:
+            data = data or {}
+            notes = data.get("damaged")
+            notes = [*notes] if isinstance(notes, list) else []
+            data = {**data, "damaged": [*notes, "NUL characters replaced"]}
+        return msgspec.structs.replace(body, id=ident, data=data)
+    if isinstance(body, StatusPayload):
+        return msgspec.structs.replace(body, fw=without_nul(body.fw))
+    return body
 
 
 def _to_reading(channel: Channel, device_id: str, ts: float, body: Any) -> Reading | Rejected:

@@ -25,14 +25,18 @@ from alerts.live import LiveDetector
 from ingest import metrics
 from ingest.codec import Codec
 from ingest.observations import to_observations
-from ingest.records import Reading, Rejected
+from ingest.records import Reading, Rejected, bare_event
 from ingest.writer import BatchResult, Message, write_batch
-from kernel.db import DB_UNAVAILABLE
+from kernel.db import DB_UNAVAILABLE, first_line
+from kernel.ratelog import BoundedLog
 
 log = logging.getLogger("anxin.ingest")
 
 Ack = Callable[[list[int]], None]  # acknowledge these QoS 1 message ids, in order
 T = TypeVar("T")
+# What the database refuses for a message's content, as opposed to being unreachable
+# (DB_UNAVAILABLE) or broken (a missing table: the writer fails and is restarted).
+CONTENT_REFUSED = (psycopg.DataError, psycopg.IntegrityError)
 
 
 @dataclass(slots=True)
@@ -70,6 +74,7 @@ class IngestPipeline:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.outage_since: float | None = None
         self.committed_batches = 0
+        self._refusals = BoundedLog(log)
 
     # -- paho thread ---------------------------------------------------------------
 
@@ -79,7 +84,7 @@ class IngestPipeline:
         try:
             outcome = self._codec.decode(topic, payload, now)
         except Exception as exc:  # a codec bug must not kill the MQTT thread
-            log.exception("codec failed on %s", topic)
+            self._refusals.log(logging.ERROR, "codec", "codec failed on %s", topic, exc_info=True)
             outcome = Rejected(f"internal decode error: {type(exc).__name__}")
         urgent = isinstance(outcome, Reading) and outcome.urgent
         pending = _Pending(Message(topic, payload, outcome), mid, qos, time.monotonic())
@@ -182,40 +187,42 @@ class IngestPipeline:
                 delay = min(delay * 2, self._retry_max_s)
 
     async def _store(self, messages: list[Message], unregistered: set[str]) -> BatchResult:
+        """Write a batch; if the database refuses it for its content (not for being
+        away), split it in halves until the refused messages are alone, and store
+        those as dead letters (an emergency event without its optional fields)."""
         try:
             return await self._write(messages, unregistered)
-        except DB_UNAVAILABLE:
-            raise
-        except psycopg.Error as exc:
-            # A batch the database refuses for its content, not its availability:
-            # write message by message so only the offending ones are dead-lettered.
-            log.warning("batch of %d refused (%s); writing one by one", len(messages), exc)
-            return await self._write_one_by_one(messages, unregistered)
+        except CONTENT_REFUSED as exc:
+            if len(messages) > 1:
+                self._refusals.log(
+                    logging.WARNING,
+                    "batch refused",
+                    "database refused a batch of %d for its content (%s); splitting it",
+                    len(messages),
+                    first_line(exc),
+                )
+                half = len(messages) // 2
+                result = await self._store(messages[:half], unregistered)
+                return result.add(await self._store(messages[half:], unregistered))
+            return await self._store_refused(messages[0], exc, unregistered)
+
+    async def _store_refused(
+        self, message: Message, exc: psycopg.Error, unregistered: set[str]
+    ) -> BatchResult:
+        outcome = message.outcome
+        reason = f"database refused the row: {first_line(exc)}"
+        if isinstance(outcome, Reading) and outcome.urgent:
+            message.outcome = bare_event(outcome, reason)
+            try:
+                return await self._write([message], unregistered)
+            except CONTENT_REFUSED:
+                log.exception("database refused an emergency event even without its details")
+        message.outcome = Rejected(reason, outcome.device_id)
+        return await self._write([message], unregistered)
 
     async def _write(self, messages: list[Message], unregistered: set[str]) -> BatchResult:
         async with self._pool.connection() as conn, conn.transaction():
             return await write_batch(conn=conn, messages=messages, unregistered=unregistered)
-
-    async def _write_one_by_one(
-        self, messages: list[Message], unregistered: set[str]
-    ) -> BatchResult:
-        total = BatchResult()
-        for m in messages:
-            try:
-                result = await self._write([m], unregistered)
-            except DB_UNAVAILABLE:
-                raise
-            except psycopg.Error as exc:
-                device = m.outcome.device_id if isinstance(m.outcome, Reading) else None
-                m.outcome = Rejected(
-                    f"database refused the row: {exc.diag.message_primary}", device
-                )
-                result = await self._write([m], unregistered)
-            for channel, n in result.inserted.items():
-                total.inserted[channel] = total.inserted.get(channel, 0) + n
-            total.dead_letters += result.dead_letters
-            total.alerts_opened += result.alerts_opened
-        return total
 
     def _note_outage(self, exc: Exception, held: int) -> None:
         if self.outage_since is None:
@@ -224,7 +231,7 @@ class IngestPipeline:
             log.error(
                 "database unavailable, holding %d messages unacknowledged until it is back: %s",
                 held,
-                str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
+                first_line(exc),
             )
 
     def _note_recovery(self, held: int) -> None:

@@ -33,6 +33,13 @@ class BatchResult:
     dead_letters: int = 0
     alerts_opened: int = 0
 
+    def add(self, other: "BatchResult") -> "BatchResult":
+        for channel, n in other.inserted.items():
+            self.inserted[channel] = self.inserted.get(channel, 0) + n
+        self.dead_letters += other.dead_letters
+        self.alerts_opened += other.alerts_opened
+        return self
+
 
 def _staging_ddl(channel: Channel) -> str:
     # Same columns as the table, except ts as epoch seconds (see ingest.records).

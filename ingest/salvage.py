@@ -1,0 +1,100 @@
+"""Damaged payloads: clean what PostgreSQL would refuse, and never lose an emergency.
+
+PostgreSQL refuses a NUL character in `text` and in `jsonb` (`\\u0000`), and the JSON
+parser refuses invalid UTF-8, lone surrogate escapes and nesting past Python's
+recursion limit. A payload carrying any of these either has the damaged part cleaned
+before the database sees it, or is dead-lettered with a reason that says which.
+
+An SOS, fall, smoke, gas or water-leak event is worth more than its optional fields:
+if those are damaged, the event is kept without them (the damage is written into its
+`data` under `"damaged"`), so it is stored and alerted all the same.
+"""
+
+import re
+from typing import Any
+
+import msgspec
+
+REPLACEMENT = "\ufffd"
+NUL_ESCAPE = b"\\u0000"
+
+# Only surrogate escapes that do not form a pair: a high one not followed by a low
+# one, or a low one not preceded by a high one.
+_LONE_SURROGATE = re.compile(
+    rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+# The top-level fields of an event, found without parsing (for a payload the parser
+# cannot read at all, e.g. nested thousands deep). Used only to rescue an emergency.
+_TYPE = re.compile(rb'"type"\s*:\s*"([a-z_]{1,32})"')
+_TS = re.compile(rb'"ts"\s*:\s*(-?[0-9]+(?:\.[0-9]+)?|"[0-9T:.+\-Z ]{10,40}")')
+_ID = re.compile(rb'"id"\s*:\s*"([A-Za-z0-9_:.\-]{1,128})"')
+
+
+def parse_error(exc: BaseException, payload: bytes) -> str:
+    """A specific, readable reason for a payload the JSON parser refused."""
+    if isinstance(exc, UnicodeDecodeError):
+        return "payload is not valid UTF-8"
+    if isinstance(exc, RecursionError):
+        return "payload is nested too deeply to parse"
+    if _LONE_SURROGATE.search(payload):
+        return "payload has an unpaired UTF-16 surrogate escape (\\ud800-\\udfff)"
+    return str(exc)
+
+
+def repaired(payload: bytes) -> bytes | None:
+    """The payload with invalid UTF-8 and lone surrogate escapes replaced, or None
+    when there was nothing of that kind to repair."""
+    text = payload.decode("utf-8", errors="replace").encode()
+    text = _LONE_SURROGATE.sub(b"\\\\ufffd", text)
+    return None if text == payload else text
+
+
+def without_nul(value: Any) -> Any:
+    """A decoded JSON value with every NUL in its strings and keys replaced."""
+    if isinstance(value, str):
+        return value.replace("\x00", REPLACEMENT)
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    return value
+
+
+class LooseEvent(msgspec.Struct):
+    """An event's fields before any is checked, so each can be judged on its own."""
+
+    type: Any = None
+    ts: Any = None
+    id: Any = None
+    seq: Any = None
+    data: Any = None
+
+
+_LOOSE = msgspec.json.Decoder(LooseEvent)
+
+
+def loose_event(payload: bytes) -> tuple[LooseEvent, list[str]]:
+    """The event's fields as far as they can be read, and what was damaged.
+
+    First a repaired parse (bad UTF-8, lone surrogates); if the payload still cannot
+    be parsed, the top-level `type`, `ts` and `id` are found by pattern. The caller
+    decides whether what is left is worth keeping (an emergency is).
+    """
+    damage: list[str] = []
+    fixed = repaired(payload)
+    if fixed is not None:
+        damage.append("invalid UTF-8 or unpaired surrogates replaced")
+        payload = fixed
+    try:
+        return _LOOSE.decode(payload), damage
+    except (msgspec.DecodeError, RecursionError) as exc:
+        damage.append(f"payload unreadable ({parse_error(exc, payload)}); type and ts recovered")
+    event = LooseEvent()
+    if len(types := _TYPE.findall(payload)) == 1:  # more than one: which is the event's?
+        event.type = types[0].decode()
+    if ts := _TS.search(payload):
+        event.ts = msgspec.json.decode(ts[1])
+    if ident := _ID.search(payload):
+        event.id = ident[1].decode()
+    return event, damage

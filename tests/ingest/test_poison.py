@@ -1,0 +1,145 @@
+"""Poison input: what PostgreSQL or the parser would refuse never stalls ingest, never
+costs an emergency its alert, and every dead letter says what was wrong."""
+
+import asyncio
+import math
+import time
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from alerts.live import LiveDetector
+from anxin.localstack import Mosquitto
+from ingest.codec import Codec
+from ingest.pipeline import IngestPipeline
+from ingest.writer import Message
+from tests.conftest import ServeProcess, register, wait_until
+from tests.ingest.test_end_to_end import count, publisher
+
+DEEP = b'{"a": ' + b"[" * 2000 + b"]" * 2000 + b"}"  # event data nested 2,000 deep
+SURROGATE = "status payload rejected: payload has an unpaired UTF-16 surrogate escape"
+
+
+def test_nul_characters_are_cleaned_and_an_sos_with_one_in_its_id_alerts(
+    db: psycopg.Connection, broker: Mosquitto, serve: ServeProcess
+) -> None:
+    register(db, "btn1", kind="sos_button")
+    register(db, "w1")
+    serve.start()
+    now = time.time()
+    with publisher(broker) as pub:
+        pub.publish(
+            "anxin/v1/btn1/event", b'{"ts": %d, "type": "sos", "id": "p\\u00001"}' % now, "e"
+        )
+        pub.publish("anxin/v1/w1/status", b'{"ts": %d, "fw": "1.\\u00002"}' % now, "s")
+        pub.publish(
+            "anxin/v1/w1/event",
+            b'{"ts": %d, "type": "button", "data": {"k\\u0000": "v\\u0000"}}' % now,
+            "e",
+        )
+        for seq in range(50):
+            pub.publish("anxin/v1/w1/vitals", {"ts": now, "seq": seq, "hr": 70}, "v")
+    wait_until(lambda: count(db, "SELECT count(*) FROM vitals") == 50, timeout=15, what="vitals")
+    wait_until(lambda: count(db, "SELECT count(*) FROM alerts") == 1, timeout=5, what="SOS alert")
+    assert count(db, "SELECT count(*) FROM events") == 2
+    assert count(db, "SELECT count(*) FROM device_status WHERE fw = '1.\ufffd2'") == 1
+    (data,) = db.execute("SELECT data FROM events WHERE type = 'sos'").fetchone() or ()
+    assert data == {"damaged": ["NUL characters replaced"]}
+    assert count(db, "SELECT count(*) FROM dead_letters") == 0
+    assert "refused" not in serve.log()
+
+
+def test_emergencies_with_unreadable_details_still_alert_and_say_what_was_damaged(
+    db: psycopg.Connection, broker: Mosquitto, serve: ServeProcess
+) -> None:
+    register(db, "btn1", kind="sos_button")
+    register(db, "w1")
+    serve.start()
+    now = int(time.time())
+    with publisher(broker) as pub:
+        pub.publish(
+            "anxin/v1/btn1/event", b'{"ts": %d, "type": "sos", "data": %s}' % (now, DEEP), ""
+        )
+        pub.publish(
+            "anxin/v1/w1/event", b'{"ts": %d, "type": "fall", "data": {"x": "\xff\xfe"}}' % now, ""
+        )
+        pub.publish("anxin/v1/w1/event", {"ts": now + 1, "type": "sos", "seq": -4}, "")
+    wait_until(lambda: count(db, "SELECT count(*) FROM alerts") == 3, timeout=10, what="3 alerts")
+    damage = [r[0] for r in db.execute("SELECT data->'damaged' FROM events ORDER BY type, ts")]
+    assert "nested too deeply" in damage[1][0]  # the SOS from btn1
+    assert damage[0] == ["invalid UTF-8 or unpaired surrogates replaced"]  # the fall
+    assert damage[2] == ["seq '-4' dropped"]
+    assert count(db, "SELECT count(*) FROM dead_letters") == 0
+
+
+def test_unreadable_payloads_are_dead_lettered_with_a_specific_reason_and_no_trace(
+    db: psycopg.Connection, broker: Mosquitto, serve: ServeProcess
+) -> None:
+    register(db, "w1")
+    serve.start()
+    now = int(time.time())
+    with publisher(broker) as pub:
+        for _ in range(20):
+            pub.publish(
+                "anxin/v1/w1/event", b'{"ts": %d, "type": "motion", "data": %s}' % (now, DEEP), ""
+            )
+            pub.publish(
+                "anxin/v1/w1/event", b'{"ts": %d, "type": "door_open", "id": "\xff"}' % now, ""
+            )
+            pub.publish("anxin/v1/w1/status", b'{"ts": %d, "fw": "\\udc00"}' % now, "")
+    wait_until(lambda: count(db, "SELECT count(*) FROM dead_letters") == 60, timeout=10, what="dl")
+    reasons = {r[0] for r in db.execute("SELECT reason FROM dead_letters")}
+    assert reasons == {
+        "event payload rejected: payload is nested too deeply to parse",
+        "event payload rejected: payload is not valid UTF-8",
+        SURROGATE + " (\\ud800-\\udfff)",
+    }
+    assert "Traceback" not in serve.log()
+
+
+def test_a_batch_the_database_refuses_is_split_in_halves_not_written_row_by_row(
+    db: psycopg.Connection, database_url: str
+) -> None:
+    # A constraint the codec cannot know about: the database alone refuses hr = 113.
+    register(db, "w1")
+    db.execute("ALTER TABLE vitals ADD CONSTRAINT no_thirteen CHECK (hr <> 113)")
+    try:
+        writes, result = asyncio.run(_store_with_one_refused_row(database_url, n=1024))
+    finally:
+        db.execute("ALTER TABLE vitals DROP CONSTRAINT no_thirteen")
+    assert result.inserted == {"vitals": 1023}
+    assert result.dead_letters == 1
+    (reason,) = db.execute("SELECT reason FROM dead_letters").fetchone() or ()
+    assert 'violates check constraint "no_thirteen"' in reason
+    # one try, two halves per level down to the bad row, and its dead letter
+    assert writes <= 2 * math.log2(1024) + 2
+
+
+async def _store_with_one_refused_row(url: str, n: int) -> tuple[int, object]:
+    codec = Codec(max_payload_bytes=65536, future_tolerance_s=86400)
+    now = time.time()
+    messages = [
+        Message(t, p, codec.decode(t, p, now))
+        for seq in range(n)
+        for t, p in [
+            (
+                "anxin/v1/w1/vitals",
+                b'{"ts": %d, "seq": %d, "hr": %d}' % (now, seq, 113 if seq == 700 else 70),
+            )
+        ]
+    ]
+    async with AsyncConnectionPool(url, min_size=1, max_size=2) as pool:
+        pipeline = IngestPipeline(
+            pool=pool, codec=codec, batch_max=n, max_delay_s=0.05, detector=LiveDetector(pool)
+        )
+        writes = 0
+        write = pipeline._write
+
+        async def counted(*args: object) -> object:
+            nonlocal writes
+            writes += 1
+            return await write(*args)  # type: ignore[arg-type]
+
+        pipeline._write = counted  # type: ignore[method-assign,assignment]
+        result = await pipeline._store(messages, set())
+    return writes, result
