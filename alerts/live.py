@@ -17,7 +17,7 @@ are opened; their dedup keys make a replayed batch or a second instance harmless
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -33,7 +33,7 @@ from alerts.overrides import InvalidOverride, overrides_by_resident, parse_overr
 from alerts.service import apply_outcomes
 from devices.models import Device, Resident
 from devices.service import devices_by_id, residents_by_id
-from kernel.db import DB_UNAVAILABLE
+from kernel.db import DB_UNAVAILABLE, OutageLog
 
 log = logging.getLogger("anxin.detector")
 
@@ -47,6 +47,7 @@ class LiveDetector:
         sweep_s: float = 1.0,
         refresh_s: float = 30.0,
         snapshot_s: float = 300.0,
+        outage: OutageLog | None = None,
     ) -> None:
         self.engine = Engine(config)
         self._pool = pool
@@ -55,7 +56,7 @@ class LiveDetector:
         self._snapshot_s = snapshot_s
         self._pending: list[Outcome] = []  # swept but not yet written (database away)
         self._refreshed_at: datetime | None = None
-        self._failing = False
+        self._outage = outage or OutageLog(log)
 
     # -- keeping the registry in step -------------------------------------------------
 
@@ -133,39 +134,53 @@ class LiveDetector:
             return await apply_outcomes(conn=conn, outcomes=outcomes)
 
     async def sweep_once(self, now: float) -> int:
-        """Run the time-based rules and write what they found (kept if the database is
-        away, and written on a later sweep)."""
+        """Run the time-based rules and write what they found (kept while the database
+        is away, and written on a later sweep)."""
         self._pending += self.engine.sweep(now)
         if not self._pending:
             return 0
-        opened = await self.apply(self._pending)
+        try:
+            opened = await self.apply(self._pending)
+        except DB_UNAVAILABLE:
+            raise
+        except Exception:  # e.g. refused for content: retrying the same would fail again
+            log.error("dropping %d swept outcomes that could not be written", len(self._pending))
+            self._pending = []
+            raise
         self._pending = []
+        self._outage.succeeded()
         return opened
 
-    async def run(self) -> None:
-        """Sweep every second, refresh and snapshot now and then, until cancelled."""
-        next_refresh = time.monotonic() + self._refresh_s
-        next_snapshot = time.monotonic() + self._snapshot_s
+    async def run_sweeps(self) -> None:
+        """Sweep every `sweep_s` until cancelled."""
+        # a sweep with nothing to write never reaches the database: it cannot tell
+        # that an outage ended, so sweep_once says so itself when it wrote
+        await self._every(self._sweep_s, lambda: self.sweep_once(time.time()), reaches_db=False)
+
+    async def run_refresh(self) -> None:
+        """Re-read changed residents and overrides every `refresh_s` until cancelled."""
+        await self._every(self._refresh_s, self.refresh)
+
+    async def run_snapshots(self) -> None:
+        """Save what was learned every `snapshot_s` until cancelled."""
+        await self._every(self._snapshot_s, self.save)
+
+    async def _every(
+        self, period_s: float, step: Callable[[], Awaitable[object]], *, reaches_db: bool = True
+    ) -> None:
+        """Run `step` every period. The database being away is waited out (and logged
+        once for the whole service); any other error ends the loop, for the
+        supervisor to log, report and restart."""
         while True:
-            await asyncio.sleep(self._sweep_s)
+            await asyncio.sleep(period_s)
+            attempt_started = time.monotonic()
             try:
-                await self.sweep_once(time.time())
-                if time.monotonic() >= next_refresh:
-                    await self.refresh()
-                    next_refresh = time.monotonic() + self._refresh_s
-                if time.monotonic() >= next_snapshot:
-                    await self.save()
-                    next_snapshot = time.monotonic() + self._snapshot_s
+                await step()
             except DB_UNAVAILABLE as exc:
-                if not self._failing:  # ingest logs the outage; say once what waits
-                    log.warning("detector waiting for the database: %s", type(exc).__name__)
-                self._failing = True
+                self._outage.failed(exc, attempt_started=attempt_started)
                 continue
-            except Exception:  # a bug or a refused row must not stop the sweeps for good
-                log.exception("detector sweep failed; dropping %d outcomes", len(self._pending))
-                self._pending = []
-                continue
-            self._failing = False
+            if reaches_db:
+                self._outage.succeeded()
 
     # -- remembering --------------------------------------------------------------------
 

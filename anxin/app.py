@@ -12,6 +12,7 @@ from anxin import __version__
 from anxin.db import create_pool, database_info
 from anxin.ingest_service import IngestService
 from anxin.settings import Settings
+from anxin.supervisor import Supervisor
 from kernel.errors import AnxinError
 
 log = logging.getLogger("anxin")
@@ -28,7 +29,7 @@ def create_app(settings: Settings, *, ingest: bool = True) -> FastAPI:
         service = IngestService(settings, pool) if ingest else None
         app.state.ingest = service
         if service is not None:
-            await service.start()
+            await service.start(supervisor)
         log.info(
             "anxin %s started",
             __version__,
@@ -47,11 +48,23 @@ def create_app(settings: Settings, *, ingest: bool = True) -> FastAPI:
         finally:
             if service is not None:
                 await service.stop()
+            await supervisor.stop()
+            if service is not None:
+                await service.save_state()
             await pool.close()
             log.info("anxin stopped")
 
     app = FastAPI(title="Anxin", version=__version__, lifespan=lifespan)
     app.state.pool = pool
+    supervisor = Supervisor(
+        max_restarts=settings.supervisor_max_restarts,
+        window_s=settings.supervisor_window_s,
+        backoff_s=settings.supervisor_backoff_s,
+        # the server that runs the app sets how to stop it; `anxin serve` exits 1 after
+        on_give_up=lambda _name: app.state.shutdown(),
+    )
+    app.state.supervisor = supervisor
+    app.state.shutdown = lambda: log.critical("no server to stop")
 
     @app.exception_handler(AnxinError)
     async def _domain_error(_request: Request, exc: AnxinError) -> JSONResponse:
@@ -72,6 +85,7 @@ def create_app(settings: Settings, *, ingest: bool = True) -> FastAPI:
         service: IngestService | None = request.app.state.ingest
         if service is not None and not service.consumer.subscribed.is_set():
             problems.append("broker: subscriptions not acknowledged")
+        problems += [f"task down: {name}" for name in supervisor.down()]
         if problems:
             return JSONResponse({"status": "not ready", "problems": problems}, status_code=503)
         return JSONResponse({"status": "ready"})

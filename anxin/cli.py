@@ -130,7 +130,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
     match args.command:
         case "serve":
-            commands.serve(settings)
+            return commands.serve(settings)
         case "db":
             print(asyncio.run(commands.db_init(settings)))
         case "residents" if args.residents_command == "overrides":

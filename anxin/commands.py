@@ -5,6 +5,7 @@ import time
 
 import psycopg
 import uvicorn
+from fastapi import FastAPI
 
 from alerts import overrides
 from anxin import logs
@@ -18,21 +19,28 @@ from simulators.publisher import Publisher
 from simulators.run import run_fleet, stderr_progress
 
 
-def http_server(settings: Settings) -> uvicorn.Server:
+def http_server(settings: Settings, app: FastAPI | None = None) -> uvicorn.Server:
     """The service (ingest + API) under uvicorn, logging through our own handlers."""
+    app = app or create_app(settings)
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,
         lifespan="on",
     )
-    return uvicorn.Server(config)
+    server = uvicorn.Server(config)
+    app.state.shutdown = lambda: setattr(server, "should_exit", True)  # graceful, as SIGTERM
+    return server
 
 
-def serve(settings: Settings) -> None:
+def serve(settings: Settings) -> int:
+    """Run until stopped; the exit status is 1 if a supervised task kept failing."""
     logs.configure(settings.log_level, settings.log_format)
-    http_server(settings).run()
+    app = create_app(settings)
+    http_server(settings, app).run()
+    gave_up: str | None = app.state.supervisor.gave_up
+    return 1 if gave_up else 0
 
 
 async def db_init(settings: Settings) -> str:

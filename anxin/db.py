@@ -63,5 +63,8 @@ def create_pool(settings: Settings) -> AsyncConnectionPool:
         open=False,
         # Broken connections after a database restart are replaced, not handed out.
         check=AsyncConnectionPool.check_connection,
+        # A connection not had within this is an outage, reported now, not after the
+        # pool's default 30 s.
+        timeout=5,
         kwargs={"connect_timeout": 5, "application_name": "anxin"},
     )

@@ -1,28 +1,29 @@
 """Wires the MQTT consumer to the ingest pipeline for the running service."""
 
-import asyncio
-import contextlib
 import logging
 
 from psycopg_pool import AsyncConnectionPool
 
 from alerts.live import LiveDetector
 from anxin.settings import Settings
+from anxin.supervisor import Supervisor
 from ingest.codec import Codec
 from ingest.consumer import MqttConsumer
 from ingest.pipeline import IngestPipeline
 from ingest.topics import SUBSCRIPTION, shared
-from kernel.db import DB_UNAVAILABLE
+from kernel.db import DB_UNAVAILABLE, OutageLog, first_line
 
 log = logging.getLogger("anxin")
 
 
 class IngestService:
     def __init__(self, settings: Settings, pool: AsyncConnectionPool) -> None:
+        outage = OutageLog(logging.getLogger("anxin.database"))  # one per service
         self.detector = LiveDetector(
             pool,
             snapshot_s=settings.detector_snapshot_s,
             refresh_s=settings.detector_refresh_s,
+            outage=outage,
         )
         self.pipeline = IngestPipeline(
             detector=self.detector,
@@ -33,6 +34,7 @@ class IngestService:
             ),
             batch_max=settings.batch_max_messages,
             max_delay_s=settings.batch_max_delay_ms / 1000,
+            outage=outage,
         )
         mqtt = settings.mqtt
         group = settings.mqtt_share_group if settings.mqtt_protocol == "5" else ""
@@ -50,27 +52,27 @@ class IngestService:
             session_expiry_s=settings.mqtt_session_expiry_s,
             receive_maximum=settings.mqtt_receive_maximum,
         )
-        self._tasks: list[asyncio.Task[None]] = []
 
-    async def start(self) -> None:
+    async def start(self, supervisor: Supervisor) -> None:
         await self.detector.load()
-        self._tasks = [
-            asyncio.create_task(self.pipeline.run(self.consumer.ack_all), name="ingest"),
-            asyncio.create_task(self.detector.run(), name="detector"),
-        ]
+        supervisor.start("ingest writer", lambda: self.pipeline.run(self.consumer.ack_all))
+        supervisor.start("detector sweep", self.detector.run_sweeps)
+        supervisor.start("detector refresh", self.detector.run_refresh)
+        supervisor.start("detector snapshot", self.detector.run_snapshots)
         self.consumer.start()
 
     async def stop(self) -> None:
-        # Disconnect first: what is still buffered is unacknowledged and the broker
-        # redelivers it to the next instance.
+        """Disconnect from the broker (what is still buffered is unacknowledged, and
+        the broker redelivers it); the caller stops the supervised tasks, then the
+        detector's state is saved."""
         self.consumer.stop()
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+
+    async def save_state(self) -> None:
         try:
             saved = await self.detector.save()
         except DB_UNAVAILABLE as exc:
-            log.warning("detector state not saved (database unavailable: %s)", exc)
+            log.warning("detector state not saved (database unavailable: %s)", first_line(exc))
+        except Exception:  # stopping anyway: say why, and let the rest shut down
+            log.exception("detector state not saved")
         else:
             log.info("detector state saved for %d devices", saved)

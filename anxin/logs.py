@@ -33,3 +33,6 @@ def configure(level: str, fmt: str) -> None:
     root.setLevel(level)
     # uvicorn's access log would drown the ingest lines; errors still come through.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # The pool warns at every failed reconnection (dozens per outage); the service logs
+    # each outage once, with its length (kernel.db.OutageLog).
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)

@@ -77,6 +77,12 @@ class Settings(BaseSettings):
     # how often it re-reads residents and overrides changed in the database
     detector_refresh_s: float = Field(default=30.0, ge=0.5)
 
+    # a long-running task that fails is restarted with backoff (from backoff_s, doubling
+    # up to 30 s); more than max_restarts failures within window_s stop the process
+    supervisor_max_restarts: int = Field(default=5, ge=0)
+    supervisor_window_s: float = Field(default=300.0, gt=0)
+    supervisor_backoff_s: float = Field(default=1.0, gt=0, le=30)
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
 

@@ -27,7 +27,7 @@ from ingest.codec import Codec
 from ingest.observations import to_observations
 from ingest.records import Reading, Rejected, bare_event
 from ingest.writer import BatchResult, Message, write_batch
-from kernel.db import DB_UNAVAILABLE, first_line
+from kernel.db import DB_UNAVAILABLE, OutageLog, first_line
 from kernel.ratelog import BoundedLog
 
 log = logging.getLogger("anxin.ingest")
@@ -57,6 +57,7 @@ class IngestPipeline:
         max_delay_s: float,
         retry_max_s: float = 10.0,
         detector: LiveDetector,
+        outage: OutageLog | None = None,
     ) -> None:
         self._detector = detector
         self._pool = pool
@@ -72,7 +73,9 @@ class IngestPipeline:
         self._urgent_out = 0  # ... and taken into a batch (writer)
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.outage_since: float | None = None
+        self._outage = outage or OutageLog(log)
+        self._blind = False  # saw the database away since the last commit
+        self._batch: list[_Pending] = []  # taken from the buffer, not yet acknowledged
         self.committed_batches = 0
         self._refusals = BoundedLog(log)
 
@@ -102,14 +105,17 @@ class IngestPipeline:
         QoS 1 message ids in arrival order (MQTT wants PUBACKs in that order)."""
         self._loop = asyncio.get_running_loop()
         while True:
-            await self._wait_for_batch()
-            batch = self._take()
-            if not batch:
-                continue
-            metrics.PENDING.set(len(batch) + len(self._buffer))
-            metrics.RECEIVED.inc(len(batch))
-            await self._commit(batch)
-            ack([p.mid for p in batch if p.qos == 1])
+            if not self._batch:  # else a batch a failed writer left: it goes first
+                await self._wait_for_batch()
+                self._batch = self._take()
+                if not self._batch:
+                    continue
+                metrics.RECEIVED.inc(len(self._batch))
+            metrics.PENDING.set(len(self._batch) + len(self._buffer))
+            await self._commit(self._batch)
+            ack([p.mid for p in self._batch if p.qos == 1])
+            self._batch = []
+            metrics.PENDING.set(len(self._buffer))
 
     async def _wait_for_batch(self) -> None:
         while True:
@@ -171,7 +177,7 @@ class IngestPipeline:
             return 0
         try:
             return await self._until_done(lambda: detector.apply(outcomes), held)
-        except psycopg.Error:  # refused for content: the readings are stored regardless
+        except CONTENT_REFUSED:  # the readings are stored regardless
             log.exception("database refused %d alerts from a batch", len(outcomes))
             return 0
 
@@ -179,10 +185,11 @@ class IngestPipeline:
         """Run a database step until it succeeds, with backoff while it is unreachable."""
         delay = 0.2
         while True:
+            attempt_started = time.monotonic()
             try:
                 return await step()
             except DB_UNAVAILABLE as exc:
-                self._note_outage(exc, held)
+                self._note_outage(exc, held, attempt_started)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._retry_max_s)
 
@@ -224,25 +231,19 @@ class IngestPipeline:
         async with self._pool.connection() as conn, conn.transaction():
             return await write_batch(conn=conn, messages=messages, unregistered=unregistered)
 
-    def _note_outage(self, exc: Exception, held: int) -> None:
-        if self.outage_since is None:
-            self.outage_since = time.monotonic()
+    def _note_outage(self, exc: Exception, held: int, attempt_started: float) -> None:
+        if not self._blind:
+            self._blind = True
             metrics.DB_OUTAGES.inc()
-            log.error(
-                "database unavailable, holding %d messages unacknowledged until it is back: %s",
-                held,
-                first_line(exc),
-            )
+        detail = f"holding {held} messages unacknowledged until it is back"
+        self._outage.failed(exc, attempt_started=attempt_started, detail=detail)
 
     def _note_recovery(self, held: int) -> None:
-        if self.outage_since is not None:
+        self._outage.succeeded()
+        if self._blind:
+            self._blind = False
             self._detector.watch_from(time.time())  # blind while away: silence counts from now
-            log.warning(
-                "database back after %.1fs; committed the %d held messages",
-                time.monotonic() - self.outage_since,
-                held,
-            )
-            self.outage_since = None
+            log.info("committed the %d messages held through the database outage", held)
 
     @staticmethod
     def _count(result: BatchResult) -> None:

@@ -1,5 +1,8 @@
 """What a database outage looks like to the code that waits it out."""
 
+import logging
+import time
+
 import psycopg
 from psycopg_pool import PoolTimeout
 
@@ -11,3 +14,33 @@ def first_line(exc: BaseException) -> str:
     """An exception's message on one line, for a log line or a dead letter's reason."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+class OutageLog:
+    """One database outage, however many tasks notice it: logged once, when the first
+    of them fails, and once more when any of them gets through, with its true length.
+
+    The length counts from the start of the first attempt that failed, not from when
+    the failure surfaced: waiting for a pooled connection can take seconds.
+    """
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self._log = logger
+        self.since: float | None = None  # monotonic start of the outage, while one lasts
+
+    def failed(self, exc: BaseException, *, attempt_started: float, detail: str = "") -> None:
+        if self.since is not None:
+            return
+        self.since = attempt_started
+        self._log.error(
+            "database unavailable%s: %s", f", {detail}" if detail else "", first_line(exc)
+        )
+
+    def succeeded(self) -> float | None:
+        """Call after a database step went through; returns the outage's length in
+        seconds if this ended one."""
+        if self.since is None:
+            return None
+        lasted, self.since = time.monotonic() - self.since, None
+        self._log.warning("database back after %.1fs", lasted)
+        return lasted

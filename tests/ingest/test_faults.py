@@ -1,8 +1,11 @@
 """Fault tests: kill -9 the service, take the database away. Count what arrived."""
 
+import json
 import re
 import threading
 import time
+from datetime import datetime
+from typing import Any
 
 import psycopg
 import pytest
@@ -68,7 +71,11 @@ def test_kill9_mid_stream_then_restart_loses_and_duplicates_nothing(
     assert at_kill < 12_000, "the kill came after the stream ended; the test proved nothing"
 
 
-def test_database_outage_of_30s_loses_nothing_and_is_logged_once(
+def log_entries(serve: ServeProcess) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in serve.log().splitlines() if line.startswith("{")]
+
+
+def test_database_outage_of_30s_loses_nothing_and_is_reported_promptly_with_its_length(
     db: psycopg.Connection,
     database_url: str,
     broker: Mosquitto,
@@ -82,15 +89,25 @@ def test_database_outage_of_30s_loses_nothing_and_is_logged_once(
     pub = SteadyPublisher(broker, devices, total=8_000, rate=200)
     pub.start()
     wait_until(lambda: stored(database_url)[0] > 500, timeout=20, what="ingest under way")
+    went = time.time()
     pg_cluster.stop("fast")
     try:
         time.sleep(30)
     finally:
         pg_cluster.start()
+    lasted = time.time() - went
     pub.join(60)
     assert pub.acknowledged == 8_000
     wait_until(lambda: stored(database_url)[0] >= 8_000, timeout=60, what="the backlog drained")
     assert stored(database_url) == (8_000, 8_000)
     log = serve.log()
     assert len(re.findall(r"database unavailable", log)) == 1, log[-3000:]
-    assert "database back after" in log
+    entries = log_entries(serve)
+    (down,) = [e for e in entries if e["msg"].startswith("database unavailable")]
+    (back,) = [e for e in entries if e["msg"].startswith("database back after")]
+    reported = datetime.fromisoformat(down["ts"]).timestamp()
+    assert reported - went < 8, "the outage was reported late"
+    measured = float(re.findall(r"after ([0-9.]+)s", back["msg"])[0])
+    assert abs(measured - lasted) < 3, f"said {measured:.1f}s for an outage of {lasted:.1f}s"
+    during = [e for e in entries if down["ts"] <= e["ts"] <= back["ts"]]
+    assert len(during) <= 5, "the outage flooded the log:\n" + "\n".join(e["msg"] for e in during)
