@@ -83,7 +83,7 @@ def create_app(settings: Settings, *, ingest: bool = True) -> FastAPI:
         except Exception as exc:
             problems.append(f"database: {type(exc).__name__}")
         service: IngestService | None = request.app.state.ingest
-        if service is not None and not service.consumer.subscribed.is_set():
+        if service is not None and not service.subscribed():
             problems.append("broker: subscriptions not acknowledged")
         problems += [f"task down: {name}" for name in supervisor.down()]
         if problems:

@@ -1,6 +1,11 @@
-"""Wires the MQTT consumer to the ingest pipeline for the running service."""
+"""Wires MQTT consumers to ingest pipelines for the running service: one lane for
+events, one for readings, each with its own session and writer."""
 
+import asyncio
 import logging
+import time
+from dataclasses import dataclass
+from functools import partial
 
 from psycopg_pool import AsyncConnectionPool
 
@@ -10,10 +15,21 @@ from anxin.supervisor import Supervisor
 from ingest.codec import Codec
 from ingest.consumer import MqttConsumer
 from ingest.pipeline import IngestPipeline
-from ingest.topics import SUBSCRIPTION, shared
+from ingest.topics import EVENT_SUBSCRIPTIONS, EVENT_SUFFIX, READING_SUBSCRIPTIONS
 from kernel.db import DB_UNAVAILABLE, OutageLog, first_line
 
 log = logging.getLogger("anxin")
+# A clean stop waits until nothing has arrived unacknowledged for this long.
+DRAIN_QUIET_S = 0.3
+
+
+@dataclass(frozen=True)
+class Lane:
+    """One MQTT session and one writer: events have their own, readings theirs."""
+
+    name: str
+    pipeline: IngestPipeline
+    consumer: MqttConsumer
 
 
 class IngestService:
@@ -25,47 +41,82 @@ class IngestService:
             refresh_s=settings.detector_refresh_s,
             outage=outage,
         )
-        self.pipeline = IngestPipeline(
-            detector=self.detector,
-            pool=pool,
-            codec=Codec(
-                max_payload_bytes=settings.max_payload_bytes,
-                future_tolerance_s=settings.future_tolerance_s,
+        codec = Codec(
+            max_payload_bytes=settings.max_payload_bytes,
+            future_tolerance_s=settings.future_tolerance_s,
+        )
+
+        def lane(name: str, subscriptions: tuple[str, ...], batch_max: int, delay_s: float) -> Lane:
+            pipeline = IngestPipeline(
+                elsewhere=None if name == "events" else EVENT_SUFFIX,
+                detector=self.detector,
+                pool=pool,
+                codec=codec,
+                batch_max=batch_max,
+                max_delay_s=delay_s,
+                outage=outage,
+            )
+            mqtt = settings.mqtt
+            consumer = MqttConsumer(
+                host=mqtt.host,
+                port=mqtt.port,
+                username=mqtt.username,
+                password=mqtt.password,
+                tls=mqtt.tls,
+                client_id=f"{settings.mqtt_client_id}{'-events' if name == 'events' else ''}",
+                subscriptions=subscriptions,
+                on_message=pipeline.submit,
+                protocol=settings.mqtt_protocol,
+                session_expiry_s=settings.session_expiry_s,
+                receive_maximum=settings.mqtt_receive_maximum,
+                share_group=settings.share_group,
+            )
+            return Lane(name, pipeline, consumer)
+
+        # Events first, written as they come: never in a batch timer, never behind readings.
+        self.lanes = [
+            lane("events", EVENT_SUBSCRIPTIONS, 1000, 0.0),
+            lane(
+                "readings",
+                READING_SUBSCRIPTIONS,
+                settings.batch_max_messages,
+                settings.batch_max_delay_ms / 1000,
             ),
-            batch_max=settings.batch_max_messages,
-            max_delay_s=settings.batch_max_delay_ms / 1000,
-            outage=outage,
-        )
-        mqtt = settings.mqtt
-        group = settings.mqtt_share_group if settings.mqtt_protocol == "5" else ""
-        self.topics = [shared(SUBSCRIPTION, group)]
-        self.consumer = MqttConsumer(
-            host=mqtt.host,
-            port=mqtt.port,
-            username=mqtt.username,
-            password=mqtt.password,
-            tls=mqtt.tls,
-            client_id=settings.mqtt_client_id,
-            subscriptions=self.topics,
-            on_message=self.pipeline.submit,
-            protocol=settings.mqtt_protocol,
-            session_expiry_s=settings.mqtt_session_expiry_s,
-            receive_maximum=settings.mqtt_receive_maximum,
-        )
+        ]
+        self.topics = [t for ln in self.lanes for t in ln.consumer.subscriptions]
+
+    def subscribed(self) -> bool:
+        return all(ln.consumer.subscribed.is_set() for ln in self.lanes)
 
     async def start(self, supervisor: Supervisor) -> None:
         await self.detector.load()
-        supervisor.start("ingest writer", lambda: self.pipeline.run(self.consumer.ack_all))
+        for ln in self.lanes:
+            supervisor.start(
+                f"ingest writer ({ln.name})", partial(ln.pipeline.run, ln.consumer.ack_all)
+            )
         supervisor.start("detector sweep", self.detector.run_sweeps)
         supervisor.start("detector refresh", self.detector.run_refresh)
         supervisor.start("detector snapshot", self.detector.run_snapshots)
-        self.consumer.start()
+        for ln in self.lanes:
+            ln.consumer.start()
 
-    async def stop(self) -> None:
-        """Disconnect from the broker (what is still buffered is unacknowledged, and
-        the broker redelivers it); the caller stops the supervised tasks, then the
-        detector's state is saved."""
-        self.consumer.stop()
+    async def stop(self, drain_s: float = 10.0) -> None:
+        """Take no more messages, commit and acknowledge what was taken, disconnect.
+
+        Alone, whatever is left unacknowledged is redelivered at the next start; in a
+        share group the session ends with the disconnect, so everything taken must be
+        acknowledged first. The caller stops the supervised tasks afterwards.
+        """
+        for ln in self.lanes:
+            ln.consumer.stop_taking()
+        deadline = time.monotonic() + drain_s
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline and time.monotonic() - quiet_since < DRAIN_QUIET_S:
+            await asyncio.sleep(0.05)
+            if not all(ln.consumer.all_acknowledged() and ln.pipeline.idle() for ln in self.lanes):
+                quiet_since = time.monotonic()
+        for ln in self.lanes:
+            ln.consumer.stop()
 
     async def save_state(self) -> None:
         try:

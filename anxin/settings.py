@@ -59,10 +59,15 @@ class Settings(BaseSettings):
     mqtt_url: str = "mqtt://127.0.0.1:1883"
     mqtt_client_id: str = Field(default="anxin-ingest", min_length=1, max_length=128)
     mqtt_protocol: Literal["5", "3.1.1"] = "5"
-    # Ingest workers share the stream through `$share/{group}/...`; empty = plain subscription
-    # (for brokers without MQTT v5, such as the demo's in-process fallback).
-    mqtt_share_group: str = "anxin"
-    mqtt_session_expiry_s: int = Field(default=7 * 24 * 3600, ge=60)
+    # Empty (the default): one ingest instance on plain subscriptions, which Mosquitto
+    # keeps across its own restarts. A name: instances split the stream through
+    # `$share/{group}/...` (MQTT v5), which Mosquitto 2.0 does not restore after a
+    # broker restart (README, "Scaling out").
+    mqtt_share_group: str = Field(default="", pattern=r"^[A-Za-z0-9_-]{0,64}$")
+    # How long the broker keeps queueing for an instance that went away without
+    # leaving: default 7 days alone (its queue is everything), 120 s in a share group
+    # (its share is stranded until then). A clean stop in a group leaves at once.
+    mqtt_session_expiry_s: int | None = Field(default=None, ge=10)
     mqtt_receive_maximum: int = Field(default=20000, ge=10, le=65535)
 
     http_host: str = "127.0.0.1"
@@ -100,6 +105,17 @@ class Settings(BaseSettings):
             msg = "must be a postgresql:// URL"
             raise ValueError(msg)
         return value
+
+    @property
+    def session_expiry_s(self) -> int:
+        if self.mqtt_session_expiry_s is not None:
+            return self.mqtt_session_expiry_s
+        return 120 if self.share_group else 7 * 24 * 3600
+
+    @property
+    def share_group(self) -> str:
+        """The share group in effect: none over MQTT 3.1.1, which has no shared ones."""
+        return self.mqtt_share_group if self.mqtt_protocol == "5" else ""
 
     @property
     def mqtt(self) -> MqttEndpoint:

@@ -243,5 +243,8 @@ def _to_reading(channel: Channel, device_id: str, ts: float, body: Any) -> Readi
         return Reading(channel, device_id, (ts, device_id, body.seq, body.lat, body.lon, body.acc))
     assert isinstance(body, StatusPayload)
     return Reading(
-        channel, device_id, (ts, device_id, body.online, body.battery, body.rssi, body.fw)
+        channel,
+        device_id,
+        (ts, device_id, body.online, body.battery, body.rssi, body.fw),
+        ts_received=body.ts is None,
     )

@@ -21,6 +21,9 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from ingest.topics import shared
 
 log = logging.getLogger("anxin.ingest.mqtt")
 
@@ -78,9 +81,16 @@ class IngestClient(mqtt.Client):
         self._delivered = 0
         self._acked = 0
         self._window_open = threading.Event()
+        self.paused = False  # stop reading the socket (while stopping)
 
     def _over_window(self) -> bool:
+        if self.paused:
+            return True
         return self._window is not None and self._delivered - self._acked > self._window
+
+    def all_acknowledged(self) -> bool:
+        """Every QoS 1 message delivered so far has been acknowledged."""
+        return self._delivered == self._acked
 
     def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
         if self._over_window():
@@ -181,9 +191,11 @@ class MqttConsumer:
         protocol: str = "5",
         session_expiry_s: int = 7 * 24 * 3600,
         receive_maximum: int = 20000,
+        share_group: str = "",
     ) -> None:
         self.host, self.port = host, port
-        self.subscriptions = list(subscriptions)
+        self._share_group = share_group
+        self.subscriptions = [shared(s, share_group) for s in subscriptions]
         self._on_message = on_message
         self._v5 = protocol == "5"
         self._session_expiry_s = session_expiry_s
@@ -208,6 +220,7 @@ class MqttConsumer:
         self._client.on_disconnect = self._handle_disconnect
         self._client.on_subscribe = self._handle_subscribe
         self._connected_once = False
+        self._stopping = False
 
     def start(self) -> None:
         if self._v5:
@@ -221,8 +234,28 @@ class MqttConsumer:
             self._client.connect_async(self.host, self.port, keepalive=30)
         self._client.loop_start()
 
+    def stop_taking(self) -> None:
+        """The first step of a clean stop: take no new messages. In a share group the
+        subscriptions are dropped, so the broker sends the rest of the stream to the
+        other members; alone, the session keeps them and the broker queues for it."""
+        if self._share_group:
+            self._client.unsubscribe(self.subscriptions)
+        else:
+            self._client.paused = True
+
+    def all_acknowledged(self) -> bool:
+        return self._client.all_acknowledged()
+
     def stop(self) -> None:
-        self._client.disconnect()
+        """Disconnect. A member of a share group ends its session (expiry 0), so no
+        later message is queued for it; alone, the session stays for the restart."""
+        self._stopping = True
+        if self._share_group and self._v5:
+            props = Properties(PacketTypes.DISCONNECT)  # type: ignore[no-untyped-call]
+            props.SessionExpiryInterval = 0
+            self._client.disconnect(properties=props)
+        else:
+            self._client.disconnect()
         self._client.loop_stop()
         self.subscribed.clear()
 
@@ -243,7 +276,16 @@ class MqttConsumer:
             flags.session_present,
         )
         self._connected_once = True
-        client.subscribe([(topic, 1) for topic in self.subscriptions])
+        if self._v5:
+            # A retained message is sent only when a subscription is new, not again at
+            # every reconnect of the same session (retained last wills replayed at each
+            # restart opened an `offline` alert every time).
+            options = SubscribeOptions(
+                qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB
+            )
+            client.subscribe([(topic, options) for topic in self.subscriptions])
+        else:
+            client.subscribe([(topic, 1) for topic in self.subscriptions])
 
     def _handle_subscribe(
         self, _c: mqtt.Client, _u: Any, _mid: int, reasons: list[ReasonCode], _p: Any
@@ -258,7 +300,7 @@ class MqttConsumer:
         self, _c: mqtt.Client, _u: Any, _f: Any, reason: ReasonCode, _p: Any
     ) -> None:
         self.subscribed.clear()
-        if self._connected_once:
+        if self._connected_once and not self._stopping:
             log.warning("disconnected from broker (%s); paho reconnects with backoff", reason)
 
     def _deliver(self, topic: bytes, payload: bytes, mid: int, qos: int) -> None:

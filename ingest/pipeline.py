@@ -25,7 +25,7 @@ from alerts.live import LiveDetector
 from ingest import metrics
 from ingest.codec import Codec
 from ingest.observations import to_observations
-from ingest.records import Reading, Rejected, bare_event
+from ingest.records import Elsewhere, Reading, Rejected, bare_event
 from ingest.writer import BatchResult, Message, write_batch
 from kernel.db import DB_UNAVAILABLE, OutageLog, first_line
 from kernel.ratelog import BoundedLog
@@ -58,8 +58,12 @@ class IngestPipeline:
         retry_max_s: float = 10.0,
         detector: LiveDetector,
         outage: OutageLog | None = None,
+        elsewhere: str | None = None,
     ) -> None:
+        """`elsewhere`: a topic suffix (`/event`) another lane stores; acknowledged
+        here with its batch, and not stored."""
         self._detector = detector
+        self._elsewhere = elsewhere
         self._pool = pool
         self._codec = codec
         self._batch_max = batch_max
@@ -84,8 +88,12 @@ class IngestPipeline:
     def submit(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
         """Called on the MQTT thread for every message. Never raises."""
         now = time.time()
+        outcome: Reading | Rejected | Elsewhere
         try:
-            outcome = self._codec.decode(topic, payload, now)
+            if self._elsewhere is not None and topic.endswith(self._elsewhere):
+                outcome = Elsewhere()
+            else:
+                outcome = self._codec.decode(topic, payload, now)
         except Exception as exc:  # a codec bug must not kill the MQTT thread
             self._refusals.log(logging.ERROR, "codec", "codec failed on %s", topic, exc_info=True)
             outcome = Rejected(f"internal decode error: {type(exc).__name__}")
@@ -97,6 +105,10 @@ class IngestPipeline:
         size = len(self._buffer)
         if (size == 1 or urgent or size == self._batch_max) and self._loop is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
+
+    def idle(self) -> bool:
+        """Nothing buffered and no batch being written."""
+        return not self._buffer and not self._batch
 
     # -- writer task ---------------------------------------------------------------
 

@@ -65,6 +65,8 @@ class Reading(msgspec.Struct, frozen=True):
     device_id: str
     row: tuple[object, ...]
     urgent: bool = False
+    # the payload had no ts (a last will is fixed at connect): ts is when it arrived
+    ts_received: bool = False
 
     @property
     def ts(self) -> datetime:
@@ -78,6 +80,15 @@ class Rejected:
     """A message that will go to dead_letters, with the reason an operator can read."""
 
     reason: str
+    device_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Elsewhere:
+    """A message another lane stores: the readings lane subscribes to every channel,
+    events included, because only such a subscription sees unknown channels (to
+    dead-letter them); the events lane stores the events."""
+
     device_id: str | None = None
 
 

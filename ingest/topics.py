@@ -7,6 +7,13 @@ from kernel.types import is_device_id
 
 PREFIX = "anxin/v1"
 SUBSCRIPTION = f"{PREFIX}/+/+"
+# Events (SOS, falls, alarms) have a subscription, a session and a writer of their own,
+# so no volume of readings can queue in front of them, at the broker or in ingest.
+# The readings lane takes every channel (unknown ones are dead-lettered there) and
+# leaves events to the events lane.
+EVENT_SUBSCRIPTIONS = (f"{PREFIX}/+/event",)
+READING_SUBSCRIPTIONS = (SUBSCRIPTION,)
+EVENT_SUFFIX = "/event"
 
 
 class Channel(StrEnum):

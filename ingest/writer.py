@@ -8,13 +8,14 @@ message is acknowledged only once it (or its dead letter) is durable.
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+import msgspec
 from psycopg import AsyncConnection, sql
 
 from alerts.detect.events import immediate_finding
 from alerts.models import Finding
 from alerts.service import open_alert
 from devices.models import EventType
-from ingest.records import COLUMNS, TABLES, Reading, Rejected
+from ingest.records import COLUMNS, TABLES, Elsewhere, Reading, Rejected
 from ingest.topics import Channel
 
 
@@ -24,7 +25,7 @@ class Message:
 
     topic: str
     payload: bytes
-    outcome: Reading | Rejected
+    outcome: Reading | Rejected | Elsewhere
 
 
 @dataclass(slots=True)
@@ -61,6 +62,7 @@ async def write_batch(
     devices become dead letters."""
     if unregistered:
         _quarantine(messages, unregistered)
+    await _restate_repeats(conn, messages)
     rows: dict[Channel, list[tuple[object, ...]]] = defaultdict(list)
     urgent: list[Reading] = []
     dead: list[tuple[str, bytes, str, str | None]] = []
@@ -69,7 +71,7 @@ async def write_batch(
             rows[m.outcome.channel].append(m.outcome.row)
             if m.outcome.urgent:
                 urgent.append(m.outcome)
-        else:
+        elif isinstance(m.outcome, Rejected):
             dead.append((m.topic, m.payload, m.outcome.reason, m.outcome.device_id))
 
     result = BatchResult(dead_letters=len(dead))
@@ -94,6 +96,32 @@ def _quarantine(messages: list[Message], unregistered: set[str]) -> None:
         if isinstance(m.outcome, Reading) and m.outcome.device_id in unregistered:
             device_id = m.outcome.device_id
             m.outcome = Rejected(f"unknown device {device_id!r}", device_id)
+
+
+async def _restate_repeats(conn: AsyncConnection, messages: list[Message]) -> None:
+    """A status without its own ts that repeats the device's last stored status is
+    that status again (a retained last will replayed to a new subscription, a
+    redelivery): it takes the stored row's ts, so it is stored once and alerts once."""
+    untimed = [
+        m
+        for m in messages
+        if isinstance(m.outcome, Reading) and m.outcome.ts_received and not m.outcome.urgent
+    ]
+    if not untimed:
+        return
+    cur = await conn.execute(
+        "SELECT DISTINCT ON (device_id) device_id, extract(epoch FROM ts)::float8,"
+        " online, battery, rssi, fw FROM device_status WHERE device_id = ANY(%s)"
+        " ORDER BY device_id, ts DESC",
+        (list({m.outcome.device_id for m in untimed if isinstance(m.outcome, Reading)}),),
+    )
+    last = {row[0]: row for row in await cur.fetchall()}
+    for m in untimed:
+        assert isinstance(m.outcome, Reading)
+        stored = last.get(m.outcome.device_id)
+        if stored is not None and tuple(stored[2:]) == tuple(m.outcome.row[2:]):
+            m.outcome = msgspec.structs.replace(m.outcome, row=(stored[1], *m.outcome.row[1:]))
+        last[m.outcome.device_id] = (m.outcome.device_id, *m.outcome.row)
 
 
 async def _copy_dedup(

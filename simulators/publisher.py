@@ -50,9 +50,16 @@ class Publisher:
         self._client.disconnect()
         self._client.loop_stop()
 
-    def publish(self, topic: str, payload: Mapping[str, object] | bytes, channel: str) -> None:
+    def publish(
+        self,
+        topic: str,
+        payload: Mapping[str, object] | bytes,
+        channel: str,
+        *,
+        retain: bool = False,
+    ) -> None:
         data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        info = self._client.publish(topic, data, qos=1)
+        info = self._client.publish(topic, data, qos=1, retain=retain)
         self._outstanding.append((channel, info))
         while len(self._outstanding) > MAX_OUTSTANDING:
             self._settle_oldest()

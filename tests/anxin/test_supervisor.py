@@ -35,7 +35,7 @@ def test_a_failed_writer_is_named_in_readyz_restarted_and_loses_nothing_it_held(
     wait_until(lambda: count(db, "SELECT count(*) FROM vitals") == 100, timeout=10, what="rows")
     assert count(db, "SELECT count(*) FROM dead_letters") == 0
     log = serve.log()
-    assert "task 'ingest writer' failed" in log
+    assert "task 'ingest writer (readings)' failed" in log
     assert 'relation \\"vitals\\" does not exist' in log  # the trace says why
 
 

@@ -1,0 +1,105 @@
+"""What the broker holds for ingest: across a broker restart, when an instance of a
+share group stops, and when retained messages would be replayed."""
+
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from anxin.localstack import Mosquitto, free_port
+from tests.conftest import ServeProcess, register, wait_until
+from tests.ingest.test_end_to_end import count, publisher
+from tests.ingest.test_faults import SteadyPublisher
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_graceful_broker_restart_loses_no_acknowledged_message_nor_the_sos_in_the_gap(
+    db: psycopg.Connection, broker: Mosquitto, serve: ServeProcess
+) -> None:
+    devices = [f"w{i}" for i in range(20)]
+    register(db, *devices)
+    register(db, "btn1", kind="sos_button")
+    serve.start()  # default settings
+    pub = SteadyPublisher(broker, devices, total=3_000, rate=1_000)
+    pub.start()
+    pub.join(30)
+    assert pub.acknowledged == 3_000
+    broker.stop()  # graceful: Mosquitto saves its sessions and queues
+    broker.start()
+    with publisher(broker) as sos:  # before ingest is back: only its session can hold it
+        sos.publish("anxin/v1/btn1/event", {"ts": time.time(), "type": "sos", "id": "gap"}, "sos")
+    assert sos.acknowledged["sos"] == 1
+    wait_until(lambda: count(db, "SELECT count(*) FROM alerts") == 1, timeout=15, what="SOS")
+    wait_until(lambda: count(db, "SELECT count(*) FROM vitals") == 3_000, timeout=15, what="rows")
+    assert count(db, "SELECT count(DISTINCT (device_id, seq)) FROM vitals") == 3_000
+
+
+def test_an_instance_that_stops_cleanly_leaves_its_share_group(
+    db: psycopg.Connection,
+    broker: Mosquitto,
+    serve: ServeProcess,
+    tmp_path: Path,
+) -> None:
+    register(db, *[f"btn{i}" for i in range(6)], kind="sos_button")
+    serve.env["ANXIN_MQTT_SHARE_GROUP"] = "anxin"
+    port = free_port()
+    other = ServeProcess(
+        env={
+            **serve.env,
+            "ANXIN_MQTT_CLIENT_ID": f"ingest-{uuid.uuid4().hex[:8]}",
+            "ANXIN_HTTP_PORT": str(port),
+        },
+        log_path=tmp_path / "other.log",
+        http_port=port,
+    )
+    serve.start()
+    other.start()
+    other.stop()
+    assert "anxin stopped" in other.log()  # stopped cleanly, not killed
+    with publisher(broker) as pub:
+        for i in range(6):
+            pub.publish(f"anxin/v1/btn{i}/event", {"ts": time.time(), "type": "sos"}, "sos")
+    wait_until(lambda: count(db, "SELECT count(*) FROM alerts") == 6, timeout=10, what="6 SOS")
+
+
+def test_a_retained_last_will_is_not_stored_again_at_each_restart(
+    db: psycopg.Connection, broker: Mosquitto, serve: ServeProcess
+) -> None:
+    register(db, "w1")
+    with publisher(broker) as pub:
+        pub.publish("anxin/v1/w1/status", {"online": False}, "will", retain=True)
+    serve.start()
+    wait_until(lambda: count(db, "SELECT count(*) FROM device_status") == 1, timeout=10, what="1")
+    for _ in range(2):
+        serve.stop()
+        serve.start()
+    # a new session is sent the retained will again: it is the same status, stored once
+    serve.stop()
+    serve.env["ANXIN_MQTT_CLIENT_ID"] = f"ingest-{uuid.uuid4().hex[:8]}"
+    serve.start()
+    time.sleep(1.5)
+    assert count(db, "SELECT count(*) FROM device_status") == 1
+    assert count(db, "SELECT count(*) FROM alerts WHERE rule = 'offline'") <= 1
+
+
+def test_an_sos_is_alerted_while_readings_are_stuck_behind_a_slow_database(
+    db: psycopg.Connection, broker: Mosquitto, serve: ServeProcess, database_url: str
+) -> None:
+    register(db, "w1")
+    register(db, "btn1", kind="sos_button")
+    serve.start()
+    with psycopg.connect(database_url) as blocker:
+        # every insert into vitals waits on this lock: readings pile up behind it
+        blocker.execute("LOCK TABLE vitals IN EXCLUSIVE MODE")
+        with publisher(broker) as pub:
+            for seq in range(2_000):
+                pub.publish("anxin/v1/w1/vitals", {"ts": time.time(), "seq": seq, "hr": 70}, "v")
+            sent = time.monotonic()
+            pub.publish("anxin/v1/btn1/event", {"ts": time.time(), "type": "sos"}, "sos")
+        wait_until(lambda: count(db, "SELECT count(*) FROM alerts") == 1, timeout=5, what="SOS")
+        assert time.monotonic() - sent < 2
+        assert count(db, "SELECT count(*) FROM vitals") == 0
+    wait_until(lambda: count(db, "SELECT count(*) FROM vitals") == 2_000, timeout=15, what="rows")
