@@ -13,6 +13,7 @@ from alerts.detect.config import Overrides
 from anxin import __version__
 from anxin.settings import Settings, SettingsError, load_settings
 from devices.models import DeviceKind
+from kernel.db import first_line
 from kernel.errors import AnxinError
 
 
@@ -118,8 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"anxin: {exc}", file=sys.stderr)
         return 1
     except psycopg.OperationalError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"anxin: cannot reach the database: {first}", file=sys.stderr)
+        print(f"anxin: cannot reach the database: {first_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
