@@ -147,8 +147,8 @@ class Codec:
     def _loose_ts(self, loose: LooseEvent, now: float, damage: list[str]) -> float:
         value = loose.ts
         if isinstance(value, str):
-            with contextlib.suppress(msgspec.DecodeError):
-                value = msgspec.json.decode(msgspec.json.encode(value), type=datetime)
+            with contextlib.suppress(msgspec.ValidationError):
+                value = msgspec.convert(value, datetime)
         checked = (
             self._timestamp(value, now)
             if isinstance(value, datetime | float | int) and not isinstance(value, bool)

@@ -9,6 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import msgspec
+import numpy as np
 from psycopg import AsyncConnection, sql
 
 from alerts.detect.events import immediate_finding
@@ -109,9 +110,10 @@ async def _restate_repeats(conn: AsyncConnection, messages: list[Message]) -> No
     ]
     if not untimed:
         return
+    # battery is `real`: compared at that precision on both sides
     cur = await conn.execute(
         "SELECT DISTINCT ON (device_id) device_id, extract(epoch FROM ts)::float8,"
-        " online, battery, rssi, fw FROM device_status WHERE device_id = ANY(%s)"
+        " online, battery::float8, rssi, fw FROM device_status WHERE device_id = ANY(%s)"
         " ORDER BY device_id, ts DESC",
         (list({m.outcome.device_id for m in untimed if isinstance(m.outcome, Reading)}),),
     )
@@ -119,9 +121,18 @@ async def _restate_repeats(conn: AsyncConnection, messages: list[Message]) -> No
     for m in untimed:
         assert isinstance(m.outcome, Reading)
         stored = last.get(m.outcome.device_id)
-        if stored is not None and tuple(stored[2:]) == tuple(m.outcome.row[2:]):
+        state = _status_state(m.outcome.row)
+        if stored is not None and tuple(stored[2:]) == state:
             m.outcome = msgspec.structs.replace(m.outcome, row=(stored[1], *m.outcome.row[1:]))
-        last[m.outcome.device_id] = (m.outcome.device_id, *m.outcome.row)
+        last[m.outcome.device_id] = (m.outcome.device_id, m.outcome.row[0], *state)
+
+
+def _status_state(row: tuple[object, ...]) -> tuple[object, ...]:
+    """online, battery, rssi, fw as the database returns them (battery a `real`)."""
+    _ts, _device, online, battery, rssi, fw = row
+    assert battery is None or isinstance(battery, float)
+    as_real = None if battery is None else float(np.float32(battery))
+    return (online, as_real, rssi, fw)
 
 
 async def _copy_dedup(

@@ -103,3 +103,20 @@ def test_an_sos_is_alerted_while_readings_are_stuck_behind_a_slow_database(
         assert time.monotonic() - sent < 2
         assert count(db, "SELECT count(*) FROM vitals") == 0
     wait_until(lambda: count(db, "SELECT count(*) FROM vitals") == 2_000, timeout=15, what="rows")
+
+
+def test_a_status_without_ts_sent_again_is_stored_once_whatever_its_battery_reads(
+    db: psycopg.Connection, broker: Mosquitto, serve: ServeProcess
+) -> None:
+    # 47.123456789 does not fit the `real` column: the repeat must still be recognised
+    register(db, "w1")
+    serve.start()
+    will = {"online": False, "battery": 47.123456789, "rssi": -70, "fw": "2.1"}
+    with publisher(broker) as pub:
+        pub.publish("anxin/v1/w1/status", will, "will")
+    wait_until(lambda: count(db, "SELECT count(*) FROM device_status") == 1, timeout=10, what="1")
+    with publisher(broker) as pub:
+        pub.publish("anxin/v1/w1/status", will, "will")
+        pub.publish("anxin/v1/w1/vitals", {"ts": time.time(), "hr": 70}, "after")
+    wait_until(lambda: count(db, "SELECT count(*) FROM vitals") == 1, timeout=10, what="vitals")
+    assert count(db, "SELECT count(*) FROM device_status") == 1
