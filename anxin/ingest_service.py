@@ -46,15 +46,23 @@ class IngestService:
             future_tolerance_s=settings.future_tolerance_s,
         )
 
-        def lane(name: str, subscriptions: tuple[str, ...], batch_max: int, delay_s: float) -> Lane:
+        def lane(
+            name: str,
+            subscriptions: tuple[str, ...],
+            batch_max: int,
+            delay_s: float,
+            *,
+            client_suffix: str = "",
+            elsewhere: str | None = None,
+        ) -> Lane:
             pipeline = IngestPipeline(
-                elsewhere=None if name == "events" else EVENT_SUFFIX,
                 detector=self.detector,
                 pool=pool,
                 codec=codec,
                 batch_max=batch_max,
                 max_delay_s=delay_s,
                 outage=outage,
+                elsewhere=elsewhere,
             )
             mqtt = settings.mqtt
             consumer = MqttConsumer(
@@ -63,7 +71,7 @@ class IngestService:
                 username=mqtt.username,
                 password=mqtt.password,
                 tls=mqtt.tls,
-                client_id=f"{settings.mqtt_client_id}{'-events' if name == 'events' else ''}",
+                client_id=settings.mqtt_client_id + client_suffix,
                 subscriptions=subscriptions,
                 on_message=pipeline.submit,
                 protocol=settings.mqtt_protocol,
@@ -73,14 +81,15 @@ class IngestService:
             )
             return Lane(name, pipeline, consumer)
 
-        # Events first, written as they come: never in a batch timer, never behind readings.
+        # Events are written as they come: never in a batch timer, never behind readings.
         self.lanes = [
-            lane("events", EVENT_SUBSCRIPTIONS, 1000, 0.0),
+            lane("events", EVENT_SUBSCRIPTIONS, 1000, 0.0, client_suffix="-events"),
             lane(
                 "readings",
                 READING_SUBSCRIPTIONS,
                 settings.batch_max_messages,
                 settings.batch_max_delay_ms / 1000,
+                elsewhere=EVENT_SUFFIX,
             ),
         ]
         self.topics = [t for ln in self.lanes for t in ln.consumer.subscriptions]

@@ -6,6 +6,7 @@ import math
 import time
 
 import psycopg
+import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from alerts.live import LiveDetector
@@ -20,12 +21,16 @@ DEEP = b'{"a": ' + b"[" * 2000 + b"]" * 2000 + b"}"  # event data nested 2,000 d
 SURROGATE = "status payload rejected: payload has an unpaired UTF-16 surrogate escape"
 
 
-def test_nul_characters_are_cleaned_and_an_sos_with_one_in_its_id_alerts(
-    db: psycopg.Connection, broker: Mosquitto, serve: ServeProcess
-) -> None:
+@pytest.fixture
+def serving_a_button_and_a_watch(db: psycopg.Connection, serve: ServeProcess) -> ServeProcess:
     register(db, "btn1", kind="sos_button")
     register(db, "w1")
-    serve.start()
+    return serve.start()
+
+
+def test_nul_characters_are_cleaned_and_an_sos_with_one_in_its_id_alerts(
+    db: psycopg.Connection, broker: Mosquitto, serving_a_button_and_a_watch: ServeProcess
+) -> None:
     now = time.time()
     with publisher(broker) as pub:
         pub.publish(
@@ -46,15 +51,12 @@ def test_nul_characters_are_cleaned_and_an_sos_with_one_in_its_id_alerts(
     (data,) = db.execute("SELECT data FROM events WHERE type = 'sos'").fetchone() or ()
     assert data == {"damaged": ["NUL characters replaced"]}
     assert count(db, "SELECT count(*) FROM dead_letters") == 0
-    assert "refused" not in serve.log()
+    assert "refused" not in serving_a_button_and_a_watch.log()
 
 
 def test_emergencies_with_unreadable_details_still_alert_and_say_what_was_damaged(
-    db: psycopg.Connection, broker: Mosquitto, serve: ServeProcess
+    db: psycopg.Connection, broker: Mosquitto, serving_a_button_and_a_watch: ServeProcess
 ) -> None:
-    register(db, "btn1", kind="sos_button")
-    register(db, "w1")
-    serve.start()
     now = int(time.time())
     with publisher(broker) as pub:
         pub.publish(
