@@ -66,5 +66,11 @@ def create_pool(settings: Settings) -> AsyncConnectionPool:
         # A connection not had within this is an outage, reported now, not after the
         # pool's default 30 s.
         timeout=5,
+        # The pool's reconnection backs off without a cap (1, 2, 4 ... s), so after a
+        # 30 s outage its next try could come 16 s after the database is back, with
+        # SOS messages held meanwhile. Giving up a reconnection after a few seconds
+        # lets the next request start a fresh one at once: ingest retries every
+        # 2 s at most (IngestPipeline.retry_max_s), so that is how late it notices.
+        reconnect_timeout=4,
         kwargs={"connect_timeout": 5, "application_name": "anxin"},
     )

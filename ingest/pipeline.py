@@ -55,7 +55,7 @@ class IngestPipeline:
         codec: Codec,
         batch_max: int,
         max_delay_s: float,
-        retry_max_s: float = 10.0,
+        retry_max_s: float = 2.0,
         detector: LiveDetector,
         outage: OutageLog | None = None,
         elsewhere: str | None = None,
