@@ -36,7 +36,10 @@ CREATE TABLE IF NOT EXISTS devices (
     kind                text NOT NULL,
     resident_id         text REFERENCES residents (id),
     expected_interval_s integer CHECK (expected_interval_s > 0),
-    registered_at       timestamptz NOT NULL DEFAULT now()
+    registered_at       timestamptz NOT NULL DEFAULT now(),
+    -- when the device last sent more than ingest's rate limit lets through (a fault or
+    -- a misconfigured firmware to look into); see dead_letters for how many
+    over_limit_at       timestamptz
 );
 CREATE INDEX IF NOT EXISTS devices_resident ON devices (resident_id);
 
@@ -169,6 +172,17 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     topic       text NOT NULL,
     payload     bytea NOT NULL,
     reason      text NOT NULL,
-    device_id   text
+    device_id   text,
+    -- a summary row (a device over its rate limit) stands for this many messages,
+    -- received from received_at to last_at; its payload is the first of them
+    messages    bigint NOT NULL DEFAULT 1 CHECK (messages > 0),
+    last_at     timestamptz
 );
 CREATE INDEX IF NOT EXISTS dead_letters_received ON dead_letters (received_at DESC);
+
+-- Upgrades of databases made by earlier versions ----------------------------------
+
+ALTER TABLE devices ADD COLUMN IF NOT EXISTS over_limit_at timestamptz;
+ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS messages bigint NOT NULL DEFAULT 1
+    CHECK (messages > 0);
+ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS last_at timestamptz;

@@ -15,6 +15,7 @@ from anxin.supervisor import Supervisor
 from ingest.codec import Codec
 from ingest.consumer import MqttConsumer
 from ingest.pipeline import IngestPipeline
+from ingest.ratelimit import RateLimiter
 from ingest.topics import EVENT_SUBSCRIPTIONS, EVENT_SUFFIX, READING_SUBSCRIPTIONS
 from kernel.db import DB_UNAVAILABLE, OutageLog, first_line
 
@@ -63,6 +64,9 @@ class IngestService:
                 max_delay_s=delay_s,
                 outage=outage,
                 elsewhere=elsewhere,
+                limiter=RateLimiter(
+                    rate_per_s=settings.device_rate_per_s, burst=settings.device_burst
+                ),
             )
             mqtt = settings.mqtt
             consumer = MqttConsumer(

@@ -75,6 +75,11 @@ class Settings(BaseSettings):
 
     batch_max_messages: int = Field(default=5000, ge=1, le=100_000)
     batch_max_delay_ms: int = Field(default=50, ge=0, le=60_000)
+    # One device and channel may send `device_burst` messages at once (a watch flushing
+    # what it buffered offline: 5,000 is over an hour at 1 Hz), then `device_rate_per_s`;
+    # beyond that its messages are counted in a summary dead letter, not stored.
+    device_rate_per_s: float = Field(default=20.0, gt=0)
+    device_burst: int = Field(default=5000, ge=1)
     max_payload_bytes: int = Field(default=64 * 1024, ge=256)
     future_tolerance_s: int = Field(default=24 * 3600, ge=0)
     # how often the detector saves what it learned (baselines, last heard) to the database

@@ -70,6 +70,13 @@ async def _insert_devices(
         )
 
 
+async def flag_over_limit(*, conn: AsyncConnection, device_ids: Iterable[str]) -> None:
+    """Note that these devices sent more than ingest's rate limit lets through."""
+    await conn.execute(
+        "UPDATE devices SET over_limit_at = now() WHERE id = ANY(%s)", (list(device_ids),)
+    )
+
+
 async def get_device(*, conn: AsyncConnection, device_id: str) -> Device:
     async with conn.cursor(row_factory=class_row(Device)) as cur:
         await cur.execute(

@@ -5,6 +5,9 @@ from prometheus_client import Counter, Gauge, Histogram
 RECEIVED = Counter("anxin_ingest_messages_total", "MQTT messages taken into a batch")
 STORED = Counter("anxin_ingest_rows_stored_total", "New rows committed", ["channel"])
 DEAD_LETTERS = Counter("anxin_ingest_dead_letters_total", "Messages dead-lettered")
+OVER_LIMIT = Counter(
+    "anxin_ingest_over_limit_total", "Messages over a device's rate limit: counted, not stored"
+)
 ALERTS_OPENED = Counter("anxin_ingest_alerts_opened_total", "Alerts opened by the fast path")
 BATCH_SECONDS = Histogram(
     "anxin_ingest_batch_seconds",

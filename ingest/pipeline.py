@@ -25,7 +25,8 @@ from alerts.live import LiveDetector
 from ingest import metrics
 from ingest.codec import Codec
 from ingest.observations import to_observations
-from ingest.records import Elsewhere, Reading, Rejected, bare_event
+from ingest.ratelimit import RateLimiter, SummaryRows
+from ingest.records import Elsewhere, Limited, Reading, Rejected, bare_event
 from ingest.writer import BatchResult, Message, write_batch
 from kernel.db import DB_UNAVAILABLE, OutageLog, first_line
 from kernel.ratelog import BoundedLog
@@ -59,9 +60,11 @@ class IngestPipeline:
         detector: LiveDetector,
         outage: OutageLog | None = None,
         elsewhere: str | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         """`elsewhere`: a topic suffix (`/event`) another lane stores; acknowledged
-        here with its batch, and not stored."""
+        here with its batch, and not stored. `limiter`: the rate limit per device and
+        channel, beyond which messages are only counted."""
         self._detector = detector
         self._elsewhere = elsewhere
         self._pool = pool
@@ -82,13 +85,21 @@ class IngestPipeline:
         self._batch: list[_Pending] = []  # taken from the buffer, not yet acknowledged
         self.committed_batches = 0
         self._refusals = BoundedLog(log)
+        self._limiter = limiter
+        self._over_limit_reason = (
+            f"over the rate limit of {limiter.rate_per_s:g} messages/s (burst {limiter.burst})"
+            " for one device and channel: counted, not stored"
+            if limiter
+            else ""
+        )
+        self._summaries = SummaryRows()
 
     # -- paho thread ---------------------------------------------------------------
 
     def submit(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
         """Called on the MQTT thread for every message. Never raises."""
         now = time.time()
-        outcome: Reading | Rejected | Elsewhere
+        outcome: Reading | Rejected | Elsewhere | Limited
         try:
             if self._elsewhere is not None and topic.endswith(self._elsewhere):
                 outcome = Elsewhere()
@@ -97,6 +108,8 @@ class IngestPipeline:
         except Exception as exc:  # a codec bug must not kill the MQTT thread
             self._refusals.log(logging.ERROR, "codec", "codec failed on %s", topic, exc_info=True)
             outcome = Rejected(f"internal decode error: {type(exc).__name__}")
+        if self._limiter is not None and isinstance(outcome, Reading | Rejected):
+            outcome = self._limit(self._limiter, topic, outcome)
         urgent = isinstance(outcome, Reading) and outcome.urgent
         pending = _Pending(Message(topic, payload, outcome), mid, qos, time.monotonic())
         if urgent:  # counted before it can be taken, so the difference is never < 0
@@ -105,6 +118,16 @@ class IngestPipeline:
         size = len(self._buffer)
         if (size == 1 or urgent or size == self._batch_max) and self._loop is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
+
+    def _limit(
+        self, limiter: RateLimiter, topic: str, outcome: Reading | Rejected
+    ) -> Reading | Rejected | Limited:
+        if outcome.device_id is None:  # not a device's topic: nothing to count it against
+            return outcome
+        urgent = str(outcome.row[2]) if isinstance(outcome, Reading) and outcome.urgent else None
+        if limiter.allow(topic, urgent):
+            return outcome
+        return Limited(outcome.device_id, self._over_limit_reason)
 
     def idle(self) -> bool:
         """Nothing buffered and no batch being written."""
@@ -241,7 +264,9 @@ class IngestPipeline:
 
     async def _write(self, messages: list[Message], unregistered: set[str]) -> BatchResult:
         async with self._pool.connection() as conn, conn.transaction():
-            return await write_batch(conn=conn, messages=messages, unregistered=unregistered)
+            return await write_batch(
+                conn=conn, messages=messages, unregistered=unregistered, summaries=self._summaries
+            )
 
     def _note_outage(self, exc: Exception, held: int, attempt_started: float) -> None:
         if not self._blind:
@@ -257,9 +282,19 @@ class IngestPipeline:
             self._detector.watch_from(time.time())  # blind while away: silence counts from now
             log.info("committed the %d messages held through the database outage", held)
 
-    @staticmethod
-    def _count(result: BatchResult) -> None:
+    def _count(self, result: BatchResult) -> None:
         for channel, n in result.inserted.items():
             metrics.STORED.labels(str(channel)).inc(n)
         metrics.DEAD_LETTERS.inc(result.dead_letters)
         metrics.ALERTS_OPENED.inc(result.alerts_opened)
+        metrics.OVER_LIMIT.inc(result.over_limit)
+        for topic in result.newly_over_limit:
+            self._refusals.log(
+                logging.WARNING,
+                "over limit",
+                "%s is over the rate limit of %g messages/s (burst %d): the excess is counted"
+                " in a dead letter, not stored, and the device is flagged",
+                topic,
+                self._limiter.rate_per_s if self._limiter else 0,
+                self._limiter.burst if self._limiter else 0,
+            )

@@ -92,6 +92,15 @@ class Elsewhere:
     device_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Limited:
+    """A message over its device's rate limit for its channel: acknowledged, counted in
+    a summary dead letter, not stored (ingest.ratelimit)."""
+
+    device_id: str
+    reason: str  # the limit, for the summary dead letter
+
+
 def bare_event(reading: Reading, damage: str) -> Reading:
     """An event row with only what an alert needs: its time, type and identity (kept
     deterministic, so a redelivery is still the same event) and a note of the damage."""

@@ -16,7 +16,9 @@ from alerts.detect.events import immediate_finding
 from alerts.models import Finding
 from alerts.service import open_alert
 from devices.models import EventType
-from ingest.records import COLUMNS, TABLES, Elsewhere, Reading, Rejected
+from devices.service import flag_over_limit
+from ingest.ratelimit import SummaryRows
+from ingest.records import COLUMNS, TABLES, Elsewhere, Limited, Reading, Rejected
 from ingest.topics import Channel
 
 
@@ -26,7 +28,7 @@ class Message:
 
     topic: str
     payload: bytes
-    outcome: Reading | Rejected | Elsewhere
+    outcome: Reading | Rejected | Elsewhere | Limited
 
 
 @dataclass(slots=True)
@@ -34,12 +36,16 @@ class BatchResult:
     inserted: dict[Channel, int] = field(default_factory=dict)
     dead_letters: int = 0
     alerts_opened: int = 0
+    over_limit: int = 0  # messages counted in summary dead letters
+    newly_over_limit: list[str] = field(default_factory=list)  # topics, at a window's start
 
     def add(self, other: "BatchResult") -> "BatchResult":
         for channel, n in other.inserted.items():
             self.inserted[channel] = self.inserted.get(channel, 0) + n
         self.dead_letters += other.dead_letters
         self.alerts_opened += other.alerts_opened
+        self.over_limit += other.over_limit
+        self.newly_over_limit += other.newly_over_limit
         return self
 
 
@@ -57,16 +63,21 @@ _STAGING = ";".join(_staging_ddl(channel) for channel in TABLES)
 
 
 async def write_batch(
-    *, conn: AsyncConnection, messages: list[Message], unregistered: set[str]
+    *,
+    conn: AsyncConnection,
+    messages: list[Message],
+    unregistered: set[str],
+    summaries: SummaryRows | None = None,
 ) -> BatchResult:
     """Store a batch inside the caller's transaction; readings from the `unregistered`
-    devices become dead letters."""
+    devices become dead letters, messages over a rate limit are added to `summaries`."""
     if unregistered:
         _quarantine(messages, unregistered)
     await _restate_repeats(conn, messages)
     rows: dict[Channel, list[tuple[object, ...]]] = defaultdict(list)
     urgent: list[Reading] = []
     dead: list[tuple[str, bytes, str, str | None]] = []
+    over_limit: dict[str, list[Message]] = defaultdict(list)
     for m in messages:
         if isinstance(m.outcome, Reading):
             rows[m.outcome.channel].append(m.outcome.row)
@@ -74,8 +85,12 @@ async def write_batch(
                 urgent.append(m.outcome)
         elif isinstance(m.outcome, Rejected):
             dead.append((m.topic, m.payload, m.outcome.reason, m.outcome.device_id))
+        elif isinstance(m.outcome, Limited):
+            over_limit[m.topic].append(m)
 
     result = BatchResult(dead_letters=len(dead))
+    if over_limit:
+        await _summarise(conn, over_limit, summaries or SummaryRows(), result)
     if rows:
         await conn.execute(_STAGING)
     for channel, channel_rows in rows.items():
@@ -90,6 +105,42 @@ async def write_batch(
         if await open_alert(conn=conn, finding=_urgent_finding(reading)) is not None:
             result.alerts_opened += 1
     return result
+
+
+async def _summarise(
+    conn: AsyncConnection,
+    over_limit: dict[str, list[Message]],
+    summaries: SummaryRows,
+    result: BatchResult,
+) -> None:
+    """Add each topic's count to its open summary dead letter, or open one (with the
+    first message as its sample) and flag the device."""
+    flagged: set[str] = set()
+    for topic, limited in over_limit.items():
+        n = len(limited)
+        result.over_limit += n
+        row_id = summaries.row(topic)
+        if row_id is not None:
+            cur = await conn.execute(
+                "UPDATE dead_letters SET messages = messages + %s, last_at = now() WHERE id = %s",
+                (n, row_id),
+            )
+            if cur.rowcount:
+                continue
+        first = limited[0]
+        assert isinstance(first.outcome, Limited)
+        cur = await conn.execute(
+            "INSERT INTO dead_letters (topic, payload, reason, device_id, messages, last_at)"
+            " VALUES (%s, %s, %s, %s, %s, now()) RETURNING id",
+            (topic, first.payload, first.outcome.reason, first.outcome.device_id, n),
+        )
+        (new_id,) = await cur.fetchone() or (None,)
+        assert isinstance(new_id, int)
+        summaries.opened(topic, new_id)
+        result.newly_over_limit.append(topic)
+        flagged.add(first.outcome.device_id)
+    if flagged:
+        await flag_over_limit(conn=conn, device_ids=flagged)
 
 
 def _quarantine(messages: list[Message], unregistered: set[str]) -> None:
