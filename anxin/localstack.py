@@ -100,6 +100,13 @@ class Mosquitto:
                 self._proc.wait()
         self._proc = None
 
+    def kill(self) -> None:
+        """SIGKILL: no chance to save what arrived since the last autosave."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        self._proc = None
+
 
 def postgres_bindir() -> Path | None:
     """The server binaries of the machine's PostgreSQL, if it has any."""

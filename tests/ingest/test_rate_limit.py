@@ -49,7 +49,7 @@ def test_a_flooding_device_is_counted_in_one_summary_and_flagged_while_others_ar
             pub.publish("anxin/v1/flood1/vitals", {"ts": time.time(), "seq": seq, "hr": 70}, "v")
             if seq % 40 == 0:
                 pub.publish("anxin/v1/w2/vitals", {"ts": time.time(), "seq": seq, "hr": 70}, "w")
-        for seq in range(1_000):  # a stuck button: events over its limit, then a press
+        for _ in range(1_000):  # a stuck button: events over its limit, then a press
             pub.publish("anxin/v1/btn1/event", {"ts": time.time(), "type": "button"}, "e")
         pub.publish("anxin/v1/btn1/event", {"ts": time.time(), "type": "sos", "id": "p"}, "sos")
     elapsed = time.monotonic() - started
