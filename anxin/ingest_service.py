@@ -16,7 +16,12 @@ from ingest.codec import Codec
 from ingest.consumer import MqttConsumer
 from ingest.pipeline import IngestPipeline
 from ingest.ratelimit import RateLimiter
-from ingest.topics import EVENT_SUBSCRIPTIONS, EVENT_SUFFIX, READING_SUBSCRIPTIONS
+from ingest.topics import (
+    EVENT_SUBSCRIPTIONS,
+    EVENT_SUFFIX,
+    READING_SUBSCRIPTIONS,
+    RETIRED_SUBSCRIPTIONS,
+)
 from kernel.db import DB_UNAVAILABLE, OutageLog, first_line
 
 log = logging.getLogger("anxin")
@@ -82,6 +87,7 @@ class IngestService:
                 session_expiry_s=settings.session_expiry_s,
                 receive_maximum=settings.mqtt_receive_maximum,
                 share_group=settings.share_group,
+                retired=RETIRED_SUBSCRIPTIONS,
             )
             return Lane(name, pipeline, consumer)
 

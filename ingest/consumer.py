@@ -192,10 +192,14 @@ class MqttConsumer:
         session_expiry_s: int = 7 * 24 * 3600,
         receive_maximum: int = 20000,
         share_group: str = "",
+        retired: Sequence[str] = (),
     ) -> None:
+        """`retired`: filters a persistent session of this id may still hold from an
+        earlier version; dropped at connect, so nothing arrives twice."""
         self.host, self.port = host, port
         self._share_group = share_group
         self.subscriptions = [shared(s, share_group) for s in subscriptions]
+        self._retired = [f for f in retired if f not in self.subscriptions]
         self._on_message = on_message
         self._v5 = protocol == "5"
         self._session_expiry_s = session_expiry_s
@@ -276,6 +280,9 @@ class MqttConsumer:
             flags.session_present,
         )
         self._connected_once = True
+        if flags.session_present and self._retired:
+            log.info("dropping subscriptions left by an earlier version: %s", self._retired)
+            client.unsubscribe(self._retired)
         if self._v5:
             # A retained message is sent only when a subscription is new, not again at
             # every reconnect of the same session (retained last wills replayed at each

@@ -14,6 +14,10 @@ SUBSCRIPTION = f"{PREFIX}/+/+"
 EVENT_SUBSCRIPTIONS = (f"{PREFIX}/+/event",)
 READING_SUBSCRIPTIONS = (SUBSCRIPTION,)
 EVENT_SUFFIX = "/event"
+# What sessions of earlier versions subscribed to: every channel in share group `anxin`,
+# the default then. Left in a session next to the plain subscription, each message
+# would arrive twice.
+RETIRED_SUBSCRIPTIONS = (f"$share/anxin/{SUBSCRIPTION}",)
 
 
 class Channel(StrEnum):

@@ -5,13 +5,17 @@ import time
 import uuid
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
 import psycopg
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from anxin.localstack import Mosquitto, free_port
 from simulators.mqttload import LoadPublisher, paced
 from tests.conftest import ServeProcess, register, wait_until
-from tests.ingest.test_end_to_end import count, publisher
+from tests.ingest.test_end_to_end import count, messages_taken, publisher
 from tests.ingest.test_faults import SteadyPublisher
 
 pytestmark = pytest.mark.slow
@@ -166,3 +170,31 @@ def test_a_status_without_ts_sent_again_is_stored_once_whatever_its_battery_read
         pub.publish("anxin/v1/w1/vitals", {"ts": time.time(), "hr": 70}, "after")
     wait_until(lambda: count(db, "SELECT count(*) FROM vitals") == 1, timeout=10, what="vitals")
     assert count(db, "SELECT count(*) FROM device_status") == 1
+
+
+def test_a_session_left_by_an_earlier_version_stops_receiving_each_message_twice(
+    db: psycopg.Connection, broker: Mosquitto, serve: ServeProcess
+) -> None:
+    # Earlier versions subscribed in share group `anxin` by default; the same session,
+    # subscribed plainly as well, would be sent every message once for each.
+    register(db, "w1")
+    old = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=serve.env["ANXIN_MQTT_CLIENT_ID"],
+        protocol=mqtt.MQTTv5,
+    )
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    props.SessionExpiryInterval = 3600
+    old.connect("127.0.0.1", broker.port, clean_start=False, properties=props)
+    old.loop_start()
+    old.subscribe("$share/anxin/anxin/v1/+/+", qos=1)
+    time.sleep(0.5)
+    old.disconnect()
+    old.loop_stop()
+    serve.start()
+    with publisher(broker) as pub:
+        for seq in range(100):
+            pub.publish("anxin/v1/w1/vitals", {"ts": time.time(), "seq": seq, "hr": 70}, "v")
+    wait_until(lambda: count(db, "SELECT count(*) FROM vitals") == 100, timeout=10, what="rows")
+    time.sleep(0.5)
+    assert messages_taken(serve) == 100
