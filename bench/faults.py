@@ -30,7 +30,6 @@ import json
 import os
 import platform
 import select
-import signal
 import statistics
 import subprocess
 import sys
@@ -40,7 +39,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import psycopg
 
 from anxin.db import schema_sql
@@ -51,6 +49,7 @@ from anxin.localstack import (
     postgres_bindir,
     timescaledb_available,
 )
+from bench.serve import serve_env, start_serve, stop_serve
 from simulators.mqttload import LoadPublisher, paced
 
 WATCHES = 1000
@@ -92,37 +91,20 @@ class Stack:
                     + [("flood1", "watch")],
                 )
         self.http_port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ANXIN_")}
-        env.update(
-            {
-                "ANXIN_DATABASE_URL": self.pg.dsn(),
-                "ANXIN_MQTT_URL": self.broker.url,
-                "ANXIN_HTTP_PORT": str(self.http_port),
-                "ANXIN_MQTT_CLIENT_ID": "bench-ingest",
-                "ANXIN_LOG_LEVEL": "WARNING",
-            }
+        self._env = serve_env(
+            dsn=self.pg.dsn(),
+            mqtt_url=self.broker.url,
+            http_port=self.http_port,
+            client_id="bench-ingest",
         )
-        self._env, self._log = env, work / "serve.log"
-        self.serve = self.start_serve()
+        self._log = work / "serve.log"
+        self.serve = start_serve(self._env, self._log)
 
-    def start_serve(self) -> subprocess.Popen[bytes]:
-        out = self._log.open("ab")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "anxin.cli", "serve"], env=self._env, stdout=out, stderr=out
-        )
-        for _ in range(300):
-            try:
-                if httpx.get(f"http://127.0.0.1:{self.http_port}/readyz").status_code == 200:
-                    self.serve = proc
-                    return proc
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(self._log.read_text()[-2000:])
+    def start_serve(self) -> None:
+        self.serve = start_serve(self._env, self._log)
 
     def stop_serve(self) -> None:
-        self.serve.send_signal(signal.SIGTERM)
-        self.serve.wait(30)
+        stop_serve(self.serve)
 
     def query(self, sql: str) -> list[tuple[object, ...]]:
         with psycopg.connect(self.pg.dsn()) as conn:

@@ -30,7 +30,6 @@ import json
 import os
 import platform
 import re
-import signal
 import statistics
 import subprocess
 import sys
@@ -56,6 +55,7 @@ from anxin.localstack import (
     postgres_bindir,
     timescaledb_available,
 )
+from bench.serve import serve_env, start_serve, stop_serve
 from ingest.consumer import IngestClient
 from ingest.topics import SUBSCRIPTION
 from simulators.publisher import Publisher
@@ -228,15 +228,9 @@ class IngestConsumer:
     ) -> None:
         self._broker_pid, self._postmaster_pid = broker_pid, postmaster_pid
         http_port = free_port()
-        self._env = {k: v for k, v in os.environ.items() if not k.startswith("ANXIN_")}
-        self._env.update(
-            {
-                "ANXIN_DATABASE_URL": dsn,
-                "ANXIN_MQTT_URL": f"mqtt://127.0.0.1:{port}",
-                "ANXIN_HTTP_PORT": str(http_port),
-                "ANXIN_MQTT_CLIENT_ID": "bench-ingest",
-                "ANXIN_LOG_LEVEL": "WARNING",
-            }
+        mqtt_url = f"mqtt://127.0.0.1:{port}"
+        self._env = serve_env(
+            dsn=dsn, mqtt_url=mqtt_url, http_port=http_port, client_id="bench-ingest"
         )
         self._base = f"http://127.0.0.1:{http_port}"
         self._log = workdir / "serve.log"
@@ -268,23 +262,11 @@ class IngestConsumer:
         return sustained(marks, n)
 
     def _start(self) -> subprocess.Popen[bytes]:
-        out = self._log.open("ab")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "anxin.cli", "serve"], env=self._env, stdout=out, stderr=out
-        )
-        for _ in range(300):
-            try:
-                if httpx.get(f"{self._base}/readyz", timeout=1).status_code == 200:
-                    return proc
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(self._log.read_text()[-2000:])
+        return start_serve(self._env, self._log)
 
     @staticmethod
     def _stop(proc: subprocess.Popen[bytes]) -> None:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
+        stop_serve(proc)
 
 
 def two_core_bound(drain: Drain) -> float:

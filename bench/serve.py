@@ -1,0 +1,48 @@
+"""`anxin serve` as a child process of a benchmark: its environment, start and stop."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+
+def serve_env(*, dsn: str, mqtt_url: str, http_port: int, client_id: str) -> dict[str, str]:
+    """This process's environment without its ANXIN_ settings, plus the bench's."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANXIN_")}
+    env.update(
+        {
+            "ANXIN_DATABASE_URL": dsn,
+            "ANXIN_MQTT_URL": mqtt_url,
+            "ANXIN_HTTP_PORT": str(http_port),
+            "ANXIN_MQTT_CLIENT_ID": client_id,
+            "ANXIN_LOG_LEVEL": "WARNING",
+        }
+    )
+    return env
+
+
+def start_serve(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """Start it and wait until /readyz answers 200 (30 s at most)."""
+    out = log.open("ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "anxin.cli", "serve"], env=env, stdout=out, stderr=out
+    )
+    ready = f"http://127.0.0.1:{env['ANXIN_HTTP_PORT']}/readyz"
+    for _ in range(300):
+        try:
+            if httpx.get(ready, timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(log.read_text()[-2000:])
+
+
+def stop_serve(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(30)
