@@ -8,13 +8,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import psycopg
+from pydantic import ValidationError
 
 from alerts.detect.config import Overrides
 from anxin import __version__
 from anxin.settings import Settings, SettingsError, load_settings
-from devices.models import DeviceKind
+from devices.models import CareFlag, DeviceKind
 from kernel.db import first_line
-from kernel.errors import AnxinError
+from kernel.errors import AnxinError, describe
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,7 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     r_add.add_argument("--name", required=True)
     r_add.add_argument("--lat", type=float)
     r_add.add_argument("--lon", type=float)
-    r_add.add_argument("--flag", action="append", default=[], dest="flags")
+    r_add.add_argument(
+        "--flag", action="append", default=[], dest="flags", choices=[f.value for f in CareFlag]
+    )
     r_over = residents.add_parser(
         "overrides",
         help="show or change a resident's detector settings",
@@ -82,9 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value < 1:
-        msg = f"must be at least 1, got {value}"
+        msg = f"expected a whole number of at least 1, got {text!r}"
         raise argparse.ArgumentTypeError(msg)
     return value
 
@@ -118,6 +124,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AnxinError as exc:
         print(f"anxin: {exc}", file=sys.stderr)
         return 1
+    except ValidationError as exc:  # a value the domain's schema refuses
+        print(f"anxin: {describe(exc)}", file=sys.stderr)
+        return 2
     except psycopg.OperationalError as exc:
         print(f"anxin: cannot reach the database: {first_line(exc)}", file=sys.stderr)
         return 1
@@ -137,7 +146,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             current = asyncio.run(commands.resident_overrides(settings, args))
             print(json.dumps(current, sort_keys=True))
         case "residents":
-            asyncio.run(commands.add_resident(settings, args))
+            resident = asyncio.run(commands.add_resident(settings, args))
+            print(resident.model_dump_json())
         case "devices":
             device = asyncio.run(commands.add_device(settings, args))
             print(device.model_dump_json())

@@ -49,12 +49,13 @@ async def db_init(settings: Settings) -> str:
     return f"schema applied: {info.describe()}"
 
 
-async def add_resident(settings: Settings, args: argparse.Namespace) -> None:
+async def add_resident(settings: Settings, args: argparse.Namespace) -> ResidentIn:
     resident = ResidentIn(
         id=args.id, name=args.name, home_lat=args.lat, home_lon=args.lon, flags=args.flags
     )
     async with await psycopg.AsyncConnection.connect(settings.database_dsn) as conn:
         await devices.add_residents(conn=conn, residents=[resident])
+    return resident
 
 
 async def resident_overrides(settings: Settings, args: argparse.Namespace) -> dict[str, object]:

@@ -4,7 +4,7 @@ import numpy as np
 import psycopg
 
 from devices import service as devices
-from devices.models import DeviceIn, DeviceKind, ResidentIn
+from devices.models import CareFlag, DeviceIn, DeviceKind, ResidentIn
 from simulators.fleet import WearableFleet
 
 WUHAN = (30.5928, 114.3055)
@@ -22,7 +22,7 @@ async def seed_demo(dsn: str, fleet: WearableFleet, *, service_points: int = 30)
             name=SURNAMES[i % len(SURNAMES)] + GIVEN[i % len(GIVEN)],
             home_lat=float(lat[i]),
             home_lon=float(lon[i]),
-            flags=["dementia"] if i % 17 == 0 else [],
+            flags=[CareFlag.DEMENTIA] if i % 17 == 0 else [],
         )
         for i, d in enumerate(fleet.devices)
     ]

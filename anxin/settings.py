@@ -14,6 +14,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from kernel.errors import describe
+
 
 @dataclass(frozen=True)
 class MqttEndpoint:
@@ -26,17 +28,18 @@ class MqttEndpoint:
     @classmethod
     def parse(cls, url: str) -> "MqttEndpoint":
         parts = urlsplit(url)
+        shown = _without_password(url)  # errors are logged and printed
         if parts.scheme not in ("mqtt", "mqtts"):
-            msg = f"scheme must be mqtt:// or mqtts://, got {url!r}"
+            msg = f"scheme must be mqtt:// or mqtts://, got {shown!r}"
             raise ValueError(msg)
         if not parts.hostname:
-            msg = f"no host in {url!r}"
+            msg = f"no host in {shown!r}"
             raise ValueError(msg)
         try:
             port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
-        except ValueError as exc:
-            msg = f"bad port in {url!r}"
-            raise ValueError(msg) from exc
+        except ValueError:
+            msg = f"bad port in {shown!r}"
+            raise ValueError(msg) from None
         return cls(
             host=parts.hostname,
             port=port,
@@ -48,6 +51,15 @@ class MqttEndpoint:
     def redacted(self) -> str:
         user = f"{self.username}:***@" if self.username else ""
         return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}"
+
+
+def _without_password(url: str) -> str:
+    """The URL with any password replaced by ***."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in userinfo:
+        return url
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}"
 
 
 class Settings(BaseSettings):
@@ -169,9 +181,6 @@ def _with_toml(path: Path) -> type[Settings]:
 
 
 def _one_line(exc: ValidationError) -> str:
-    problems = []
-    for error in exc.errors():
-        name = "ANXIN_" + "_".join(str(p) for p in error["loc"]).upper()
-        reason = error["msg"].removeprefix("Value error, ")
-        problems.append(f"{name}: {reason}")
-    return "invalid setting " + "; ".join(problems)
+    return "invalid setting " + describe(
+        exc, lambda loc: "ANXIN_" + "_".join(str(p) for p in loc).upper()
+    )

@@ -38,6 +38,15 @@ class EventType(StrEnum):
     TAMPER = "tamper"
 
 
+class CareFlag(StrEnum):
+    """What the detectors need to know about a resident; a typo must not pass for one."""
+
+    # wanders: leaving home (geofence) at night is an alert
+    DEMENTIA = "dementia"
+    # chronic CO2 retention (e.g. COPD): NEWS2 SpO2 scale 2, target 88-92 %
+    HYPERCAPNIC = "hypercapnic"
+
+
 # How often a healthy device reports (heartbeat or reading), in seconds; the offline
 # rule waits three of these. Wearables report vitals every minute, sensors heartbeat.
 EXPECTED_INTERVAL_S: dict[DeviceKind, int] = {
@@ -59,11 +68,12 @@ class ResidentIn(BaseModel):
     home_lat: Latitude | None = None
     home_lon: Longitude | None = None
     address: str | None = Field(default=None, max_length=500)
-    flags: list[str] = Field(default_factory=list)
+    flags: list[CareFlag] = Field(default_factory=list)
 
 
 class Resident(ResidentIn):
-    pass
+    # as stored: a flag an earlier version accepted still reads back
+    flags: list[str] = Field(default_factory=list)  # type: ignore[assignment]
 
 
 class DeviceIn(BaseModel):

@@ -4,6 +4,10 @@ The HTTP layer maps `status_code` to the response, so a domain error never
 needs to know about FastAPI.
 """
 
+from collections.abc import Callable
+
+from pydantic import ValidationError
+
 
 class AnxinError(Exception):
     """Base of every error Anxin raises on purpose."""
@@ -21,3 +25,16 @@ class Conflict(AnxinError):
 
 class Invalid(AnxinError):
     status_code = 422
+
+
+def describe(
+    exc: ValidationError, name: Callable[[tuple[int | str, ...]], str] | None = None
+) -> str:
+    """pydantic's report in one line: `field: reason; field: reason`. `name` spells a
+    field's location (settings name theirs as environment variables)."""
+    problems = []
+    for error in exc.errors():
+        where = name(error["loc"]) if name else ".".join(str(p) for p in error["loc"])
+        reason = error["msg"].removeprefix("Value error, ")
+        problems.append(f"{where}: {reason}" if where else reason)
+    return "; ".join(problems)

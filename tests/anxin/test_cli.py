@@ -76,3 +76,54 @@ def test_simulate_publishes_and_reports_per_channel(
     assert published["status"] == 20
     assert 500 <= published["vitals"] <= 600
     assert db.execute("SELECT count(*) FROM devices").fetchone() == (20,)
+
+
+def test_residents_add_refuses_a_bad_id_latitude_or_flag_in_one_line(
+    anxin_env: dict[str, str], db: psycopg.Connection
+) -> None:
+    for args, says in (
+        (("bad id!", "--name", "x"), "id: String should match pattern"),
+        (("r1", "--name", "x", "--lat", "95"), "home_lat: Input should be less than or equal"),
+    ):
+        res = anxin("residents", "add", *args, env=anxin_env)
+        assert res.returncode == 2, res.stderr
+        assert res.stderr.startswith(f"anxin: {says}"), res.stderr
+        assert len(res.stderr.strip().splitlines()) == 1, res.stderr
+    typo = anxin("residents", "add", "r1", "--name", "x", "--flag", "dementa", env=anxin_env)
+    assert typo.returncode == 2
+    assert "invalid choice: 'dementa' (choose from 'dementia', 'hypercapnic')" in typo.stderr
+    assert count_rows(db, "residents") == 0
+    ok = anxin(
+        "residents", "add", "r1", "--name", "王秀英", "--lat", "30.59", "--lon", "114.30",
+        "--flag", "dementia", env=anxin_env,
+    )  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout) == {
+        "id": "r1",
+        "name": "王秀英",
+        "home_lat": 30.59,
+        "home_lon": 114.30,
+        "address": None,
+        "flags": ["dementia"],
+    }
+
+
+def count_rows(db: psycopg.Connection, table: str) -> int:
+    row = db.execute(f"SELECT count(*) FROM {table}").fetchone()
+    return int(row[0]) if row else 0
+
+
+def test_a_count_that_is_not_a_number_says_what_is_expected(anxin_env: dict[str, str]) -> None:
+    res = anxin("simulate", "--devices", "ten", env=anxin_env)
+    assert res.returncode == 2
+    assert "--devices: expected a whole number of at least 1, got 'ten'" in res.stderr
+    assert "_positive_int" not in res.stderr
+
+
+def test_an_invalid_mqtt_url_is_reported_without_its_password() -> None:
+    for url in ("mqtt://ingest:s3cret@broker:port", "http://ingest:s3cret@broker"):
+        res = anxin("serve", env={**os.environ, "ANXIN_MQTT_URL": url})
+        assert res.returncode == 2
+        assert "ANXIN_MQTT_URL" in res.stderr
+        assert "s3cret" not in res.stderr
+        assert "ingest:***@broker" in res.stderr
