@@ -39,6 +39,7 @@ def create_app(settings: Settings, *, ingest: bool = True) -> FastAPI:
                     "database": info.describe(),
                     "broker": settings.mqtt.redacted(),
                     "topics": service.topics if service else [],
+                    "mqtt_client": service.client_kind if service else None,
                     "http": f"http://{settings.http_host}:{settings.http_port}",
                 }
             },

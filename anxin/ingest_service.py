@@ -88,6 +88,7 @@ class IngestService:
                 receive_maximum=settings.mqtt_receive_maximum,
                 share_group=settings.share_group,
                 retired=RETIRED_SUBSCRIPTIONS,
+                client=settings.mqtt_client,
             )
             return Lane(name, pipeline, consumer)
 
@@ -103,6 +104,7 @@ class IngestService:
             ),
         ]
         self.topics = [t for ln in self.lanes for t in ln.consumer.subscriptions]
+        self.client_kind = self.lanes[0].consumer.client_kind  # fast, or stock if it fell back
 
     def subscribed(self) -> bool:
         return all(ln.consumer.subscribed.is_set() for ln in self.lanes)

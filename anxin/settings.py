@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     # (its share is stranded until then). A clean stop in a group leaves at once.
     mqtt_session_expiry_s: int | None = Field(default=None, ge=10)
     mqtt_receive_maximum: int = Field(default=20000, ge=10, le=65535)
+    # `fast`: ingest's own receive path over paho internals (4x less CPU a message);
+    # `stock`: paho's public API only. fast falls back to stock if paho changed.
+    mqtt_client: Literal["fast", "stock"] = "fast"
 
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=1, le=65535)

@@ -56,7 +56,7 @@ from anxin.localstack import (
     timescaledb_available,
 )
 from bench.serve import serve_env, start_serve, stop_serve
-from ingest.consumer import IngestClient
+from ingest.mqtt_client import IngestClient
 from ingest.topics import SUBSCRIPTION
 from simulators.publisher import Publisher
 

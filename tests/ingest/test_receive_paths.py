@@ -64,3 +64,21 @@ def test_ingest_over_mqtt_3_1_1_stores_every_message_once(
     time.sleep(0.5)  # anything stored twice would show up by now
     assert count(db, "SELECT count(*) FROM vitals") == 600
     assert count(db, "SELECT count(DISTINCT (device_id, seq)) FROM vitals") == 600
+
+
+def test_anxin_serve_on_the_stock_client_stores_every_message_once_and_alerts(
+    db: psycopg.Connection, broker: Mosquitto, serve: ServeProcess
+) -> None:
+    register(db, "w1")
+    register(db, "btn1", kind="sos_button")
+    serve.env["ANXIN_MQTT_CLIENT"] = "stock"
+    serve.start()
+    assert '"mqtt_client": "stock"' in serve.log()
+    with publisher(broker) as pub:
+        for seq in range(500):
+            pub.publish("anxin/v1/w1/vitals", vitals(seq), "vitals")
+        pub.publish("anxin/v1/btn1/event", {"ts": time.time(), "type": "sos"}, "sos")
+    wait_until(lambda: count(db, "SELECT count(*) FROM vitals") >= 500, timeout=30, what="rows")
+    wait_until(lambda: count(db, "SELECT count(*) FROM alerts") == 1, timeout=10, what="SOS")
+    time.sleep(0.5)
+    assert count(db, "SELECT count(*) FROM vitals") == 500

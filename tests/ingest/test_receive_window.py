@@ -9,8 +9,11 @@ import threading
 import time
 from functools import partial
 
+import pytest
+
 from anxin.localstack import Mosquitto
 from ingest.consumer import MqttConsumer
+from ingest.mqtt_client import ClientKind
 from tests.conftest import wait_until
 from tests.ingest.test_end_to_end import publisher
 
@@ -18,8 +21,9 @@ WINDOW = 500
 BACKLOG = 3000
 
 
+@pytest.mark.parametrize("client", ["fast", "stock"])
 def test_consumer_stops_reading_at_its_receive_window_and_resumes_after_acks(
-    broker: Mosquitto,
+    broker: Mosquitto, client: ClientKind
 ) -> None:
     received: list[int] = []
     lock = threading.Lock()
@@ -35,7 +39,9 @@ def test_consumer_stops_reading_at_its_receive_window_and_resumes_after_acks(
         subscriptions=["anxin/v1/+/vitals"],
         on_message=on_message,
         receive_maximum=WINDOW,
+        client=client,
     )
+    assert consumer.client_kind == client
     consumer.start()
     try:
         assert consumer.subscribed.wait(10)
