@@ -9,6 +9,7 @@ from functools import partial
 
 from psycopg_pool import AsyncConnectionPool
 
+from alerts.intake import Intake
 from alerts.live import LiveDetector
 from anxin.settings import Settings
 from anxin.supervisor import Supervisor
@@ -47,6 +48,7 @@ class IngestService:
             refresh_s=settings.detector_refresh_s,
             outage=outage,
         )
+        intake = Intake(self.detector)
         codec = Codec(
             max_payload_bytes=settings.max_payload_bytes,
             future_tolerance_s=settings.future_tolerance_s,
@@ -62,7 +64,7 @@ class IngestService:
             elsewhere: str | None = None,
         ) -> Lane:
             pipeline = IngestPipeline(
-                detector=self.detector,
+                alerts=intake,
                 pool=pool,
                 codec=codec,
                 batch_max=batch_max,

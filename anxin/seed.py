@@ -5,6 +5,8 @@ import psycopg
 
 from devices import service as devices
 from devices.models import CareFlag, DeviceIn, DeviceKind, ResidentIn
+from dispatch import service as dispatch
+from dispatch.models import PointKind, ServicePointIn
 from simulators.fleet import WearableFleet
 
 WUHAN = (30.5928, 114.3055)
@@ -38,18 +40,16 @@ async def seed_demo(dsn: str, fleet: WearableFleet, *, service_points: int = 30)
     async with await psycopg.AsyncConnection.connect(dsn) as conn:
         await devices.add_residents(conn=conn, residents=residents)
         await devices.register_devices(conn=conn, devices=wearables + buttons)
-        async with conn.cursor() as cur:
-            await cur.executemany(
-                "INSERT INTO service_points (id, name, kind, lat, lon) VALUES (%s, %s, %s, %s, %s)"
-                " ON CONFLICT (id) DO NOTHING",
-                [
-                    (
-                        f"sp-{i:03d}",
-                        f"社区养老服务站 {i + 1}",
-                        "complex" if i % 5 == 0 else "station",
-                        float(sp_lat[i]),
-                        float(sp_lon[i]),
-                    )
-                    for i in range(service_points)
-                ],
-            )
+        await dispatch.add_service_points(
+            conn=conn,
+            points=[
+                ServicePointIn(
+                    id=f"sp-{i:03d}",
+                    name=f"社区养老服务站 {i + 1}",
+                    kind=PointKind.COMPLEX if i % 5 == 0 else PointKind.STATION,
+                    lat=float(sp_lat[i]),
+                    lon=float(sp_lon[i]),
+                )
+                for i in range(service_points)
+            ],
+        )

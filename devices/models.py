@@ -47,6 +47,14 @@ class CareFlag(StrEnum):
     HYPERCAPNIC = "hypercapnic"
 
 
+# Emergencies: never held by a batch timer, travelling on ingest's events lane, and
+# alerted in the transaction that stores them. The one list (alerts.detect.events
+# gives each its alert, and fails at import if one is missing).
+URGENT_EVENTS = frozenset(
+    {EventType.SOS, EventType.FALL, EventType.SMOKE, EventType.GAS, EventType.WATER_LEAK}
+)
+
+
 # How often a healthy device reports (heartbeat or reading), in seconds; the offline
 # rule waits three of these. Wearables report vitals every minute, sensors heartbeat.
 EXPECTED_INTERVAL_S: dict[DeviceKind, int] = {

@@ -15,8 +15,8 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
-from devices.models import EventType
-from ingest.records import URGENT_EVENTS, Reading, Rejected
+from devices.models import URGENT_EVENTS, EventType
+from ingest.records import Reading, Rejected
 from ingest.salvage import NUL_ESCAPE, LooseEvent, loose_event, parse_error, without_nul
 from ingest.topics import BadTopic, Channel, Topic
 

@@ -6,7 +6,7 @@ from operator import itemgetter
 import numpy as np
 from numpy.typing import NDArray
 
-from alerts.detect.observations import (
+from alerts.intake import (
     EVENT_CODE,
     METRICS,
     Events,

@@ -21,7 +21,7 @@ from typing import TypeVar
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from alerts.live import LiveDetector
+from alerts.intake import Intake
 from ingest import metrics
 from ingest.codec import Codec
 from ingest.observations import to_observations
@@ -57,7 +57,7 @@ class IngestPipeline:
         batch_max: int,
         max_delay_s: float,
         retry_max_s: float = 2.0,
-        detector: LiveDetector,
+        alerts: Intake,
         outage: OutageLog | None = None,
         elsewhere: str | None = None,
         limiter: RateLimiter | None = None,
@@ -65,7 +65,7 @@ class IngestPipeline:
         """`elsewhere`: a topic suffix (`/event`) another lane stores; acknowledged
         here with its batch, and not stored. `limiter`: the rate limit per device and
         channel, beyond which messages are only counted."""
-        self._detector = detector
+        self._alerts = alerts
         self._elsewhere = elsewhere
         self._pool = pool
         self._codec = codec
@@ -178,7 +178,7 @@ class IngestPipeline:
     async def _commit(self, batch: list[_Pending]) -> None:
         """Store the batch, then let the detector see it, before anything is acked.
 
-        The detector's registry is the one record of which devices are registered: it
+        Alerts' detector keeps the record of which devices are registered: it
         reads a device it has not seen before the batch is stored, and readings from
         ids still unknown then are dead-lettered. Each step is retried on its own
         while the database is away, so a batch is observed exactly once even when
@@ -188,30 +188,28 @@ class IngestPipeline:
         held = len(batch)
         started = time.perf_counter()
         device_ids = {m.outcome.device_id for m in messages if isinstance(m.outcome, Reading)}
-        unregistered = await self._until_done(lambda: self._detector.learn(device_ids), held)
+        unregistered = await self._until_done(lambda: self._alerts.admit(device_ids), held)
         result = await self._until_done(lambda: self._store(messages, unregistered), held)
-        result.alerts_opened += await self._detect(self._detector, messages, held)
+        result.alerts_opened += await self._detect(messages, held)
         self._note_recovery(len(batch))
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
         metrics.BATCH_SIZE.observe(len(batch))
         self._count(result)
         self.committed_batches += 1
 
-    async def _detect(self, detector: LiveDetector, messages: list[Message], held: int) -> int:
+    async def _detect(self, messages: list[Message], held: int) -> int:
         readings = [m.outcome for m in messages if isinstance(m.outcome, Reading)]
         if not readings:
             return 0
         try:
-            outcomes = detector.observe(
-                to_observations(readings, detector.engine.registry.device_index)
-            )
+            outcomes = self._alerts.observe(to_observations(readings, self._alerts.device_index))
         except Exception:  # a detector bug must not stop the data from flowing
             log.exception("detector failed on a batch of %d readings; stored, not analysed", held)
             return 0
         if not outcomes:
             return 0
         try:
-            return await self._until_done(lambda: detector.apply(outcomes), held)
+            return await self._until_done(lambda: self._alerts.apply(outcomes), held)
         except CONTENT_REFUSED:  # the readings are stored regardless
             log.exception("database refused %d alerts from a batch", len(outcomes))
             return 0
@@ -279,7 +277,7 @@ class IngestPipeline:
         self._outage.succeeded()
         if self._blind:
             self._blind = False
-            self._detector.watch_from(time.time())  # blind while away: silence counts from now
+            self._alerts.watch_from(time.time())  # blind while away: silence counts from now
             log.info("committed the %d messages held through the database outage", held)
 
     def _count(self, result: BatchResult) -> None:

@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 
 import msgspec
 
-from devices.models import EventType
 from ingest.topics import Channel
 
 VITALS_COLUMNS = (
@@ -46,12 +45,6 @@ TABLES: dict[Channel, str] = {
     Channel.LOCATION: "locations",
     Channel.STATUS: "device_status",
 }
-
-
-# Never held back by the batch timer: committed and alerted as soon as they arrive.
-URGENT_EVENTS = frozenset(
-    {EventType.SOS, EventType.FALL, EventType.SMOKE, EventType.GAS, EventType.WATER_LEAK}
-)
 
 
 class Reading(msgspec.Struct, frozen=True):

@@ -12,9 +12,7 @@ import msgspec
 import numpy as np
 from psycopg import AsyncConnection, sql
 
-from alerts.detect.events import immediate_finding
-from alerts.models import Finding
-from alerts.service import open_alert
+from alerts.intake import open_emergency_alert
 from devices.models import EventType
 from devices.service import flag_over_limit
 from ingest.ratelimit import SummaryRows
@@ -102,7 +100,12 @@ async def write_batch(
             for record in dead:
                 await copy.write_row(record)
     for reading in urgent:
-        if await open_alert(conn=conn, finding=_urgent_finding(reading)) is not None:
+        ts, _device, event_type, event_key = reading.row[:4]
+        assert isinstance(ts, float)
+        event = EventType(str(event_type))
+        if await open_emergency_alert(
+            conn=conn, device_id=reading.device_id, event=event, ts=ts, key=str(event_key)
+        ):
             result.alerts_opened += 1
     return result
 
@@ -206,9 +209,3 @@ async def _copy_dedup(
         )
     )
     return cur.rowcount
-
-
-def _urgent_finding(reading: Reading) -> Finding:
-    ts, _device, event_type, event_key = reading.row[:4]
-    assert isinstance(ts, float)
-    return immediate_finding(reading.device_id, EventType(str(event_type)), ts, str(event_key))

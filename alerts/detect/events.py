@@ -9,15 +9,18 @@ from alerts.detect.findings import at, duration, finding
 from alerts.detect.observations import EVENT_CODE, EVENT_TYPES, Events
 from alerts.detect.registry import Registry
 from alerts.models import Downgrade, Finding, Outcome, Severity
-from devices.models import EventType
+from devices.models import URGENT_EVENTS, EventType
 
-IMMEDIATE: dict[EventType, tuple[Severity, str]] = {
+_IMMEDIATE_ALERTS: dict[EventType, tuple[Severity, str]] = {
     EventType.SOS: (Severity.P1, "SOS button pressed"),
     EventType.FALL: (Severity.P1, "fall detected by the wearable"),
     EventType.SMOKE: (Severity.P1, "smoke alarm"),
     EventType.GAS: (Severity.P1, "gas leak alarm"),
     EventType.WATER_LEAK: (Severity.P2, "water leak detected"),
 }
+# Every urgent event has its alert: a type added to URGENT_EVENTS without one stops
+# the service at start-up (KeyError here), not the writer at the first such event.
+IMMEDIATE = {event: _IMMEDIATE_ALERTS[event] for event in sorted(URGENT_EVENTS)}
 IMMEDIATE_CODES = np.array([EVENT_CODE[t] for t in IMMEDIATE], np.int8)
 RULE = {EventType.WATER_LEAK: "water_leak"}  # the rest are named as their event
 

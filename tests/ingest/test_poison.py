@@ -9,6 +9,7 @@ import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
+from alerts.intake import Intake
 from alerts.live import LiveDetector
 from anxin.localstack import Mosquitto
 from ingest.codec import Codec
@@ -132,7 +133,7 @@ async def _store_with_one_refused_row(url: str, n: int) -> tuple[int, object]:
     ]
     async with AsyncConnectionPool(url, min_size=1, max_size=2) as pool:
         pipeline = IngestPipeline(
-            pool=pool, codec=codec, batch_max=n, max_delay_s=0.05, detector=LiveDetector(pool)
+            pool=pool, codec=codec, batch_max=n, max_delay_s=0.05, alerts=Intake(LiveDetector(pool))
         )
         writes = 0
         write = pipeline._write

@@ -1,0 +1,81 @@
+"""The one door from ingest into alerts.
+
+Ingest stores what devices send; through here, and nowhere else, it asks alerts to:
+- get ready for the devices of a batch before it is stored (`admit`: a device
+  registered since the last look is read in; ids that are no registered device come
+  back, for ingest to dead-letter);
+- open the alert of an emergency event in the transaction that stores the event
+  (`open_emergency_alert`), so an SOS is alerted the moment it is durable;
+- analyse what was committed (`observe`, then `apply` its outcomes as alerts), in the
+  detector's columns (`Observations` and the types re-exported below).
+"""
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+from psycopg import AsyncConnection
+
+from alerts.detect.events import immediate_finding
+from alerts.detect.observations import (
+    EVENT_CODE,
+    METRICS,
+    Events,
+    Locations,
+    Observations,
+    Statuses,
+    Vitals,
+)
+from alerts.live import LiveDetector
+from alerts.models import Outcome
+from alerts.service import open_alert
+from devices.models import EventType
+
+__all__ = [
+    "EVENT_CODE",
+    "METRICS",
+    "Events",
+    "Intake",
+    "Locations",
+    "Observations",
+    "Statuses",
+    "Vitals",
+    "open_emergency_alert",
+]
+
+
+class Intake:
+    """What ingest may ask of the running detector."""
+
+    def __init__(self, detector: LiveDetector) -> None:
+        self._detector = detector
+
+    async def admit(self, device_ids: Iterable[str]) -> set[str]:
+        """Make detection ready for these devices; returns the ids that are not
+        registered devices."""
+        return await self._detector.learn(device_ids)
+
+    def device_index(self, device_ids: Sequence[str]) -> NDArray[np.int32]:
+        """The detector's row for each admitted device, for building `Observations`."""
+        return self._detector.engine.registry.device_index(device_ids)
+
+    def observe(self, observations: Observations) -> list[Outcome]:
+        return self._detector.observe(observations)
+
+    async def apply(self, outcomes: list[Outcome]) -> int:
+        """Write outcomes as alerts in one transaction; returns how many opened."""
+        return await self._detector.apply(outcomes)
+
+    def watch_from(self, ts: float) -> None:
+        """Nothing was observed before `ts` (ingest could not store: the database was
+        away), so silence is counted from then."""
+        self._detector.watch_from(ts)
+
+
+async def open_emergency_alert(
+    *, conn: AsyncConnection, device_id: str, event: EventType, ts: float, key: str
+) -> bool:
+    """Open the alert of an emergency event (devices.models.URGENT_EVENTS) in the
+    caller's transaction; False when it is open already (a redelivered press)."""
+    finding = immediate_finding(device_id, event, ts, key)
+    return await open_alert(conn=conn, finding=finding) is not None

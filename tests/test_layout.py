@@ -1,0 +1,85 @@
+"""The architecture as the folders show it, checked: ingest reaches alerts through one
+door, each domain writes only its own tables, urgent events are defined once."""
+
+import ast
+import re
+from pathlib import Path
+
+from alerts.detect.events import IMMEDIATE
+from devices.models import URGENT_EVENTS
+
+ROOT = Path(__file__).resolve().parent.parent
+DOMAINS = ("ingest", "alerts", "devices", "dispatch")
+# Which domain writes each table (schema.sql creates them all).
+OWNER = {
+    "residents": "devices",
+    "devices": "devices",
+    "vitals": "ingest",
+    "events": "ingest",
+    "locations": "ingest",
+    "device_status": "ingest",
+    "dead_letters": "ingest",
+    "alerts": "alerts",
+    "resident_overrides": "alerts",
+    "detector_state": "alerts",
+    "service_points": "dispatch",
+}
+WRITES = re.compile(r"\b(?:INSERT INTO|UPDATE|COPY|DELETE FROM|TRUNCATE)\s+(\w+)", re.I)
+
+
+def sources(package: str) -> list[Path]:
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_ingest_reaches_alerts_only_through_its_intake() -> None:
+    reached = {
+        (path.relative_to(ROOT).as_posix(), module)
+        for path in sources("ingest")
+        for module in imported_modules(path)
+        if module.split(".")[0] == "alerts" and module != "alerts.intake"
+    }
+    assert reached == set()
+
+
+def test_devices_and_dispatch_do_not_reach_into_ingest_or_alerts() -> None:
+    for package in ("devices", "dispatch"):
+        for path in sources(package):
+            for module in imported_modules(path):
+                assert module.split(".")[0] not in ("ingest", "alerts"), (path, module)
+
+
+def test_each_domain_writes_only_its_own_tables() -> None:
+    strays = []
+    for package in (*DOMAINS, "anxin"):
+        for path in sources(package):
+            for table in WRITES.findall(path.read_text()):
+                table = table.lower()
+                if table.startswith("stage_") or table not in OWNER:
+                    continue  # a session's staging table; a word in a comment
+                if OWNER[table] != package:
+                    strays.append(f"{path.relative_to(ROOT)} writes {table}")
+    assert strays == []
+
+
+def test_urgent_events_are_defined_once_and_each_has_its_alert() -> None:
+    definitions = [
+        path.relative_to(ROOT).as_posix()
+        for package in (*DOMAINS, "anxin", "kernel")
+        for path in sources(package)
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id == "URGENT_EVENTS" for t in node.targets)
+    ]
+    assert definitions == ["devices/models.py"]
+    assert set(IMMEDIATE) == URGENT_EVENTS
