@@ -1,0 +1,33 @@
+"""How alerts' long-running work runs: a step every period, under the supervisor.
+
+The detector's sweep, refresh and snapshot run here; so will escalation and the
+outbox. The database being away is waited out and logged once for the whole service;
+any other error ends the loop, for the supervisor to log, report and restart.
+"""
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+from kernel.db import DB_UNAVAILABLE, OutageLog
+
+
+async def every(
+    period_s: float,
+    step: Callable[[], Awaitable[object]],
+    outage: OutageLog,
+    *,
+    reaches_db: bool = True,
+) -> None:
+    """Run `step` every period until cancelled. `reaches_db`: a step that returns
+    without error has spoken to the database (so an outage it saw is over)."""
+    while True:
+        await asyncio.sleep(period_s)
+        attempt_started = time.monotonic()
+        try:
+            await step()
+        except DB_UNAVAILABLE as exc:
+            outage.failed(exc, attempt_started=attempt_started)
+            continue
+        if reaches_db:
+            outage.succeeded()
