@@ -1,14 +1,14 @@
-"""FastAPI assembly: lifespan (pool, ingest), health, readiness, metrics, error mapping."""
+"""FastAPI assembly: lifespan (pool, ingest, supervisor), error mapping, and each
+domain's router mounted (health, readiness and metrics are `anxin.ops_routes`)."""
 
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse, PlainTextResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
-from anxin import __version__
+from anxin import __version__, ops_routes
 from anxin.db import create_pool, database_info
 from anxin.ingest_service import IngestService
 from anxin.settings import Settings
@@ -71,28 +71,5 @@ def create_app(settings: Settings, *, ingest: bool = True) -> FastAPI:
     async def _domain_error(_request: Request, exc: AnxinError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
 
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz", include_in_schema=False)
-    async def readyz(request: Request) -> JSONResponse:
-        problems = []
-        try:
-            async with pool.connection(timeout=2) as conn:
-                await conn.execute("SELECT 1")
-        except Exception as exc:
-            problems.append(f"database: {type(exc).__name__}")
-        service: IngestService | None = request.app.state.ingest
-        if service is not None and not service.subscribed():
-            problems.append("broker: subscriptions not acknowledged")
-        problems += [f"task down: {name}" for name in supervisor.down()]
-        if problems:
-            return JSONResponse({"status": "not ready", "problems": problems}, status_code=503)
-        return JSONResponse({"status": "ready"})
-
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
+    app.include_router(ops_routes.router)
     return app
