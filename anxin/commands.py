@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from alerts import overrides
 from anxin import logs
 from anxin.app import create_app
-from anxin.db import apply_schema
+from anxin.db import apply_schema, check_database
 from anxin.settings import Settings
 from devices import service as devices
 from devices.models import Device, DeviceIn, DeviceKind, ResidentIn
@@ -36,6 +36,7 @@ def http_server(settings: Settings, app: FastAPI | None = None) -> uvicorn.Serve
 
 def serve(settings: Settings) -> int:
     """Run until stopped; the exit status is 1 if a supervised task kept failing."""
+    check_database(settings.database_dsn)  # one clear line, not 30 s and a traceback
     logs.configure(settings.log_level, settings.log_format)
     app = create_app(settings)
     http_server(settings, app).run()

@@ -4,10 +4,18 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+import psycopg
 from psycopg import AsyncConnection
+from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool
 
 from anxin.settings import Settings
+from kernel.db import first_line
+from kernel.errors import AnxinError
+
+
+class DatabaseNotReady(AnxinError):
+    """`anxin serve` cannot start on this database; the message says what to do."""
 
 
 def schema_sql() -> str:
@@ -74,3 +82,41 @@ def create_pool(settings: Settings) -> AsyncConnectionPool:
         reconnect_timeout=4,
         kwargs={"connect_timeout": 5, "application_name": "anxin"},
     )
+
+
+def check_database(dsn: str) -> None:
+    """Before serving: the server answers, the database exists and has the schema.
+    Raises DatabaseNotReady with one line saying which, and what to do (never the
+    password). A database that goes away later is an outage, waited out."""
+    info = conninfo_to_dict(dsn)
+    host, port = str(info.get("host") or "localhost"), str(info.get("port") or 5432)
+    where = f"{host}:{port}"
+    name = str(info.get("dbname") or info.get("user") or "postgres")
+    user = f" -U {info['user']}" if info.get("user") else ""
+    try:
+        with psycopg.connect(dsn, connect_timeout=5) as conn:
+            row = conn.execute("SELECT to_regclass('vitals') IS NOT NULL").fetchone()
+    except psycopg.OperationalError as exc:
+        if _server_lacks(dsn, name):
+            msg = (
+                f"database {name!r} does not exist on {where}: create it"
+                f" (createdb -h {host} -p {port}{user} {name}), then run `anxin db init`"
+            )
+        else:
+            msg = f"cannot reach the database at {where}: {first_line(exc)}"
+        raise DatabaseNotReady(msg) from None
+    if not (row and row[0]):
+        msg = f"database {name!r} on {where} has no Anxin schema: run `anxin db init`"
+        raise DatabaseNotReady(msg)
+
+
+def _server_lacks(dsn: str, name: str) -> bool:
+    """The server answers on its maintenance database and has no database `name`.
+    (libpq gives a failed connection no SQLSTATE, and the server may word its
+    message in another language, so it is asked.)"""
+    try:
+        with psycopg.connect(dsn, dbname="postgres", connect_timeout=5) as conn:
+            row = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            return row.fetchone() is None
+    except psycopg.Error:
+        return False

@@ -7,7 +7,7 @@ import sys
 
 import psycopg
 
-from anxin.localstack import Mosquitto
+from anxin.localstack import Mosquitto, PostgresCluster, free_port
 
 
 def anxin(
@@ -127,3 +127,40 @@ def test_an_invalid_mqtt_url_is_reported_without_its_password() -> None:
         assert "ANXIN_MQTT_URL" in res.stderr
         assert "s3cret" not in res.stderr
         assert "ingest:***@broker" in res.stderr
+
+
+def serve_on(database_url: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ANXIN_DATABASE_URL": database_url, "ANXIN_HTTP_PORT": str(free_port())}
+    # the pool's 30 s of retries before a traceback was what this replaced
+    return anxin("serve", env=env, timeout=20)
+
+
+def test_serve_without_a_database_server_says_so_in_one_line() -> None:
+    port = free_port()
+    res = serve_on(f"postgresql://anxin:s3cret@127.0.0.1:{port}/anxin")
+    assert res.returncode == 1
+    assert res.stderr.startswith(f"anxin: cannot reach the database at 127.0.0.1:{port}:")
+    assert len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert "s3cret" not in res.stderr
+
+
+def test_serve_on_a_missing_database_says_how_to_create_it(pg_cluster: PostgresCluster) -> None:
+    url = f"postgresql://{pg_cluster.user}:s3cret@127.0.0.1:{pg_cluster.port}/anxin_nowhere"
+    res = serve_on(url)
+    assert res.returncode == 1
+    assert "database 'anxin_nowhere' does not exist" in res.stderr
+    assert "createdb" in res.stderr
+    assert "anxin db init" in res.stderr
+    assert "s3cret" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1, res.stderr
+
+
+def test_serve_on_a_database_without_the_schema_says_to_run_db_init(
+    pg_cluster: PostgresCluster,
+) -> None:
+    with psycopg.connect(pg_cluster.dsn(), autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS anxin_empty")
+        conn.execute("CREATE DATABASE anxin_empty")
+    res = serve_on(pg_cluster.dsn("anxin_empty"))
+    assert res.returncode == 1
+    assert res.stderr.strip().endswith("has no Anxin schema: run `anxin db init`")
