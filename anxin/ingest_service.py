@@ -71,6 +71,7 @@ class IngestService:
                 max_delay_s=delay_s,
                 outage=outage,
                 elsewhere=elsewhere,
+                lane=name,
                 limiter=RateLimiter(
                     rate_per_s=settings.device_rate_per_s, burst=settings.device_burst
                 ),

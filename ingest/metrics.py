@@ -8,7 +8,12 @@ DEAD_LETTERS = Counter("anxin_ingest_dead_letters_total", "Messages dead-lettere
 OVER_LIMIT = Counter(
     "anxin_ingest_over_limit_total", "Messages over a device's rate limit: counted, not stored"
 )
-ALERTS_OPENED = Counter("anxin_ingest_alerts_opened_total", "Alerts opened by the fast path")
+ALERTS_OPENED = Counter(
+    "anxin_ingest_alerts_opened_total",
+    "Alerts opened from ingest: `emergency` in the transaction storing the event,"
+    " `detector` from the rules run over each committed batch",
+    ["source"],
+)
 BATCH_SECONDS = Histogram(
     "anxin_ingest_batch_seconds",
     "Time to write and commit one batch",
@@ -19,5 +24,9 @@ BATCH_SIZE = Histogram(
     "Messages per committed batch",
     buckets=(1, 10, 100, 500, 1000, 2500, 5000, 10000),
 )
-PENDING = Gauge("anxin_ingest_pending_messages", "Received, not yet committed and acknowledged")
+PENDING = Gauge(
+    "anxin_ingest_pending_messages",
+    "Received, not yet committed and acknowledged (read when scraped)",
+    ["lane"],
+)
 DB_OUTAGES = Counter("anxin_ingest_database_outages_total", "Times the database went away")

@@ -61,6 +61,7 @@ class IngestPipeline:
         outage: OutageLog | None = None,
         elsewhere: str | None = None,
         limiter: RateLimiter | None = None,
+        lane: str = "readings",
     ) -> None:
         """`elsewhere`: a topic suffix (`/event`) another lane stores; acknowledged
         here with its batch, and not stored. `limiter`: the rate limit per device and
@@ -93,6 +94,8 @@ class IngestPipeline:
             else ""
         )
         self._summaries = SummaryRows()
+        # read at each scrape, so it is never left at a value from the last batch
+        metrics.PENDING.labels(lane).set_function(lambda: len(self._buffer) + len(self._batch))
 
     # -- paho thread ---------------------------------------------------------------
 
@@ -146,11 +149,9 @@ class IngestPipeline:
                 if not self._batch:
                     continue
                 metrics.RECEIVED.inc(len(self._batch))
-            metrics.PENDING.set(len(self._batch) + len(self._buffer))
             await self._commit(self._batch)
             ack([p.mid for p in self._batch if p.qos == 1])
             self._batch = []
-            metrics.PENDING.set(len(self._buffer))
 
     async def _wait_for_batch(self) -> None:
         while True:
@@ -190,7 +191,8 @@ class IngestPipeline:
         device_ids = {m.outcome.device_id for m in messages if isinstance(m.outcome, Reading)}
         unregistered = await self._until_done(lambda: self._alerts.admit(device_ids), held)
         result = await self._until_done(lambda: self._store(messages, unregistered), held)
-        result.alerts_opened += await self._detect(messages, held)
+        detected = await self._detect(messages, held)
+        metrics.ALERTS_OPENED.labels("detector").inc(detected)
         self._note_recovery(len(batch))
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
         metrics.BATCH_SIZE.observe(len(batch))
@@ -284,7 +286,7 @@ class IngestPipeline:
         for channel, n in result.inserted.items():
             metrics.STORED.labels(str(channel)).inc(n)
         metrics.DEAD_LETTERS.inc(result.dead_letters)
-        metrics.ALERTS_OPENED.inc(result.alerts_opened)
+        metrics.ALERTS_OPENED.labels("emergency").inc(result.alerts_opened)
         metrics.OVER_LIMIT.inc(result.over_limit)
         for topic in result.newly_over_limit:
             self._refusals.log(

@@ -193,3 +193,29 @@ def test_readyz_answers_only_when_database_and_subscription_are_up(
     assert httpx.get(f"{serve.base_url}/readyz").status_code == 200
     metrics = httpx.get(f"{serve.base_url}/metrics").text
     assert "anxin_ingest_messages_total" in metrics
+
+
+def metric(serve: ServeProcess, name: str) -> dict[str, float]:
+    """Every sample of a metric, by its labels as written."""
+    text = httpx.get(f"{serve.base_url}/metrics", timeout=5).text
+    return {m[1]: float(m[2]) for m in re.finditer(rf"^{name}(\{{[^}}]*\}}) (\S+)$", text, re.M)}
+
+
+def test_metrics_tell_emergency_alerts_from_detected_ones_and_pending_is_current(
+    db: psycopg.Connection, broker: Mosquitto, serve: ServeProcess
+) -> None:
+    register(db, "w1")
+    register(db, "btn1", kind="sos_button")
+    serve.start()
+    now = time.time()
+    with publisher(broker) as pub:
+        pub.publish("anxin/v1/btn1/event", {"ts": now, "type": "sos"}, "sos")
+        for i in range(4):  # SpO2 82 % and a pulse of 150, again and again: NEWS2 high
+            reading = {"ts": now - 40 + 10 * i, "seq": i, "hr": 150, "spo2": 82, "rr": 30}
+            pub.publish("anxin/v1/w1/vitals", reading, "vitals")
+    wait_until(lambda: count(db, "SELECT count(*) FROM alerts") >= 2, timeout=10, what="alerts")
+    opened = metric(serve, "anxin_ingest_alerts_opened_total")
+    assert opened['{source="emergency"}'] == 1
+    assert opened['{source="detector"}'] == count(db, "SELECT count(*) FROM alerts") - 1
+    pending = metric(serve, "anxin_ingest_pending_messages")
+    assert pending == {'{lane="events"}': 0.0, '{lane="readings"}': 0.0}
