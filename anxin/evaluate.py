@@ -10,6 +10,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,9 +28,19 @@ from simulators.scenario_spec import ScenarioError, ScenarioSpec, load_spec, sui
 Progress = Callable[[str], None]
 
 
+@dataclass
+class Scores:
+    """A scenario's score, whole and split at the end of the residents' first day
+    (they are enrolled when the scenario starts, with no baseline)."""
+
+    whole: Score
+    first_day: Score
+    after_first_day: Score
+
+
 def evaluate(
     spec: ScenarioSpec, *, step_s: float = 30.0, progress: Progress | None = None
-) -> tuple[dict[str, object], Score]:
+) -> tuple[dict[str, object], Scores]:
     started = time.perf_counter()
     scenario = build(spec)
     built = time.perf_counter()
@@ -42,6 +53,21 @@ def evaluate(
         scored_from=scenario.scored_from,
         resident_days=spec.resident_days,
     )
+    day_one = scenario.start + 86400
+    first_from, after_from = scenario.scored_from, max(scenario.scored_from, day_one)
+    first = score(
+        incidents=scenario.labels,
+        raised=raised,
+        scored_from=first_from,
+        scored_until=day_one,
+        resident_days=spec.residents * max(0.0, min(day_one, scenario.end) - first_from) / 86400,
+    )
+    after = score(
+        incidents=[i for i in scenario.labels if i.start >= day_one],
+        raised=raised,
+        scored_from=after_from,
+        resident_days=spec.residents * max(0.0, scenario.end - after_from) / 86400,
+    )
     report = {
         "scenario": spec.name,
         "residents": spec.residents,
@@ -52,8 +78,21 @@ def evaluate(
         "build_s": round(built - started, 2),
         "replay_s": round(time.perf_counter() - built, 2),
         **result.report(),
+        **first_day_figures(first, after),
     }
-    return report, result
+    return report, Scores(result, first, after)
+
+
+def first_day_figures(first: Score, after: Score) -> dict[str, object]:
+    """Recall and false alerts on the residents' first day and after it."""
+    out: dict[str, object] = {}
+    for suffix, part in (("first_day", first), ("after_first_day", after)):
+        if part.resident_days:
+            r = part.report()
+            out[f"recall_{suffix}"] = r["recall"]
+            out[f"missed_critical_{suffix}"] = r["missed_critical"]
+            out[f"false_alerts_per_resident_day_{suffix}"] = r["false_alerts_per_resident_day"]
+    return out
 
 
 def _register(engine: Engine, s: Scenario) -> np.ndarray:
@@ -162,19 +201,37 @@ def stderr_progress(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-# The issue's targets for the shipped suite.
-TARGETS = {"missed_critical": 0, "recall": 0.95, "false_alerts_per_resident_day": 0.2}
+# The targets for the shipped suite: the whole, a resident's first day (no baseline
+# yet: more false alerts are tolerated) and after it.
+TARGETS: dict[str, float] = {
+    "missed_critical": 0,
+    "recall": 0.95,
+    "false_alerts_per_resident_day": 0.2,
+    "recall_first_day": 0.95,
+    "false_alerts_per_resident_day_first_day": 0.5,
+    "recall_after_first_day": 0.95,
+    "false_alerts_per_resident_day_after_first_day": 0.2,
+}
 
 
 def targets_met(report: dict[str, object]) -> bool:
-    recall = report["recall"]
-    fapd = report["false_alerts_per_resident_day"]
-    return (
-        report["missed_critical"] == TARGETS["missed_critical"]
-        and (recall is None or float(recall) >= TARGETS["recall"])  # type: ignore[arg-type]
-        and fapd is not None
-        and float(fapd) < TARGETS["false_alerts_per_resident_day"]  # type: ignore[arg-type]
-    )
+    """Every target the report has a figure for is met (recall at least, false alerts
+    below); a missing whole-run false-alert figure is a failure."""
+    if report.get("false_alerts_per_resident_day") is None:
+        return False
+    for key, target in TARGETS.items():
+        value = report.get(key)
+        if value is None:
+            continue
+        if key.startswith("missed_critical"):
+            ok = value == target
+        elif key.startswith("recall"):
+            ok = float(value) >= target  # type: ignore[arg-type]
+        else:
+            ok = float(value) < target  # type: ignore[arg-type]
+        if not ok:
+            return False
+    return True
 
 
 def run(args: argparse.Namespace) -> int:
@@ -184,14 +241,20 @@ def run(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         print(f"anxin: {exc}", file=sys.stderr)
         return 2
-    total = Score()
+    total, first, after = Score(), Score(), Score()
     scenarios = []
     for spec in specs:
         report, result = evaluate(spec, step_s=args.step, progress=stderr_progress)
-        total.add(result)
+        total.add(result.whole)
+        first.add(result.first_day)
+        after.add(result.after_first_day)
         scenarios.append(report)
     if args.suite:
-        summary: dict[str, object] = {"suite": args.suite, **total.report()}
+        summary: dict[str, object] = {
+            "suite": args.suite,
+            **total.report(),
+            **first_day_figures(first, after),
+        }
         summary["scenarios"] = [
             {
                 k: r[k]
@@ -205,6 +268,7 @@ def run(args: argparse.Namespace) -> int:
                     "skipped",
                 )
             }
+            | {k: v for k, v in r.items() if k.endswith("first_day")}
             for r in scenarios
         ]
     else:

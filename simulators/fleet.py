@@ -31,12 +31,16 @@ class WearableFleet:
             SimDevice(f"{prefix}-w{i:05d}", "watch", f"{prefix}-r{i:05d}") for i in range(n)
         ]
         # Resting values differ from person to person: that is why baselines matter.
-        self.hr = rng.normal(72, 9, n).clip(48, 100)
-        self.spo2 = rng.normal(96.5, 1.0, n).clip(92, 99.5)
+        # Ranges of older adults living at home who are well: a resting pulse of 56 to
+        # 95, SpO2 of 94.5 % and up on air, 12 to 20 breaths a minute, a systolic
+        # pressure of 110 to 165. (Wider spreads put the demo's healthy fleet into
+        # NEWS2's alarm bands at night.)
+        self.hr = rng.normal(72, 8, n).clip(56, 95)
+        self.spo2 = rng.normal(96.5, 0.8, n).clip(94.5, 99.0)
         self.temp = rng.normal(36.5, 0.2, n).clip(35.8, 37.2)
-        self.sbp = rng.normal(130, 14, n).clip(95, 175)
+        self.sbp = rng.normal(130, 14, n).clip(110, 165)
         self.dbp = rng.normal(78, 8, n).clip(55, 100)
-        self.rr = rng.normal(16, 2, n).clip(10, 22)
+        self.rr = rng.normal(16, 1.5, n).clip(12, 20)
         self.battery = rng.uniform(30, 100, n)
         self.steps = np.zeros(n, dtype=np.int64)
         self.seq = np.zeros(n, dtype=np.int64)

@@ -87,7 +87,20 @@ def fever(rng: np.random.Generator, home: Home, t: float) -> Label:
     home.vitals[rows, TEMP] = np.round(home.vitals[rows, TEMP] + ramp * rng.uniform(2.2, 3.0), 1)
     home.vitals[rows, HR] = np.round(home.vitals[rows, HR] + ramp * 18)
     home.vitals[rows, RR] = np.round(home.vitals[rows, RR] + ramp * 5)
-    return _label(home, "fever", t, t + rise + hold, "vitals_news2", "vitals_baseline")
+    return _label(
+        home, "fever", t, t + rise + hold, "vitals_absolute", "vitals_news2", "vitals_baseline"
+    )
+
+
+def hypertensive_crisis(rng: np.random.Generator, home: Home, t: float) -> Label:
+    """Systolic pressure climbing past 180 mmHg over half an hour, for two hours."""
+    rise, hold = 1800.0, 2 * 3600.0
+    rows, ramp = _ramp(home, t, rise, hold)
+    sbp = home.vitals[rows, SBP]
+    target = rng.uniform(188, 215)
+    home.vitals[rows, SBP] = np.round(sbp + ramp * (target - sbp))
+    home.vitals[rows, HR] = np.round(home.vitals[rows, HR] + ramp * 8)
+    return _label(home, "hypertensive_crisis", t, t + rise + hold, "vitals_absolute")
 
 
 def bradycardia(rng: np.random.Generator, home: Home, t: float) -> Label:
@@ -189,6 +202,7 @@ STAGES: dict[str, tuple[Callable[[np.random.Generator, Home, float], Label], flo
     "spo2_decline": (spo2_decline, 0, 24),
     "fever": (fever, 0, 24),
     "bradycardia": (bradycardia, 0, 24),
+    "hypertensive_crisis": (hypertensive_crisis, 6, 22),
     "silent_home": (silent_home, 9, 15),
     "night_fall": (night_fall, 23.5, 27),
     "door_open_night": (door_open_night, 23, 27),

@@ -19,6 +19,7 @@ INCIDENT_KINDS = (
     "spo2_decline",
     "fever",
     "bradycardia",
+    "hypertensive_crisis",
     "silent_home",
     "night_fall",
     "door_open_night",

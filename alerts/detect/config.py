@@ -16,6 +16,7 @@ class DetectorConfig:
     # vital signs
     vitals_fresh_s: float = 600.0  # a value older than this no longer scores
     vitals_readings_to_fire: int = 2  # on the median of the last three values
+    vitals_persist_s: float = 60.0  # ... and for this long, however often a device reports
     clear_s: float = 1800.0  # an episode must be normal this long before it can fire again
     baseline_warm_readings: int = 120
     baseline_half_life_readings: float = 2000.0

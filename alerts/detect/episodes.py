@@ -1,6 +1,8 @@
 """Persistence and hysteresis for one condition over all devices.
 
-A condition fires once it has held for `k` readings in a row; it cannot fire again
+A condition fires once it has held for `k` readings in a row and, with `min_s`, for
+that many seconds since its first abnormal reading (two readings 6 s apart are not
+two readings a minute apart); it cannot fire again
 until it has been clearly normal for `clear_s` seconds. "Clearly normal" can be a
 stricter test than "not abnormal" (hysteresis), so a value hovering at a threshold
 stays one episode. So one noisy reading never pages
@@ -18,11 +20,12 @@ BoolArray = NDArray[np.bool_]
 
 
 class Episodes:
-    def __init__(self, *, k: int, clear_s: float) -> None:
+    def __init__(self, *, k: int, clear_s: float, min_s: float = 0.0) -> None:
         if k < 1:
             msg = "k must be at least 1"
             raise ValueError(msg)
         self.k = k
+        self.min_s = min_s
         self.clear_s = clear_s
         self.run = np.zeros(0, np.uint8)  # abnormal readings in a row
         self.since = np.zeros(0, np.float64)  # when the current abnormal run began
@@ -56,7 +59,8 @@ class Episodes:
         self.normal_since[idx] = normal_since
         active = self.active[idx]
         cleared = active & normal & (ts - normal_since >= self.clear_s)
-        fired = abnormal & (run >= self.k) & ~active
+        lasted = ts - self.since[idx] >= self.min_s
+        fired = abnormal & (run >= self.k) & lasted & ~active
         self.active[idx] = (active & ~cleared) | fired
         return np.asarray(fired, bool)
 

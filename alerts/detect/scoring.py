@@ -112,13 +112,16 @@ def score(
     raised: Iterable[Raised],
     scored_from: float,
     resident_days: float,
+    scored_until: float = np.inf,
 ) -> Score:
-    """Match alerts to incidents. Alerts before `scored_from` (warm-up) are ignored."""
+    """Match alerts to incidents. Alerts before `scored_from` (warm-up) are ignored;
+    with `scored_until`, so are alerts from then on and incidents that start then or
+    later (an incident of the window caught only after it counts as missed in it)."""
     result = Score(resident_days=resident_days)
-    alerts = [a for a in raised if a.at >= scored_from]
+    alerts = [a for a in raised if scored_from <= a.at < scored_until]
     by_resident: Mapping[str, list[Raised]] = _group(alerts)
     used: set[int] = set()
-    incidents = list(incidents)
+    incidents = [i for i in incidents if i.start < scored_until]
     for inc in incidents:
         result.incidents += 1
         result.critical += inc.critical

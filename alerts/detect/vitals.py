@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from alerts.detect.absolute import AbsoluteRules
 from alerts.detect.arrays import grown
 from alerts.detect.config import DetectorConfig
 from alerts.detect.episodes import Episodes
@@ -49,9 +50,11 @@ class VitalsRule:
         self.value_ts = np.zeros((0, m), np.float64)
         # the baseline per metric: row 0 mean, row 1 variance, row 2 readings learned
         self.base = np.zeros((0, 3, m), np.float32)
-        self.news_p2 = Episodes(k=config.vitals_readings_to_fire, clear_s=config.clear_s)
-        self.news_p1 = Episodes(k=config.vitals_readings_to_fire, clear_s=config.clear_s)
-        self.deviation = Episodes(k=config.vitals_readings_to_fire + 1, clear_s=config.clear_s)
+        k, persist = config.vitals_readings_to_fire, config.vitals_persist_s
+        self.news_p2 = Episodes(k=k, clear_s=config.clear_s, min_s=persist)
+        self.news_p1 = Episodes(k=k, clear_s=config.clear_s, min_s=persist)
+        self.deviation = Episodes(k=k + 1, clear_s=config.clear_s, min_s=persist)
+        self.absolute = AbsoluteRules(k=k, clear_s=config.clear_s, persist_s=persist)
         self.skipped_values = 0
         self.skipped_out_of_order = 0
 
@@ -65,11 +68,16 @@ class VitalsRule:
             self.base[old:, 0] = np.nan
         for e in (self.news_p2, self.news_p1, self.deviation):
             e.resize(n)
+        self.absolute.resize(n)
 
     def state_bytes(self) -> int:
         arrays = (self.last_ts, self.recent, self.value_ts, self.base)
         episodes = (self.news_p2, self.news_p1, self.deviation)
-        return sum(a.nbytes for a in arrays) + sum(e.state_bytes() for e in episodes)
+        return (
+            sum(a.nbytes for a in arrays)
+            + sum(e.state_bytes() for e in episodes)
+            + self.absolute.state_bytes()
+        )
 
     def observe(self, v: Vitals) -> list[Finding]:
         """One round: every device in `v.dev` appears once."""
@@ -115,6 +123,7 @@ class VitalsRule:
             gap = np.abs(fresh - base[:, 0])
         usual = warm & (gap < 3 * sd)
         out = self._news2(dev, ts, fresh, usual)
+        out += self.absolute.observe(self.registry.device_ids, dev, ts, fresh)
         out += self._baseline(dev, ts, values, valid, fresh, _Snapshot(base, sd, warm, gap))
         return out
 

@@ -69,3 +69,13 @@ def test_an_unknown_scenario_is_one_clear_line() -> None:
     )
     assert res.returncode == 2
     assert res.stderr.startswith("anxin: no scenario 'no-such-thing' (shipped: ")
+
+
+def test_residents_on_their_first_day_are_watched_like_the_rest() -> None:
+    report, _ = evaluate(load_spec("first-day"))
+    assert report["warmup_days"] == 0
+    assert report["recall_first_day"] >= 0.95  # 0.71 without the absolute rules
+    assert report["missed_critical_first_day"] == 0
+    assert report["false_alerts_per_resident_day_first_day"] < 0.5
+    assert "recall_after_first_day" not in report  # one day long: all of it the first
+    assert targets_met(report)

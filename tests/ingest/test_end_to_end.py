@@ -210,8 +210,8 @@ def test_metrics_tell_emergency_alerts_from_detected_ones_and_pending_is_current
     now = time.time()
     with publisher(broker) as pub:
         pub.publish("anxin/v1/btn1/event", {"ts": now, "type": "sos"}, "sos")
-        for i in range(4):  # SpO2 82 % and a pulse of 150, again and again: NEWS2 high
-            reading = {"ts": now - 40 + 10 * i, "seq": i, "hr": 150, "spo2": 82, "rr": 30}
+        for i in range(6):  # SpO2 82 % and a pulse of 150 for 2.5 min: NEWS2 high
+            reading = {"ts": now - 150 + 30 * i, "seq": i, "hr": 150, "spo2": 82, "rr": 30}
             pub.publish("anxin/v1/w1/vitals", reading, "vitals")
     wait_until(lambda: count(db, "SELECT count(*) FROM alerts") >= 2, timeout=10, what="alerts")
     opened = metric(serve, "anxin_ingest_alerts_opened_total")
