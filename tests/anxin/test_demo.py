@@ -50,6 +50,9 @@ def test_demo_runs_on_embedded_services_and_leaves_nothing_behind(tmp_path: Path
     assert "embedded PostgreSQL" in out
     assert "amqtt in-process" in out
     assert re.search(r"open http://127\.0\.0\.1:\d+/docs", out)
+    assert "demo: the database: psql 'postgresql://" in out
+    assert re.search(r"press an SOS by hand: mosquitto_pub .* -t anxin/v1/\S+-sos/event", out)
+    assert "Warning" not in res.stdout + res.stderr
     stored = [int(n) for n in re.findall(r"stored (\d+) vital-sign readings", out)]
     assert stored, out
     assert stored[-1] > 0, out
