@@ -16,7 +16,7 @@ from alerts.detect.registry import DeviceInfo, HomeInfo
 from alerts.overrides import InvalidOverride, overrides_by_resident, parse_overrides
 from alerts.snapshots import load_snapshot
 from devices.models import Device, Resident
-from devices.service import devices_by_id, residents_by_id
+from devices.service import devices_by_id, registered, residents_by_id
 
 log = logging.getLogger("anxin.detector")
 
@@ -59,7 +59,7 @@ class RegistrySync:
         if not unseen:
             return unseen
         async with self._pool.connection() as conn:
-            devices = await devices_by_id(conn=conn, ids=unseen)
+            devices, unregistered = await registered(conn=conn, ids=unseen)
             rids = {d.resident_id for d in devices if d.resident_id is not None}
             rids -= set(self.engine.registry.resident_ids)
             residents = await residents_by_id(conn=conn, ids=rids) if rids else []
@@ -68,7 +68,7 @@ class RegistrySync:
             homes=[_home(r, overrides.get(r.id, {})) for r in residents],
             devices=[_device(d) for d in devices],
         )
-        return unseen.difference(d.id for d in devices)
+        return unregistered
 
     async def refresh(self) -> None:
         """Re-read residents whose record or overrides changed since the last look."""

@@ -113,6 +113,13 @@ async def devices_by_id(*, conn: AsyncConnection, ids: Iterable[str] | None = No
         return await cur.fetchall()
 
 
+async def registered(*, conn: AsyncConnection, ids: Iterable[str]) -> tuple[list[Device], set[str]]:
+    """The registered devices among `ids`, and the ids that are no registered device."""
+    wanted = set(ids)
+    found = await devices_by_id(conn=conn, ids=wanted)
+    return found, wanted.difference(d.id for d in found)
+
+
 async def residents_by_id(
     *,
     conn: AsyncConnection,

@@ -53,6 +53,8 @@ def test_demo_runs_on_embedded_services_and_leaves_nothing_behind(tmp_path: Path
     assert "demo: the database: psql 'postgresql://" in out
     assert re.search(r"press an SOS by hand: mosquitto_pub .* -t anxin/v1/\S+-sos/event", out)
     assert "Warning" not in res.stdout + res.stderr
+    assert "disconnected" not in res.stdout + res.stderr  # a clean stop is not an outage
+    assert re.search(r"\d+ alerts raised, \d+ P1", out)  # not "open": none is worked yet
     stored = [int(n) for n in re.findall(r"stored (\d+) vital-sign readings", out)]
     assert stored, out
     assert stored[-1] > 0, out
@@ -109,6 +111,7 @@ def test_ctrl_c_at_any_moment_stops_the_demo_and_everything_it_started(
         proc.kill()
     assert proc.returncode == 0, out
     assert "demo: stopped; nothing left running" in out
+    assert "disconnected" not in out
     assert left_running(tmp_path) == ""
 
 
