@@ -7,7 +7,7 @@ Ingest stores what devices send; through here, and nowhere else, it asks alerts 
 - open the alert of an emergency event in the transaction that stores the event
   (`open_emergency_alert`), so an SOS is alerted the moment it is durable;
 - analyse what was committed (`observe`, then `apply` its outcomes as alerts), in the
-  detector's columns (`Observations` and the types re-exported below).
+  detector's columns (`columns`: `Observations` and the types it is made of).
 """
 
 from collections.abc import Iterable, Sequence
@@ -16,32 +16,16 @@ import numpy as np
 from numpy.typing import NDArray
 from psycopg import AsyncConnection
 
+from alerts.detect import observations as columns
 from alerts.detect.events import immediate_finding
-from alerts.detect.observations import (
-    EVENT_CODE,
-    METRICS,
-    Events,
-    Locations,
-    Observations,
-    Statuses,
-    Vitals,
-)
+from alerts.detect.observations import Observations
 from alerts.live import LiveDetector
 from alerts.models import Outcome
 from alerts.service import open_alert
 from devices.models import EventType
 
-__all__ = [
-    "EVENT_CODE",
-    "METRICS",
-    "Events",
-    "Intake",
-    "Locations",
-    "Observations",
-    "Statuses",
-    "Vitals",
-    "open_emergency_alert",
-]
+# `columns`: the detector's input types (Observations, Vitals, Events, ...) and codes
+__all__ = ["Intake", "columns", "open_emergency_alert"]
 
 
 class Intake:

@@ -41,15 +41,8 @@ from pathlib import Path
 
 import psycopg
 
-from anxin.db import schema_sql
-from anxin.localstack import (
-    Mosquitto,
-    PostgresCluster,
-    free_port,
-    postgres_bindir,
-    timescaledb_available,
-)
-from bench.serve import serve_env, start_serve, stop_serve
+from anxin.localstack import free_port
+from bench.serve import serve_env, start_serve, start_services, stop_serve
 from simulators.mqttload import LoadPublisher, paced
 
 WATCHES = 1000
@@ -74,22 +67,12 @@ def sos(press: int, ts: float) -> tuple[str, bytes, object]:
 
 class Stack:
     def __init__(self, work: Path) -> None:
-        bindir = postgres_bindir()
-        assert bindir, "no PostgreSQL server binaries"
-        self.pg = PostgresCluster(
-            datadir=work / "pg", bindir=bindir, timescaledb=timescaledb_available(bindir)
-        ).start()
-        self.broker = Mosquitto(workdir=work / "mq", executable=Mosquitto.find() or "mosquitto")
-        self.broker.start()
-        with psycopg.connect(self.pg.dsn(), autocommit=True) as conn:
-            conn.execute(schema_sql())
-            with conn.cursor() as cur:
-                cur.executemany(
-                    "INSERT INTO devices (id, kind) VALUES (%s, %s)",
-                    [(f"w{i:04d}", "watch") for i in range(WATCHES)]
-                    + [(f"b{i:02d}", "sos_button") for i in range(BUTTONS)]
-                    + [("flood1", "watch")],
-                )
+        self.pg, self.broker = start_services(
+            work,
+            [(f"w{i:04d}", "watch") for i in range(WATCHES)]
+            + [(f"b{i:02d}", "sos_button") for i in range(BUTTONS)]
+            + [("flood1", "watch")],
+        )
         self.http_port = free_port()
         self._env = serve_env(
             dsn=self.pg.dsn(),

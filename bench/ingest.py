@@ -47,15 +47,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from anxin.db import schema_sql
-from anxin.localstack import (
-    Mosquitto,
-    PostgresCluster,
-    free_port,
-    postgres_bindir,
-    timescaledb_available,
-)
-from bench.serve import serve_env, start_serve, stop_serve
+from anxin.localstack import free_port
+from bench.serve import serve_env, start_serve, start_services, stop_serve
 from ingest.mqtt_client import IngestClient
 from ingest.topics import SUBSCRIPTION
 from simulators.publisher import Publisher
@@ -326,24 +319,13 @@ def main() -> None:
         publish_backlog(*args.publish_only)
         return
     n = args.messages
-    bindir = postgres_bindir()
-    assert bindir, "no PostgreSQL server binaries"
     rounds: list[tuple[Drain, Drain, Drain]] = []
     with tempfile.TemporaryDirectory(prefix="anxin-bench-") as tmp:
         work = Path(tmp)
         os.chmod(work, 0o755)
-        pg = PostgresCluster(
-            datadir=work / "pg", bindir=bindir, timescaledb=timescaledb_available(bindir)
-        ).start()
-        broker = Mosquitto(workdir=work / "mq", executable=Mosquitto.find() or "mosquitto").start()
+        pg, broker = start_services(work, [(f"bench-{i:04d}", "watch") for i in range(DEVICES)])
         try:
             with psycopg.connect(pg.dsn(), autocommit=True) as conn:
-                conn.execute(schema_sql())
-                with conn.cursor() as cur:
-                    cur.executemany(
-                        "INSERT INTO devices (id, kind) VALUES (%s, 'watch')",
-                        [(f"bench-{i:04d}",) for i in range(DEVICES)],
-                    )
                 tsdb = conn.execute(
                     "SELECT extversion FROM pg_extension WHERE extname='timescaledb'"
                 ).fetchone()

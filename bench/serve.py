@@ -1,4 +1,6 @@
-"""`anxin serve` as a child process of a benchmark: its environment, start and stop."""
+"""What every benchmark starts: its own PostgreSQL (TimescaleDB when installed) with the
+schema and the devices it publishes for, its own Mosquitto, and `anxin serve` as a
+child process."""
 
 import os
 import signal
@@ -8,6 +10,26 @@ import time
 from pathlib import Path
 
 import httpx
+import psycopg
+
+from anxin.db import schema_sql
+from anxin.localstack import Mosquitto, PostgresCluster, postgres_bindir, timescaledb_available
+
+
+def start_services(work: Path, devices: list[tuple[str, str]]) -> tuple[PostgresCluster, Mosquitto]:
+    """A database (schema applied, `devices` registered as (id, kind)) and a broker
+    with the project's config, both in `work`."""
+    bindir = postgres_bindir()
+    assert bindir, "no PostgreSQL server binaries"
+    pg = PostgresCluster(
+        datadir=work / "pg", bindir=bindir, timescaledb=timescaledb_available(bindir)
+    ).start()
+    broker = Mosquitto(workdir=work / "mq", executable=Mosquitto.find() or "mosquitto").start()
+    with psycopg.connect(pg.dsn(), autocommit=True) as conn:
+        conn.execute(schema_sql())  # type: ignore[arg-type]
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO devices (id, kind) VALUES (%s, %s)", devices)
+    return pg, broker
 
 
 def serve_env(*, dsn: str, mqtt_url: str, http_port: int, client_id: str) -> dict[str, str]:
