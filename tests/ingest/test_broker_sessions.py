@@ -21,12 +21,18 @@ from tests.ingest.test_faults import SteadyPublisher
 pytestmark = pytest.mark.slow
 
 
+def watches_and_a_button(db: psycopg.Connection, watches: int) -> list[str]:
+    """Registers watches w0... and the SOS button btn1; returns the watches' ids."""
+    devices = [f"w{i}" for i in range(watches)]
+    register(db, *devices)
+    register(db, "btn1", kind="sos_button")
+    return devices
+
+
 def test_a_graceful_broker_restart_loses_no_acknowledged_message_nor_the_sos_in_the_gap(
     db: psycopg.Connection, broker: Mosquitto, serve: ServeProcess
 ) -> None:
-    devices = [f"w{i}" for i in range(20)]
-    register(db, *devices)
-    register(db, "btn1", kind="sos_button")
+    devices = watches_and_a_button(db, 20)
     serve.start()  # default settings
     pub = SteadyPublisher(broker, devices, total=3_000, rate=1_000)
     pub.start()
@@ -48,9 +54,7 @@ def test_a_broker_killed_while_ingest_keeps_up_loses_no_acknowledged_message_nor
     # Mosquitto writes sessions and queues only at its autosave: killed before its first
     # save since ingest subscribed, it would come back without ingest's sessions, and
     # drop everything until ingest re-subscribed. 12 s in, a 10 s autosave has run.
-    devices = [f"w{i}" for i in range(50)]
-    register(db, *devices)
-    register(db, "btn1", kind="sos_button")
+    watches_and_a_button(db, 50)
     serve.start()
     pub, button = LoadPublisher(broker.port, "kill-pub"), LoadPublisher(broker.port, "kill-btn")
     killed_at: list[float] = []
