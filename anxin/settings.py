@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -124,6 +126,12 @@ class Settings(BaseSettings):
         if scheme not in ("postgresql", "postgres"):
             msg = "must be a postgresql:// URL"
             raise ValueError(msg)
+        try:
+            conninfo_to_dict(value.get_secret_value())
+        except psycopg.ProgrammingError as exc:
+            # libpq quotes the whole URI after " in URI:", password included
+            msg = f"not a valid postgresql:// URL: {str(exc).split(' in URI')[0]}"
+            raise ValueError(msg) from None
         return value
 
     @property

@@ -164,3 +164,11 @@ def test_serve_on_a_database_without_the_schema_says_to_run_db_init(
     res = serve_on(pg_cluster.dsn("anxin_empty"))
     assert res.returncode == 1
     assert res.stderr.strip().endswith("has no Anxin schema: run `anxin db init`")
+
+
+def test_a_malformed_database_url_is_one_line_without_its_password() -> None:
+    res = anxin("serve", env={**os.environ, "ANXIN_DATABASE_URL": "postgresql://u:s3cret@[db/x"})
+    assert res.returncode == 2
+    assert res.stderr.startswith("anxin: invalid setting ANXIN_DATABASE_URL: not a valid")
+    assert len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert "s3cret" not in res.stderr
