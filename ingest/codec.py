@@ -17,7 +17,15 @@ from msgspec import Meta
 
 from devices.models import URGENT_EVENTS, EventType
 from ingest.records import Reading, Rejected
-from ingest.salvage import NUL_ESCAPE, LooseEvent, loose_event, parse_error, without_nul
+from ingest.salvage import (
+    NUL_ESCAPE,
+    Damage,
+    LooseEvent,
+    loose_event,
+    note,
+    parse_error,
+    without_nul,
+)
 from ingest.topics import BadTopic, Channel, Topic
 
 # 2000-01-01: a device clock that reads earlier has lost its time (epoch 0 after a reset).
@@ -144,7 +152,7 @@ class Codec:
         body = _without_nul(EventPayload(ts=ts, type=event_type, id=ident, seq=seq, data=data))
         return _to_reading(Channel.EVENT, device_id, ts, body)
 
-    def _loose_ts(self, loose: LooseEvent, now: float, damage: list[str]) -> float:
+    def _loose_ts(self, loose: LooseEvent, now: float, damage: list[Damage]) -> float:
         value = loose.ts
         if isinstance(value, str):
             with contextlib.suppress(msgspec.ValidationError):
@@ -155,7 +163,14 @@ class Codec:
             else "ts missing or not a time"
         )
         if isinstance(checked, str):
-            damage.append(f"{checked}; the time received is used")
+            damage.append(
+                note(
+                    "ts_replaced",
+                    detail=checked,
+                    zh="设备时间缺失或无效，改用接收时间",
+                    en=f"{checked}; the time received is used",
+                )
+            )
             return now
         return float(checked)
 
@@ -177,7 +192,7 @@ class Codec:
 
 
 def _checked_optionals(
-    loose: LooseEvent, damage: list[str]
+    loose: LooseEvent, damage: list[Damage]
 ) -> tuple[str | None, int | None, dict[str, Any] | None]:
     ident = loose.id if isinstance(loose.id, str) and 1 <= len(loose.id) <= 128 else None
     seq = (
@@ -188,9 +203,25 @@ def _checked_optionals(
     data = loose.data if isinstance(loose.data, dict) else None
     for name, value, kept in (("id", loose.id, ident), ("seq", loose.seq, seq)):
         if value is not None and kept is None:
-            damage.append(f"{name} {str(value)[:40]!r} dropped")
+            shown = repr(str(value)[:40])
+            damage.append(
+                note(
+                    "field_dropped",
+                    field=name,
+                    value=str(value)[:40],
+                    zh=f"字段 {name}（{shown}）无效，已丢弃",
+                    en=f"{name} {shown} dropped",
+                )
+            )
     if loose.data is not None and data is None:
-        damage.append("data dropped (not an object)")
+        damage.append(
+            note(
+                "field_dropped",
+                field="data",
+                zh="字段 data 不是对象，已丢弃",
+                en="data dropped (not an object)",
+            )
+        )
     return ident, seq, data
 
 
@@ -201,7 +232,8 @@ def _without_nul(body: Any) -> Any:
             data = data or {}
             notes = data.get("damaged")
             notes = [*notes] if isinstance(notes, list) else []
-            data = {**data, "damaged": [*notes, "NUL characters replaced"]}
+            replaced = note("nul_replaced", zh="空字符（NUL）已替换", en="NUL characters replaced")
+            data = {**data, "damaged": [*notes, replaced]}
         return msgspec.structs.replace(body, id=ident, data=data)
     if isinstance(body, StatusPayload):
         return msgspec.structs.replace(body, fw=without_nul(body.fw))

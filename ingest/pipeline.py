@@ -27,6 +27,7 @@ from ingest.codec import Codec
 from ingest.observations import to_observations
 from ingest.ratelimit import RateLimiter, SummaryRows
 from ingest.records import Elsewhere, Limited, Reading, Rejected, bare_event
+from ingest.salvage import note
 from ingest.writer import BatchResult, Message, write_batch
 from kernel.db import DB_UNAVAILABLE, OutageLog, first_line
 from kernel.ratelog import BoundedLog
@@ -254,7 +255,13 @@ class IngestPipeline:
         outcome = message.outcome
         reason = f"database refused the row: {first_line(exc)}"
         if isinstance(outcome, Reading) and outcome.urgent:
-            message.outcome = bare_event(outcome, reason)
+            damage = note(
+                "details_dropped",
+                detail=first_line(exc),
+                zh="数据库拒收该行，仅保留事件的类型、时间和标识",
+                en=reason,
+            )
+            message.outcome = bare_event(outcome, damage)
             try:
                 return await self._write([message], unregistered)
             except CONTENT_REFUSED:

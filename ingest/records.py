@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 import msgspec
 
+from ingest.salvage import Damage
 from ingest.topics import Channel
 
 VITALS_COLUMNS = (
@@ -94,7 +95,7 @@ class Limited:
     reason: str  # the limit, for the summary dead letter
 
 
-def bare_event(reading: Reading, damage: str) -> Reading:
+def bare_event(reading: Reading, damage: Damage) -> Reading:
     """An event row with only what an alert needs: its time, type and identity (kept
     deterministic, so a redelivery is still the same event) and a note of the damage."""
     ts, device_id, event_type, key, seq, _data = reading.row

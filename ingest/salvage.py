@@ -7,13 +7,23 @@ before the database sees it, or is dead-lettered with a reason that says which.
 
 An SOS, fall, smoke, gas or water-leak event is worth more than its optional fields:
 if those are damaged, the event is kept without them (the damage is written into its
-`data` under `"damaged"`), so it is stored and alerted all the same.
+`data` under `"damaged"`), so it is stored and alerted all the same. Each note there
+has a `code` and its values for software, and the sentence in Simplified Chinese (what
+an operator reads) and in English.
 """
 
 import re
 from typing import Any
 
 import msgspec
+
+Damage = dict[str, object]
+
+
+def note(code: str, *, zh: str, en: str, **values: object) -> Damage:
+    """One note of what was damaged in an event, for its `data.damaged` list."""
+    return {"code": code, **values, "zh-CN": zh, "en": en}
+
 
 REPLACEMENT = "\ufffd"
 NUL_ESCAPE = b"\\u0000"
@@ -74,22 +84,36 @@ class LooseEvent(msgspec.Struct):
 _LOOSE = msgspec.json.Decoder(LooseEvent)
 
 
-def loose_event(payload: bytes) -> tuple[LooseEvent, list[str]]:
+def loose_event(payload: bytes) -> tuple[LooseEvent, list[Damage]]:
     """The event's fields as far as they can be read, and what was damaged.
 
     First a repaired parse (bad UTF-8, lone surrogates); if the payload still cannot
     be parsed, the top-level `type`, `ts` and `id` are found by pattern. The caller
     decides whether what is left is worth keeping (an emergency is).
     """
-    damage: list[str] = []
+    damage: list[Damage] = []
     fixed = repaired(payload)
     if fixed is not None:
-        damage.append("invalid UTF-8 or unpaired surrogates replaced")
+        damage.append(
+            note(
+                "text_repaired",
+                zh="无效的 UTF-8 或不成对的代理字符已替换",
+                en="invalid UTF-8 or unpaired surrogates replaced",
+            )
+        )
         payload = fixed
     try:
         return _LOOSE.decode(payload), damage
     except (msgspec.DecodeError, RecursionError) as exc:
-        damage.append(f"payload unreadable ({parse_error(exc, payload)}); type and ts recovered")
+        reason = parse_error(exc, payload)
+        damage.append(
+            note(
+                "payload_unreadable",
+                detail=reason,
+                zh="报文无法完整解析，已找回事件类型和时间",
+                en=f"payload unreadable ({reason}); type and ts recovered",
+            )
+        )
     event = LooseEvent()
     if len(types := _TYPE.findall(payload)) == 1:  # more than one: which is the event's?
         event.type = types[0].decode()

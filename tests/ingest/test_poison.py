@@ -50,7 +50,15 @@ def test_nul_characters_are_cleaned_and_an_sos_with_one_in_its_id_alerts(
     assert count(db, "SELECT count(*) FROM events") == 2
     assert count(db, "SELECT count(*) FROM device_status WHERE fw = '1.\ufffd2'") == 1
     (data,) = db.execute("SELECT data FROM events WHERE type = 'sos'").fetchone() or ()
-    assert data == {"damaged": ["NUL characters replaced"]}
+    assert data == {
+        "damaged": [
+            {
+                "code": "nul_replaced",
+                "zh-CN": "空字符（NUL）已替换",
+                "en": "NUL characters replaced",
+            }
+        ]
+    }
     assert count(db, "SELECT count(*) FROM dead_letters") == 0
     assert "refused" not in serving_a_button_and_a_watch.log()
 
@@ -69,9 +77,22 @@ def test_emergencies_with_unreadable_details_still_alert_and_say_what_was_damage
         pub.publish("anxin/v1/w1/event", {"ts": now + 1, "type": "sos", "seq": -4}, "")
     wait_until(lambda: count(db, "SELECT count(*) FROM alerts") == 3, timeout=10, what="3 alerts")
     damage = [r[0] for r in db.execute("SELECT data->'damaged' FROM events ORDER BY type, ts")]
-    assert "nested too deeply" in damage[1][0]  # the SOS from btn1
-    assert damage[0] == ["invalid UTF-8 or unpaired surrogates replaced"]  # the fall
-    assert damage[2] == ["seq '-4' dropped"]
+    # each note: a code for software, the sentence in Chinese (first) and English
+    assert damage[1][0]["code"] == "payload_unreadable"  # the SOS from btn1
+    assert "nested too deeply" in damage[1][0]["en"]
+    assert damage[1][0]["zh-CN"] == "报文无法完整解析，已找回事件类型和时间"
+    assert [(d["code"], d["en"]) for d in damage[0]] == [  # the fall
+        ("text_repaired", "invalid UTF-8 or unpaired surrogates replaced")
+    ]
+    assert damage[2] == [
+        {
+            "code": "field_dropped",
+            "field": "seq",
+            "value": "-4",
+            "zh-CN": "字段 seq（'-4'）无效，已丢弃",
+            "en": "seq '-4' dropped",
+        }
+    ]
     assert count(db, "SELECT count(*) FROM dead_letters") == 0
 
 
