@@ -299,9 +299,7 @@ class IngestPipeline:
             self._refusals.log(
                 logging.WARNING,
                 "over limit",
-                "%s is over the rate limit of %g messages/s (burst %d): the excess is counted"
-                " in a dead letter, not stored, and the device is flagged",
+                "%s: %s; the device is flagged",
                 topic,
-                self._limiter.rate_per_s if self._limiter else 0,
-                self._limiter.burst if self._limiter else 0,
+                self._over_limit_reason,
             )

@@ -75,7 +75,7 @@ async def write_batch(
     rows: dict[Channel, list[tuple[object, ...]]] = defaultdict(list)
     urgent: list[Reading] = []
     dead: list[tuple[str, bytes, str, str | None]] = []
-    over_limit: dict[str, list[Message]] = defaultdict(list)
+    over_limit: dict[str, tuple[Message, int]] = {}  # per topic: the first, and how many
     for m in messages:
         if isinstance(m.outcome, Reading):
             rows[m.outcome.channel].append(m.outcome.row)
@@ -84,7 +84,8 @@ async def write_batch(
         elif isinstance(m.outcome, Rejected):
             dead.append((m.topic, m.payload, m.outcome.reason, m.outcome.device_id))
         elif isinstance(m.outcome, Limited):
-            over_limit[m.topic].append(m)
+            first, n = over_limit.get(m.topic, (m, 0))
+            over_limit[m.topic] = (first, n + 1)
 
     result = BatchResult(dead_letters=len(dead))
     if over_limit:
@@ -112,15 +113,14 @@ async def write_batch(
 
 async def _summarise(
     conn: AsyncConnection,
-    over_limit: dict[str, list[Message]],
+    over_limit: dict[str, tuple[Message, int]],
     summaries: SummaryRows,
     result: BatchResult,
 ) -> None:
     """Add each topic's count to its open summary dead letter, or open one (with the
     first message as its sample) and flag the device."""
     flagged: set[str] = set()
-    for topic, limited in over_limit.items():
-        n = len(limited)
+    for topic, (first, n) in over_limit.items():
         result.over_limit += n
         row_id = summaries.row(topic)
         if row_id is not None:
@@ -130,7 +130,6 @@ async def _summarise(
             )
             if cur.rowcount:
                 continue
-        first = limited[0]
         assert isinstance(first.outcome, Limited)
         cur = await conn.execute(
             "INSERT INTO dead_letters (topic, payload, reason, device_id, messages, last_at)"
