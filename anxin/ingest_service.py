@@ -13,6 +13,7 @@ from alerts.intake import Intake
 from alerts.live import LiveDetector
 from anxin.settings import Settings
 from anxin.supervisor import Supervisor
+from ingest import metrics
 from ingest.codec import Codec
 from ingest.consumer import MqttConsumer
 from ingest.pipeline import IngestPipeline
@@ -41,7 +42,8 @@ class Lane:
 
 class IngestService:
     def __init__(self, settings: Settings, pool: AsyncConnectionPool) -> None:
-        outage = OutageLog(logging.getLogger("anxin.database"))  # one per service
+        # one per service, whichever task sees the outage first
+        outage = OutageLog(logging.getLogger("anxin.database"), on_start=metrics.DB_OUTAGES.inc)
         self.detector = LiveDetector(
             pool,
             snapshot_s=settings.detector_snapshot_s,

@@ -276,9 +276,7 @@ class IngestPipeline:
             )
 
     def _note_outage(self, exc: Exception, held: int, attempt_started: float) -> None:
-        if not self._blind:
-            self._blind = True
-            metrics.DB_OUTAGES.inc()
+        self._blind = True
         detail = f"holding {held} messages unacknowledged until it is back"
         self._outage.failed(exc, attempt_started=attempt_started, detail=detail)
 

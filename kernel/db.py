@@ -2,6 +2,7 @@
 
 import logging
 import time
+from collections.abc import Callable
 
 import psycopg
 from psycopg_pool import PoolTimeout
@@ -24,8 +25,12 @@ class OutageLog:
     the failure surfaced: waiting for a pooled connection can take seconds.
     """
 
-    def __init__(self, logger: logging.Logger) -> None:
+    def __init__(
+        self, logger: logging.Logger, *, on_start: Callable[[], object] | None = None
+    ) -> None:
+        """`on_start`: called once as each outage begins (e.g. to count it)."""
         self._log = logger
+        self._on_start = on_start
         self.since: float | None = None  # monotonic start of the outage, while one lasts
 
     def failed(self, exc: BaseException, *, attempt_started: float, detail: str = "") -> None:
@@ -35,6 +40,8 @@ class OutageLog:
         self._log.error(
             "database unavailable%s: %s", f", {detail}" if detail else "", first_line(exc)
         )
+        if self._on_start is not None:
+            self._on_start()
 
     def succeeded(self) -> float | None:
         """Call after a database step went through; returns the outage's length in

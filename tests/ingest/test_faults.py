@@ -7,6 +7,7 @@ import time
 from datetime import datetime
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 
@@ -111,3 +112,5 @@ def test_database_outage_of_30s_loses_nothing_and_is_reported_promptly_with_its_
     assert abs(measured - lasted) < 3, f"said {measured:.1f}s for an outage of {lasted:.1f}s"
     during = [e for e in entries if down["ts"] <= e["ts"] <= back["ts"]]
     assert len(during) <= 5, "the outage flooded the log:\n" + "\n".join(e["msg"] for e in during)
+    metrics = httpx.get(f"{serve.base_url}/metrics", timeout=5).text
+    assert re.search(r"^anxin_ingest_database_outages_total 1\.0$", metrics, re.M)  # one outage
