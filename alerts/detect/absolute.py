@@ -25,7 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from alerts.detect.episodes import Episodes
-from alerts.detect.findings import duration, finding
+from alerts.detect.findings import finding
 from alerts.detect.observations import SBP, TEMP
 from alerts.models import Finding, Severity
 
@@ -69,21 +69,20 @@ class AbsoluteRules:
             d = int(dev[j])
             episodes = self.urgent if urgent[j] else self.fever
             since = float(episodes.since[d])
-            signs = []
-            if crisis[j] and urgent[j]:
-                signs.append(f"systolic BP {float(sbp[j]):.0f} mmHg (hypertensive crisis, >= 180)")
-            if fever[j]:
-                label = "high fever, >= 39.0" if high_fever[j] else "fever, >= 37.8"
-                signs.append(f"temperature {float(temp[j]):.1f} °C ({label})")
             out.append(
                 finding(
                     device_id=device_ids[d],
                     rule="vitals_absolute",
                     severity=Severity.P2 if urgent[j] else Severity.P3,
-                    reason=(
-                        f"{'; '.join(signs)} for {int(episodes.run[d])} readings over"
-                        f" {duration(float(ts[j]) - since)}"
-                    ),
+                    code="vitals_absolute",
+                    values={
+                        "sbp": _or_none(sbp[j]),
+                        "temp": _or_none(temp[j]),
+                        "crisis": bool(crisis[j] and urgent[j]),
+                        "fever": ("high" if high_fever[j] else "mild") if fever[j] else None,
+                        "readings": int(episodes.run[d]),
+                        "over_s": round(float(ts[j]) - since),
+                    },
                     ts=float(ts[j]),
                     episode=f"{since:.0f}:{'P2' if urgent[j] else 'P3'}",
                     data={"sbp": _or_none(sbp[j]), "temp": _or_none(temp[j])},

@@ -5,18 +5,19 @@ import numpy as np
 
 from alerts.detect.arrays import grown
 from alerts.detect.config import DetectorConfig
-from alerts.detect.findings import at, duration, finding
+from alerts.detect.findings import at, finding
 from alerts.detect.observations import EVENT_CODE, EVENT_TYPES, Events
 from alerts.detect.registry import Registry
 from alerts.models import Downgrade, Finding, Outcome, Severity
+from alerts.reasons import Lang, render
 from devices.models import URGENT_EVENTS, EventType
 
-_IMMEDIATE_ALERTS: dict[EventType, tuple[Severity, str]] = {
-    EventType.SOS: (Severity.P1, "SOS button pressed"),
-    EventType.FALL: (Severity.P1, "fall detected by the wearable"),
-    EventType.SMOKE: (Severity.P1, "smoke alarm"),
-    EventType.GAS: (Severity.P1, "gas leak alarm"),
-    EventType.WATER_LEAK: (Severity.P2, "water leak detected"),
+_IMMEDIATE_ALERTS: dict[EventType, Severity] = {
+    EventType.SOS: Severity.P1,
+    EventType.FALL: Severity.P1,
+    EventType.SMOKE: Severity.P1,
+    EventType.GAS: Severity.P1,
+    EventType.WATER_LEAK: Severity.P2,
 }
 # Every urgent event has its alert: a type added to URGENT_EVENTS without one stops
 # the service at start-up (KeyError here), not the writer at the first such event.
@@ -26,13 +27,14 @@ RULE = {EventType.WATER_LEAK: "water_leak"}  # the rest are named as their event
 
 
 def immediate_finding(device_id: str, event: EventType, ts: float, key: str) -> Finding:
-    severity, reason = IMMEDIATE[event]
+    rule = RULE.get(event, str(event))
     # one alert per press: the key carries the device's own event id or seq
     return finding(
         device_id=device_id,
-        rule=RULE.get(event, str(event)),
-        severity=severity,
-        reason=reason,
+        rule=rule,
+        severity=IMMEDIATE[event],
+        code=rule,
+        values={},
         ts=ts,
         episode=f"{at(ts).isoformat()}:{key}",
         data={"event_key": key},
@@ -76,8 +78,10 @@ class EventsRule:
                     Downgrade(
                         dedup_key=self._fall_keys.pop(d),
                         severity=Severity.P3,
-                        note=f"cancelled by the wearer {duration(since)} after the fall",
+                        note=render("fall_cancelled", {"after_s": round(since)}, Lang.EN),
                         observed_at=at(float(ts[j])),
+                        code="fall_cancelled",
+                        values={"after_s": round(since)},
                     )
                 )
                 self.fall_ts[d] = np.nan
@@ -106,7 +110,8 @@ class EventsRule:
                     device_id=self.registry.device_ids[d],
                     rule="removed",
                     severity=Severity.P3,
-                    reason=f"wearable taken off {duration(now - since)} ago and not worn since",
+                    code="removed",
+                    values={"off_s": round(now - since)},
                     ts=now,
                     episode=f"{since:.0f}",
                 )

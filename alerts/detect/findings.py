@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 
 from alerts.models import Finding, Severity
+from alerts.reasons import Lang, render
 
 
 def at(ts: float) -> datetime:
@@ -14,7 +15,8 @@ def finding(
     device_id: str,
     rule: str,
     severity: Severity,
-    reason: str,
+    code: str,
+    values: dict[str, object],
     ts: float,
     episode: str,
     data: dict[str, object] | None = None,
@@ -25,17 +27,10 @@ def finding(
         device_id=device_id,
         rule=rule,
         severity=severity,
-        reason=reason,
+        reason=render(code, values, Lang.EN),
         observed_at=at(ts),
         dedup_key=f"{rule}:{device_id}:{episode}",
         data=data or {},
+        code=code,
+        values=values,
     )
-
-
-def duration(seconds: float) -> str:
-    seconds = max(0.0, float(seconds))
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 90 * 60:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"

@@ -60,10 +60,12 @@ class GeofenceRule:
                 device_id=r.device_ids[int(loc.dev[j])],
                 rule="geofence_night",
                 severity=Severity.P2,
-                reason=(
-                    f"{away[j]:.0f} m from home at {self.clock.hhmm(float(loc.ts[j]))}, outside"
-                    f" the {r.radius_m[home[j]]:.0f} m home zone (dementia)"
-                ),
+                code="geofence_night",
+                values={
+                    "distance_m": round(float(away[j])),
+                    "at": self.clock.hhmm(float(loc.ts[j])),
+                    "radius_m": round(float(r.radius_m[home[j]])),
+                },
                 ts=float(loc.ts[j]),
                 episode=f"{float(self.outside.since[loc.dev[j]]):.0f}",
                 data={

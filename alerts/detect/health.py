@@ -9,7 +9,7 @@ from numpy.typing import NDArray
 
 from alerts.detect.arrays import grown
 from alerts.detect.config import DetectorConfig
-from alerts.detect.findings import duration, finding
+from alerts.detect.findings import finding
 from alerts.detect.registry import Registry, per_home
 from alerts.models import Finding, Severity
 
@@ -51,7 +51,8 @@ class HealthRule:
                     device_id=self.registry.device_ids[d],
                     rule="offline",
                     severity=Severity.P3,
-                    reason="device went offline (its connection dropped; last will received)",
+                    code="offline_last_will",
+                    values={},
                     ts=float(ts[j]),
                     episode=f"{float(ts[j]):.0f}",
                 )
@@ -76,7 +77,8 @@ class HealthRule:
                 device_id=self.registry.device_ids[int(dev[j])],
                 rule="low_battery",
                 severity=Severity.P3,
-                reason=f"battery at {float(level[j]):.0f}%: charge the device today",
+                code="low_battery",
+                values={"battery": round(float(level[j]))},
                 ts=float(ts[j]),
                 episode=f"{float(ts[j]):.0f}",
             )
@@ -99,10 +101,11 @@ class HealthRule:
                     device_id=self.registry.device_ids[d],
                     rule="offline",
                     severity=Severity.P3,
-                    reason=(
-                        f"no message for {duration(now - last)}"
-                        f" (expected every {duration(float(self.registry.interval[d]))})"
-                    ),
+                    code="offline_silent",
+                    values={
+                        "silent_s": round(now - last),
+                        "interval_s": round(float(self.registry.interval[d])),
+                    },
                     ts=now,
                     episode=f"{last:.0f}",
                 )

@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from alerts.detect.arrays import grown
 from alerts.detect.clock import LocalClock
 from alerts.detect.config import DetectorConfig
-from alerts.detect.findings import duration, finding
+from alerts.detect.findings import finding
 from alerts.detect.observations import EVENT_CODE, Events
 from alerts.detect.registry import Registry
 from alerts.models import Finding, Severity
@@ -218,11 +218,12 @@ class HomeRule:
                     device_id=r.device_ids[r.home_device[h]],
                     rule="inactivity",
                     severity=Severity.P2,
-                    reason=(
-                        f"no movement at home for {duration(now - since)} (since"
-                        f" {self.clock.hhmm(since)}); on a usual day about"
-                        f" {expected[j]:.0f} movements would have been seen by now"
-                    ),
+                    code="inactivity",
+                    values={
+                        "silent_s": round(now - since),
+                        "since": self.clock.hhmm(since),
+                        "expected": round(float(expected[j])),
+                    },
                     ts=now,
                     episode=f"{since:.0f}",
                     data={
@@ -258,10 +259,11 @@ class HomeRule:
                     device_id=r.device_ids[d],
                     rule="night_bed_exit",
                     severity=Severity.P1,
-                    reason=(
-                        f"left bed at {self.clock.hhmm(left)} and nothing has moved for"
-                        f" {duration(now - float(quiet_since[j]))}"
-                    ),
+                    code="night_bed_exit",
+                    values={
+                        "left": self.clock.hhmm(left),
+                        "quiet_s": round(now - float(quiet_since[j])),
+                    },
                     ts=now,
                     episode=f"{left:.0f}",
                 )
@@ -289,10 +291,11 @@ class HomeRule:
                     device_id=r.device_ids[d],
                     rule="night_door_open",
                     severity=Severity.P1,
-                    reason=(
-                        f"front door open for {duration(now - float(since[j]))} at night"
-                        f" (since {self.clock.hhmm(float(since[j]))})"
-                    ),
+                    code="night_door_open",
+                    values={
+                        "open_s": round(now - float(since[j])),
+                        "since": self.clock.hhmm(float(since[j])),
+                    },
                     ts=now,
                     episode=f"{float(since[j]):.0f}",
                 )

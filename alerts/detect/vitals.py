@@ -15,7 +15,7 @@ from alerts.detect.absolute import AbsoluteRules
 from alerts.detect.arrays import grown
 from alerts.detect.config import DetectorConfig
 from alerts.detect.episodes import Episodes
-from alerts.detect.findings import duration, finding
+from alerts.detect.findings import finding
 from alerts.detect.news2 import subscores
 from alerts.detect.observations import METRICS, Vitals
 from alerts.detect.registry import Registry, per_home
@@ -29,13 +29,7 @@ VALID_HIGH = np.array([250, 100, 43, 260, 60], np.float32)
 DEVIATION_MIN = np.array([15, 3, 0.8, 25, 6], np.float32)
 SD_FLOOR = np.array([3, 0.7, 0.15, 5, 1.5], np.float32)
 
-LABEL = ("HR", "SpO2", "temperature", "systolic BP", "resp. rate")
-UNIT = ("/min", "%", " °C", " mmHg", "/min")
 DIGITS = (0, 0, 1, 0, 0)
-
-
-def show(metric: int, value: float) -> str:
-    return f"{LABEL[metric]} {value:.{DIGITS[metric]}f}{UNIT[metric]}"
 
 
 class VitalsRule:
@@ -162,24 +156,32 @@ class VitalsRule:
         fresh: NDArray[np.float32],
     ) -> Finding:
         since = float(episodes.since[d])
-        scored = [m for m in np.argsort(-sub, kind="stable") if sub[m] > 0]
-        parts = ", ".join(f"{show(m, float(fresh[m]))} ({sub[m]})" for m in scored)
-        base = [
-            show(m, float(self.base[d, 0, m]))
-            for m in scored
-            if self.base[d, 2, m] >= self.config.baseline_warm_readings
-        ]
-        reason = (
-            f"NEWS2 {int(sub.sum())}: {parts} for {int(episodes.run[d])} readings"
-            f" over {duration(ts - since)}"
-        )
-        if base:
-            reason += "; baseline " + ", ".join(base)
+        scored = [int(m) for m in np.argsort(-sub, kind="stable") if sub[m] > 0]
+        digits = {m: DIGITS[m] for m in scored}
+        values: dict[str, object] = {
+            "news2": int(sub.sum()),
+            "parts": [
+                {
+                    "metric": METRICS[m],
+                    "value": round(float(fresh[m]), digits[m]),
+                    "score": int(sub[m]),
+                }
+                for m in scored
+            ],
+            "readings": int(episodes.run[d]),
+            "over_s": round(ts - since),
+            "baseline": [
+                {"metric": METRICS[m], "value": round(float(self.base[d, 0, m]), digits[m])}
+                for m in scored
+                if self.base[d, 2, m] >= self.config.baseline_warm_readings
+            ],
+        }
         return finding(
             device_id=self.registry.device_ids[d],
             rule="vitals_news2",
             severity=severity,
-            reason=reason,
+            code="vitals_news2",
+            values=values,
             ts=ts,
             episode=f"{since:.0f}:{severity}",
             data={
@@ -219,21 +221,26 @@ class VitalsRule:
             d = int(dev[j])
             since = float(self.deviation.since[d])
             which = [int(m) for m in np.flatnonzero(deviates[j])]
-            parts = "; ".join(
-                f"{show(m, float(fresh[j, m]))}, personal baseline"
-                f" {show(m, float(mean[j, m])).split(' ', 1)[1]}"
-                f" (±{float(sd[j, m]):.{DIGITS[m] or 0}f})"
+            parts = [
+                {
+                    "metric": METRICS[m],
+                    "value": round(float(fresh[j, m]), DIGITS[m]),
+                    "mean": round(float(mean[j, m]), DIGITS[m]),
+                    "sd": round(float(sd[j, m]), DIGITS[m]),
+                }
                 for m in which
-            )
-            reason = (
-                f"{parts}; for {int(self.deviation.run[d])} readings over {duration(ts[j] - since)}"
-            )
+            ]
             out.append(
                 finding(
                     device_id=self.registry.device_ids[d],
                     rule="vitals_baseline",
                     severity=Severity.P3,
-                    reason=reason,
+                    code="vitals_baseline",
+                    values={
+                        "parts": parts,
+                        "readings": int(self.deviation.run[d]),
+                        "over_s": round(float(ts[j] - since)),
+                    },
                     ts=float(ts[j]),
                     episode=f"{since:.0f}",
                     data={"metrics": [METRICS[m] for m in which]},
