@@ -26,6 +26,16 @@ CREATE TABLE IF NOT EXISTS residents (
     address     text,
     -- clinical and care flags the detectors read, e.g. 'hypercapnic', 'dementia'
     flags       text[] NOT NULL DEFAULT '{}',
+    -- what an operator needs on the phone (devices.models.ResidentIn says what each is)
+    phone         text,
+    birth_date    date,
+    district      text,
+    community     text,
+    medical_notes text,
+    allergies     text,
+    mobility      text,
+    access_notes  text,
+    language      text,
     created_at  timestamptz NOT NULL DEFAULT now(),
     -- the running detector re-reads residents changed since its last look
     updated_at  timestamptz NOT NULL DEFAULT now()
@@ -43,16 +53,68 @@ CREATE TABLE IF NOT EXISTS devices (
 );
 CREATE INDEX IF NOT EXISTS devices_resident ON devices (resident_id);
 
+-- Emergency contacts in the order to call them.
+CREATE TABLE IF NOT EXISTS resident_contacts (
+    resident_id text NOT NULL REFERENCES residents (id) ON DELETE CASCADE,
+    position    smallint NOT NULL CHECK (position >= 1),
+    name        text NOT NULL,
+    relation    text,
+    phone       text NOT NULL,
+    -- may they receive SMS about this resident
+    sms         boolean NOT NULL DEFAULT true,
+    PRIMARY KEY (resident_id, position)
+);
+CREATE INDEX IF NOT EXISTS resident_contacts_phone ON resident_contacts (phone);
+
+-- People who use the API. A token is 'anx_<token_id>_<secret>'; only an argon2 hash of
+-- it is kept. Roles and scopes: devices.accounts.
+CREATE TABLE IF NOT EXISTS users (
+    name             text PRIMARY KEY CHECK (name ~ '^[A-Za-z0-9_.@-]{1,64}$'),
+    role             text NOT NULL CHECK (role IN ('operator', 'supervisor', 'admin',
+                                                   'service_point', 'caregiver')),
+    -- operators and supervisors limited to these districts; empty: all of them
+    districts        text[] NOT NULL DEFAULT '{}',
+    -- a service_point user's own point (dispatch.service_points.id)
+    service_point_id text,
+    -- a caregiver's phone: they see the residents who list it as a contact
+    phone            text,
+    language         text NOT NULL DEFAULT 'zh-CN' CHECK (language IN ('zh-CN', 'en')),
+    token_id         text NOT NULL UNIQUE,
+    token_hash       text NOT NULL,
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    disabled_at      timestamptz
+);
+
 CREATE TABLE IF NOT EXISTS service_points (
     id          text PRIMARY KEY CHECK (id ~ '^[A-Za-z0-9_-]{1,64}$'),
     name        text NOT NULL,
-    -- 'complex' (street-level service complex) or 'station' (community service station)
+    -- dispatch.models.PointKind: complex, station, health_centre, care_home
     kind        text NOT NULL,
     lat         double precision NOT NULL CHECK (lat BETWEEN -90 AND 90),
     lon         double precision NOT NULL CHECK (lon BETWEEN -180 AND 180),
     address     text,
-    created_at  timestamptz NOT NULL DEFAULT now()
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    district    text,
+    -- dispatch.models.Capability: emergency, medical, nursing, meal, bath, cleaning,
+    -- escort, 24h
+    capabilities text[] NOT NULL DEFAULT '{}',
+    -- dispatch.models.WeekHours: per weekday, [start, end) minutes from midnight
+    hours       jsonb,
+    capacity    integer NOT NULL DEFAULT 2 CHECK (capacity >= 0),
+    accept_within_s integer NOT NULL DEFAULT 180 CHECK (accept_within_s > 0)
 );
+
+-- Who a service point sends, and when they are on shift.
+CREATE TABLE IF NOT EXISTS service_point_staff (
+    id          text PRIMARY KEY CHECK (id ~ '^[A-Za-z0-9_-]{1,64}$'),
+    point_id    text NOT NULL REFERENCES service_points (id) ON DELETE CASCADE,
+    name        text NOT NULL,
+    phone       text NOT NULL,
+    channels    text[] NOT NULL DEFAULT '{sms}',
+    shifts      jsonb NOT NULL,
+    on_call     boolean NOT NULL DEFAULT true
+);
+CREATE INDEX IF NOT EXISTS service_point_staff_point ON service_point_staff (point_id);
 
 -- Time series ----------------------------------------------------------------------
 -- Every unique index includes `ts` because TimescaleDB requires the partitioning
@@ -124,6 +186,42 @@ $$;
 
 -- Alerts ---------------------------------------------------------------------------
 
+-- An incident is what an operator works: one per resident (or unattached device) while
+-- any of theirs is unresolved. Its alerts are the findings grouped under it. The
+-- lifecycle (alerts.lifecycle) is the incident's; each alert's status follows it.
+CREATE TABLE IF NOT EXISTS incidents (
+    id               bigserial PRIMARY KEY,
+    -- the resident's id, or 'device:<id>' for a device nobody wears
+    subject          text NOT NULL,
+    resident_id      text REFERENCES residents (id),
+    device_id        text NOT NULL REFERENCES devices (id),
+    district         text,
+    opened_at        timestamptz NOT NULL DEFAULT now(),
+    last_seen_at     timestamptz NOT NULL DEFAULT now(),
+    severity         text NOT NULL CHECK (severity IN ('P1', 'P2', 'P3')),
+    status           text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'acknowledged',
+                         'dispatched', 'on_scene', 'resolved', 'cancelled')),
+    -- escalation is a level, not a status: 0 the operators' queue, then each step of
+    -- the chain (settings: escalation_chain)
+    escalation_level integer NOT NULL DEFAULT 0,
+    -- when the next escalation is due; NULL once someone acknowledged (or it closed)
+    escalate_at      timestamptz,
+    acknowledged_at  timestamptz,
+    dispatched_at    timestamptz,
+    on_scene_at      timestamptz,
+    closed_at        timestamptz,
+    service_point_id text REFERENCES service_points (id),
+    outcome          text CHECK (outcome IN ('assisted', 'false_alarm', 'no_response_visit',
+                         'ambulance', 'hospital', 'deceased', 'other')),
+    CHECK ((status = 'resolved') = (outcome IS NOT NULL))
+);
+CREATE UNIQUE INDEX IF NOT EXISTS incidents_one_active ON incidents (subject)
+    WHERE status NOT IN ('resolved', 'cancelled');
+CREATE INDEX IF NOT EXISTS incidents_due ON incidents (escalate_at) WHERE escalate_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS incidents_queue ON incidents (severity, opened_at, id)
+    WHERE status NOT IN ('resolved', 'cancelled');
+CREATE INDEX IF NOT EXISTS incidents_opened ON incidents (opened_at);
+
 CREATE TABLE IF NOT EXISTS alerts (
     id          bigserial PRIMARY KEY,
     opened_at   timestamptz NOT NULL DEFAULT now(),
@@ -135,11 +233,44 @@ CREATE TABLE IF NOT EXISTS alerts (
     severity    text NOT NULL CHECK (severity IN ('P1', 'P2', 'P3')),
     status      text NOT NULL DEFAULT 'open',
     reason      text NOT NULL,
-    -- one alert per device and cause (e.g. per SOS press): redeliveries hit this key
+    -- the first finding's key; every finding's key is in alert_findings
     dedup_key   text NOT NULL UNIQUE,
-    data        jsonb
+    data        jsonb,
+    incident_id bigint REFERENCES incidents (id),
+    -- a repeat of the same finding while the incident is unresolved counts here
+    count       integer NOT NULL DEFAULT 1,
+    last_seen_at timestamptz,
+    -- why, as a code and its values (alerts.reasons renders them per language; the
+    -- latest finding's); `reason` above is the English, and all earlier versions had
+    reason_code   text,
+    reason_values jsonb
 );
 CREATE INDEX IF NOT EXISTS alerts_open ON alerts (opened_at DESC) WHERE status <> 'resolved';
+
+-- One row per finding (a press, a reading over a threshold): a redelivered message
+-- hits its key and changes nothing.
+CREATE TABLE IF NOT EXISTS alert_findings (
+    dedup_key   text PRIMARY KEY,
+    alert_id    bigint NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
+    observed_at timestamptz NOT NULL
+);
+
+-- Every change to an incident, who made it and why: its timeline, and the event log
+-- the live stream replays from (ids are taken in commit order: alerts.audit).
+CREATE TABLE IF NOT EXISTS alert_audit (
+    id          bigserial PRIMARY KEY,
+    at          timestamptz NOT NULL DEFAULT now(),
+    incident_id bigint NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
+    alert_id    bigint REFERENCES alerts (id) ON DELETE CASCADE,
+    -- a user's name, or 'system' (detector, escalation)
+    actor       text NOT NULL,
+    action      text NOT NULL,
+    from_status text,
+    to_status   text,
+    note        text,
+    data        jsonb
+);
+CREATE INDEX IF NOT EXISTS alert_audit_incident ON alert_audit (incident_id, id);
 
 -- What the detector keeps -----------------------------------------------------------
 
@@ -186,3 +317,55 @@ ALTER TABLE devices ADD COLUMN IF NOT EXISTS over_limit_at timestamptz;
 ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS messages bigint NOT NULL DEFAULT 1
     CHECK (messages > 0);
 ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS last_at timestamptz;
+ALTER TABLE residents ADD COLUMN IF NOT EXISTS phone text;
+ALTER TABLE residents ADD COLUMN IF NOT EXISTS birth_date date;
+ALTER TABLE residents ADD COLUMN IF NOT EXISTS district text;
+ALTER TABLE residents ADD COLUMN IF NOT EXISTS community text;
+ALTER TABLE residents ADD COLUMN IF NOT EXISTS medical_notes text;
+ALTER TABLE residents ADD COLUMN IF NOT EXISTS allergies text;
+ALTER TABLE residents ADD COLUMN IF NOT EXISTS mobility text;
+ALTER TABLE residents ADD COLUMN IF NOT EXISTS access_notes text;
+ALTER TABLE residents ADD COLUMN IF NOT EXISTS language text;
+ALTER TABLE alerts ADD COLUMN IF NOT EXISTS incident_id bigint REFERENCES incidents (id);
+ALTER TABLE alerts ADD COLUMN IF NOT EXISTS count integer NOT NULL DEFAULT 1;
+ALTER TABLE alerts ADD COLUMN IF NOT EXISTS last_seen_at timestamptz;
+ALTER TABLE alerts ADD COLUMN IF NOT EXISTS reason_code text;
+ALTER TABLE alerts ADD COLUMN IF NOT EXISTS reason_values jsonb;
+-- alerts opened before incidents existed: each becomes an incident of its own, and
+-- its key a finding; then every alert belongs to an incident and has a known status
+DO $$
+DECLARE
+    a record;
+    inc bigint;
+BEGIN
+    FOR a IN SELECT * FROM alerts WHERE incident_id IS NULL ORDER BY id LOOP
+        INSERT INTO incidents (subject, resident_id, device_id, opened_at, last_seen_at,
+                               severity, status, outcome, closed_at)
+        VALUES ('legacy:' || a.id, a.resident_id, a.device_id, a.opened_at, a.opened_at,
+                a.severity,
+                CASE WHEN a.status IN ('open', 'acknowledged') THEN a.status ELSE 'resolved' END,
+                CASE WHEN a.status IN ('open', 'acknowledged') THEN NULL ELSE 'other' END,
+                CASE WHEN a.status IN ('open', 'acknowledged') THEN NULL ELSE now() END)
+        RETURNING id INTO inc;
+        UPDATE alerts SET incident_id = inc,
+            status = CASE WHEN status IN ('open', 'acknowledged') THEN status ELSE 'resolved' END
+            WHERE id = a.id;
+        INSERT INTO alert_findings (dedup_key, alert_id, observed_at)
+        VALUES (a.dedup_key, a.id, a.observed_at) ON CONFLICT DO NOTHING;
+    END LOOP;
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'alerts_status_check') THEN
+        ALTER TABLE alerts ADD CONSTRAINT alerts_status_check CHECK (status IN ('open',
+            'acknowledged', 'dispatched', 'on_scene', 'resolved', 'cancelled'));
+    END IF;
+END
+$$;
+ALTER TABLE alerts ALTER COLUMN incident_id SET NOT NULL;
+CREATE INDEX IF NOT EXISTS alerts_incident ON alerts (incident_id, rule);
+CREATE INDEX IF NOT EXISTS alert_findings_alert ON alert_findings (alert_id);
+ALTER TABLE service_points ADD COLUMN IF NOT EXISTS district text;
+ALTER TABLE service_points ADD COLUMN IF NOT EXISTS capabilities text[] NOT NULL DEFAULT '{}';
+ALTER TABLE service_points ADD COLUMN IF NOT EXISTS hours jsonb;
+ALTER TABLE service_points ADD COLUMN IF NOT EXISTS capacity integer NOT NULL DEFAULT 2
+    CHECK (capacity >= 0);
+ALTER TABLE service_points ADD COLUMN IF NOT EXISTS accept_within_s integer NOT NULL
+    DEFAULT 180 CHECK (accept_within_s > 0);

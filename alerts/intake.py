@@ -5,7 +5,7 @@ Ingest stores what devices send; through here, and nowhere else, it asks alerts 
   registered since the last look is read in; ids that are no registered device come
   back, for ingest to dead-letter);
 - open the alert of an emergency event in the transaction that stores the event
-  (`open_emergency_alert`), so an SOS is alerted the moment it is durable;
+  (`open_emergency`), so an SOS is alerted the moment it is durable;
 - analyse what was committed (`observe`, then `apply` its outcomes as alerts), in the
   detector's columns (`columns`: `Observations` and the types it is made of).
 """
@@ -25,7 +25,7 @@ from alerts.service import open_alert
 from devices.models import EventType
 
 # `columns`: the detector's input types (Observations, Vitals, Events, ...) and codes
-__all__ = ["Intake", "columns", "open_emergency_alert"]
+__all__ = ["Intake", "columns"]
 
 
 class Intake:
@@ -50,16 +50,16 @@ class Intake:
         """Write outcomes as alerts in one transaction; returns how many opened."""
         return await self._detector.apply(outcomes)
 
+    async def open_emergency(
+        self, *, conn: AsyncConnection, device_id: str, event: EventType, ts: float, key: str
+    ) -> bool:
+        """Open the alert of an emergency event (devices.models.URGENT_EVENTS) in the
+        caller's transaction; False when this press was taken already (redelivered)."""
+        finding = immediate_finding(device_id, event, ts, key)
+        opened = await open_alert(conn=conn, finding=finding, policy=self._detector.policy)
+        return opened is not None
+
     def watch_from(self, ts: float) -> None:
         """Nothing was observed before `ts` (ingest could not store: the database was
         away), so silence is counted from then."""
         self._detector.watch_from(ts)
-
-
-async def open_emergency_alert(
-    *, conn: AsyncConnection, device_id: str, event: EventType, ts: float, key: str
-) -> bool:
-    """Open the alert of an emergency event (devices.models.URGENT_EVENTS) in the
-    caller's transaction; False when it is open already (a redelivered press)."""
-    finding = immediate_finding(device_id, event, ts, key)
-    return await open_alert(conn=conn, finding=finding) is not None

@@ -26,6 +26,7 @@ from alerts.detect.config import DetectorConfig
 from alerts.detect.engine import Engine
 from alerts.detect.observations import Observations
 from alerts.models import Outcome
+from alerts.policy import DEFAULT_POLICY, EscalationPolicy
 from alerts.registry_sync import RegistrySync
 from alerts.service import apply_outcomes
 from alerts.snapshots import save_snapshot
@@ -45,8 +46,10 @@ class LiveDetector:
         refresh_s: float = 30.0,
         snapshot_s: float = 300.0,
         outage: OutageLog | None = None,
+        policy: EscalationPolicy = DEFAULT_POLICY,
     ) -> None:
         self.engine = Engine(config)
+        self.policy = policy
         self._pool = pool
         self._sweep_s = sweep_s
         self._refresh_s = refresh_s
@@ -82,7 +85,7 @@ class LiveDetector:
     async def apply(self, outcomes: list[Outcome]) -> int:
         """Write outcomes as alerts in one transaction; returns how many opened."""
         async with self._pool.connection() as conn, conn.transaction():
-            return await apply_outcomes(conn=conn, outcomes=outcomes)
+            return await apply_outcomes(conn=conn, outcomes=outcomes, policy=self.policy)
 
     async def sweep_once(self, now: float) -> int:
         """Run the time-based rules and write what they found (kept while the database

@@ -11,9 +11,9 @@ from psycopg_pool import AsyncConnectionPool
 
 from alerts.intake import Intake
 from alerts.live import LiveDetector
+from alerts.policy import EscalationPolicy
 from anxin.settings import Settings
 from anxin.supervisor import Supervisor
-from ingest import metrics
 from ingest.codec import Codec
 from ingest.consumer import MqttConsumer
 from ingest.pipeline import IngestPipeline
@@ -41,14 +41,21 @@ class Lane:
 
 
 class IngestService:
-    def __init__(self, settings: Settings, pool: AsyncConnectionPool) -> None:
-        # one per service, whichever task sees the outage first
-        outage = OutageLog(logging.getLogger("anxin.database"), on_start=metrics.DB_OUTAGES.inc)
+    def __init__(
+        self,
+        settings: Settings,
+        pool: AsyncConnectionPool,
+        *,
+        outage: OutageLog,
+        policy: EscalationPolicy,
+    ) -> None:
+        """`outage`: the service's one outage log; `policy`: incidents' deadlines."""
         self.detector = LiveDetector(
             pool,
             snapshot_s=settings.detector_snapshot_s,
             refresh_s=settings.detector_refresh_s,
             outage=outage,
+            policy=policy,
         )
         intake = Intake(self.detector)
         codec = Codec(

@@ -272,7 +272,11 @@ class IngestPipeline:
     async def _write(self, messages: list[Message], unregistered: set[str]) -> BatchResult:
         async with self._pool.connection() as conn, conn.transaction():
             return await write_batch(
-                conn=conn, messages=messages, unregistered=unregistered, summaries=self._summaries
+                conn=conn,
+                messages=messages,
+                unregistered=unregistered,
+                alerts=self._alerts,
+                summaries=self._summaries,
             )
 
     def _note_outage(self, exc: Exception, held: int, attempt_started: float) -> None:

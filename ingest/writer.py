@@ -12,7 +12,7 @@ import msgspec
 import numpy as np
 from psycopg import AsyncConnection, sql
 
-from alerts.intake import open_emergency_alert
+from alerts.intake import Intake
 from devices.models import EventType
 from devices.service import flag_over_limit
 from ingest.ratelimit import SummaryRows
@@ -65,6 +65,7 @@ async def write_batch(
     conn: AsyncConnection,
     messages: list[Message],
     unregistered: set[str],
+    alerts: Intake,
     summaries: SummaryRows | None = None,
 ) -> BatchResult:
     """Store a batch inside the caller's transaction; readings from the `unregistered`
@@ -104,7 +105,7 @@ async def write_batch(
         ts, _device, event_type, event_key = reading.row[:4]
         assert isinstance(ts, float)
         event = EventType(str(event_type))
-        if await open_emergency_alert(
+        if await alerts.open_emergency(
             conn=conn, device_id=reading.device_id, event=event, ts=ts, key=str(event_key)
         ):
             result.alerts_opened += 1

@@ -14,6 +14,10 @@ class AnxinError(Exception):
 
     status_code = 500
 
+    def details(self) -> dict[str, object]:
+        """What the HTTP answer carries beside the message (e.g. the legal actions)."""
+        return {}
+
 
 class NotFound(AnxinError):
     status_code = 404
@@ -25,6 +29,14 @@ class Conflict(AnxinError):
 
 class Invalid(AnxinError):
     status_code = 422
+
+
+class Unauthorized(AnxinError):
+    status_code = 401
+
+
+class Forbidden(AnxinError):
+    status_code = 403
 
 
 def describe(

@@ -28,16 +28,23 @@ from anxin.localstack import (
     timescaledb_available,
 )
 
+# the running service with a user of every role, for the API tests of each domain
+pytest_plugins = ["tests.api_world"]
+
 DATA_TABLES = (
     "vitals",
     "events",
     "locations",
     "device_status",
     "alerts",
+    "incidents",
+    "users",
+    "resident_contacts",
     "dead_letters",
     "devices",
     "residents",
     "service_points",
+    "service_point_staff",
 )
 
 

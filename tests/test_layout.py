@@ -19,10 +19,16 @@ OWNER = {
     "locations": "ingest",
     "device_status": "ingest",
     "dead_letters": "ingest",
+    "resident_contacts": "devices",
+    "users": "devices",
     "alerts": "alerts",
+    "incidents": "alerts",
+    "alert_findings": "alerts",
+    "alert_audit": "alerts",
     "resident_overrides": "alerts",
     "detector_state": "alerts",
     "service_points": "dispatch",
+    "service_point_staff": "dispatch",
 }
 WRITES = re.compile(r"\b(?:INSERT INTO|UPDATE|COPY|DELETE FROM|TRUNCATE)\s+(\w+)", re.I)
 

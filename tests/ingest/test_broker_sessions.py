@@ -43,7 +43,9 @@ def test_a_graceful_broker_restart_loses_no_acknowledged_message_nor_the_sos_in_
     with publisher(broker) as sos:  # before ingest is back: only its session can hold it
         sos.publish("anxin/v1/btn1/event", {"ts": time.time(), "type": "sos", "id": "gap"}, "sos")
     assert sos.acknowledged["sos"] == 1
-    wait_until(lambda: count(db, "SELECT count(*) FROM alerts") == 1, timeout=15, what="SOS")
+    wait_until(
+        lambda: count(db, "SELECT count(*) FROM alert_findings") == 1, timeout=15, what="SOS"
+    )
     wait_until(lambda: count(db, "SELECT count(*) FROM vitals") == 3_000, timeout=15, what="rows")
     assert count(db, "SELECT count(DISTINCT (device_id, seq)) FROM vitals") == 3_000
 
@@ -81,7 +83,9 @@ def test_a_broker_killed_while_ingest_keeps_up_loses_no_acknowledged_message_nor
     acked = {tag for tag, _ in pub.acked}
     assert len(acked) > 12_000
     assert button.acked, "the broker did not acknowledge the SOS"
-    wait_until(lambda: count(db, "SELECT count(*) FROM alerts") == 1, timeout=15, what="SOS")
+    wait_until(
+        lambda: count(db, "SELECT count(*) FROM alert_findings") == 1, timeout=15, what="SOS"
+    )
     wait_until(
         lambda: count(db, "SELECT count(*) FROM vitals") >= len(acked), timeout=20, what="rows"
     )
@@ -114,7 +118,9 @@ def test_an_instance_that_stops_cleanly_leaves_its_share_group(
     with publisher(broker) as pub:
         for i in range(6):
             pub.publish(f"anxin/v1/btn{i}/event", {"ts": time.time(), "type": "sos"}, "sos")
-    wait_until(lambda: count(db, "SELECT count(*) FROM alerts") == 6, timeout=10, what="6 SOS")
+    wait_until(
+        lambda: count(db, "SELECT count(*) FROM alert_findings") == 6, timeout=10, what="6 SOS"
+    )
 
 
 def test_a_retained_last_will_is_not_stored_again_at_each_restart(
@@ -153,7 +159,9 @@ def test_an_sos_is_alerted_while_readings_are_stuck_behind_a_slow_database(
                 pub.publish("anxin/v1/w1/vitals", {"ts": time.time(), "seq": seq, "hr": 70}, "v")
             sent = time.monotonic()
             pub.publish("anxin/v1/btn1/event", {"ts": time.time(), "type": "sos"}, "sos")
-        wait_until(lambda: count(db, "SELECT count(*) FROM alerts") == 1, timeout=5, what="SOS")
+        wait_until(
+            lambda: count(db, "SELECT count(*) FROM alert_findings") == 1, timeout=5, what="SOS"
+        )
         assert time.monotonic() - sent < 2
         assert count(db, "SELECT count(*) FROM vitals") == 0
     wait_until(lambda: count(db, "SELECT count(*) FROM vitals") == 2_000, timeout=15, what="rows")

@@ -96,10 +96,15 @@ def test_sos_is_alerted_once_after_redelivery(
         pub.publish("anxin/v1/btn1/event", press, "event")
         pub.publish("anxin/v1/btn1/event", press, "event")
         pub.publish("anxin/v1/btn1/event", {**press, "id": "press-43"}, "event")
-    wait_until(lambda: count(db, "SELECT count(*) FROM alerts") >= 2, timeout=10, what="alerts")
+    wait_until(
+        lambda: count(db, "SELECT count(*) FROM alert_findings") >= 2, timeout=10, what="alerts"
+    )
     time.sleep(0.5)
-    rows = db.execute("SELECT rule, severity, dedup_key FROM alerts ORDER BY id").fetchall()
-    assert [(r[0], r[1]) for r in rows] == [("sos", "P1"), ("sos", "P1")]
+    # two presses taken once each: one alert of one incident, counted twice
+    rows = db.execute("SELECT rule, severity, count FROM alerts ORDER BY id").fetchall()
+    assert rows == [("sos", "P1", 2)]
+    assert count(db, "SELECT count(*) FROM alert_findings") == 2
+    assert count(db, "SELECT count(*) FROM incidents") == 1
     assert count(db, "SELECT count(*) FROM events") == 2
 
 
@@ -113,7 +118,9 @@ def test_sos_is_not_held_by_the_batch_timer(
     with publisher(broker) as pub:
         sent = time.monotonic()
         pub.publish("anxin/v1/btn1/event", {"ts": time.time(), "type": "fall"}, "event")
-    wait_until(lambda: count(db, "SELECT count(*) FROM alerts") == 1, timeout=5, what="fall alert")
+    wait_until(
+        lambda: count(db, "SELECT count(*) FROM alert_findings") == 1, timeout=5, what="fall alert"
+    )
     assert time.monotonic() - sent < 5
 
 
@@ -128,7 +135,9 @@ def test_smoke_gas_and_water_alarms_take_the_fast_path(
     with publisher(broker) as pub:
         for device, event in (("smk1", "smoke"), ("gas1", "gas"), ("wat1", "water_leak")):
             pub.publish(f"anxin/v1/{device}/event", {"ts": time.time(), "type": event}, "event")
-    wait_until(lambda: count(db, "SELECT count(*) FROM alerts") == 3, timeout=5, what="alarms")
+    wait_until(
+        lambda: count(db, "SELECT count(*) FROM alert_findings") == 3, timeout=5, what="alarms"
+    )
     rows = db.execute("SELECT rule, severity FROM alerts ORDER BY rule").fetchall()
     assert rows == [("gas", "P1"), ("smoke", "P1"), ("water_leak", "P2")]
 
@@ -213,9 +222,11 @@ def test_metrics_tell_emergency_alerts_from_detected_ones_and_pending_is_current
         for i in range(6):  # SpO2 82 % and a pulse of 150 for 2.5 min: NEWS2 high
             reading = {"ts": now - 150 + 30 * i, "seq": i, "hr": 150, "spo2": 82, "rr": 30}
             pub.publish("anxin/v1/w1/vitals", reading, "vitals")
-    wait_until(lambda: count(db, "SELECT count(*) FROM alerts") >= 2, timeout=10, what="alerts")
+    wait_until(
+        lambda: count(db, "SELECT count(*) FROM alert_findings") >= 2, timeout=10, what="alerts"
+    )
     opened = metric(serve, "anxin_ingest_alerts_opened_total")
     assert opened['{source="emergency"}'] == 1
-    assert opened['{source="detector"}'] == count(db, "SELECT count(*) FROM alerts") - 1
+    assert opened['{source="detector"}'] == count(db, "SELECT count(*) FROM alert_findings") - 1
     pending = metric(serve, "anxin_ingest_pending_messages")
     assert pending == {'{lane="events"}': 0.0, '{lane="readings"}': 0.0}

@@ -46,7 +46,9 @@ def test_nul_characters_are_cleaned_and_an_sos_with_one_in_its_id_alerts(
         for seq in range(50):
             pub.publish("anxin/v1/w1/vitals", {"ts": now, "seq": seq, "hr": 70}, "v")
     wait_until(lambda: count(db, "SELECT count(*) FROM vitals") == 50, timeout=15, what="vitals")
-    wait_until(lambda: count(db, "SELECT count(*) FROM alerts") == 1, timeout=5, what="SOS alert")
+    wait_until(
+        lambda: count(db, "SELECT count(*) FROM alert_findings") == 1, timeout=5, what="SOS alert"
+    )
     assert count(db, "SELECT count(*) FROM events") == 2
     assert count(db, "SELECT count(*) FROM device_status WHERE fw = '1.\ufffd2'") == 1
     (data,) = db.execute("SELECT data FROM events WHERE type = 'sos'").fetchone() or ()
@@ -75,7 +77,9 @@ def test_emergencies_with_unreadable_details_still_alert_and_say_what_was_damage
             "anxin/v1/w1/event", b'{"ts": %d, "type": "fall", "data": {"x": "\xff\xfe"}}' % now, ""
         )
         pub.publish("anxin/v1/w1/event", {"ts": now + 1, "type": "sos", "seq": -4}, "")
-    wait_until(lambda: count(db, "SELECT count(*) FROM alerts") == 3, timeout=10, what="3 alerts")
+    wait_until(
+        lambda: count(db, "SELECT count(*) FROM alert_findings") == 3, timeout=10, what="3 alerts"
+    )
     damage = [r[0] for r in db.execute("SELECT data->'damaged' FROM events ORDER BY type, ts")]
     # each note: a code for software, the sentence in Chinese (first) and English
     assert damage[1][0]["code"] == "payload_unreadable"  # the SOS from btn1

@@ -54,7 +54,9 @@ def test_a_flooding_device_is_counted_in_one_summary_and_flagged_while_others_ar
         pub.publish("anxin/v1/btn1/event", {"ts": time.time(), "type": "sos", "id": "p"}, "sos")
     elapsed = time.monotonic() - started
     assert pub.acknowledged["v"] == flood
-    wait_until(lambda: count(db, "SELECT count(*) FROM alerts") == 1, timeout=10, what="SOS")
+    wait_until(
+        lambda: count(db, "SELECT count(*) FROM alert_findings") == 1, timeout=10, what="SOS"
+    )
 
     def summarised(device: str) -> int:
         q = f"SELECT coalesce(sum(messages), 0) FROM dead_letters WHERE device_id = '{device}'"

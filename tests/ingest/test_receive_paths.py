@@ -79,6 +79,8 @@ def test_anxin_serve_on_the_stock_client_stores_every_message_once_and_alerts(
             pub.publish("anxin/v1/w1/vitals", vitals(seq), "vitals")
         pub.publish("anxin/v1/btn1/event", {"ts": time.time(), "type": "sos"}, "sos")
     wait_until(lambda: count(db, "SELECT count(*) FROM vitals") >= 500, timeout=30, what="rows")
-    wait_until(lambda: count(db, "SELECT count(*) FROM alerts") == 1, timeout=10, what="SOS")
+    wait_until(
+        lambda: count(db, "SELECT count(*) FROM alert_findings") == 1, timeout=10, what="SOS"
+    )
     time.sleep(0.5)
     assert count(db, "SELECT count(*) FROM vitals") == 500
