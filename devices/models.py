@@ -1,11 +1,12 @@
 """Residents and devices: records and API schemas."""
 
+from datetime import date
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from kernel.types import DeviceId, Latitude, Longitude, ResidentId
+from kernel.types import DeviceId, Latitude, Longitude, PhoneNumber, ResidentId
 
 
 class DeviceKind(StrEnum):
@@ -70,18 +71,56 @@ EXPECTED_INTERVAL_S: dict[DeviceKind, int] = {
 }
 
 
+class ContactIn(BaseModel):
+    """An emergency contact; the list's order is the order to call them."""
+
+    name: str = Field(min_length=1, max_length=100)
+    relation: str | None = Field(default=None, max_length=50)  # 女儿, neighbour, ...
+    phone: PhoneNumber
+    sms: bool = True  # may they receive SMS about this resident
+
+
+Text = Annotated[str, Field(max_length=2000)]
+
+
 class ResidentIn(BaseModel):
+    """Who the resident is: what an operator needs on the phone."""
+
+    model_config = ConfigDict(extra="forbid")
+
     id: ResidentId
     name: str = Field(min_length=1, max_length=200)
     home_lat: Latitude | None = None
     home_lon: Longitude | None = None
     address: str | None = Field(default=None, max_length=500)
     flags: list[CareFlag] = Field(default_factory=list)
+    phone: PhoneNumber | None = None
+    birth_date: date | None = None
+    district: str | None = Field(default=None, max_length=100)  # 区, e.g. 江岸区
+    community: str | None = Field(default=None, max_length=100)  # 社区
+    medical_notes: Text | None = None
+    allergies: Text | None = None
+    mobility: Text | None = None  # e.g. walks with a frame; wheelchair
+    access_notes: Text | None = None  # how to get in: key safe code, a neighbour's key
+    language: str | None = Field(default=None, max_length=50)  # e.g. 武汉话, Mandarin
+    # None: leave the stored contacts as they are; a list replaces them
+    contacts: list[ContactIn] | None = Field(default=None, max_length=10)
+
+    @model_validator(mode="after")
+    def _both_coordinates(self) -> "ResidentIn":
+        if (self.home_lat is None) != (self.home_lon is None):
+            msg = "home_lat and home_lon go together"
+            raise ValueError(msg)
+        return self
 
 
 class Resident(ResidentIn):
+    model_config = ConfigDict(extra="ignore")
+
     # as stored: a flag an earlier version accepted still reads back
     flags: list[str] = Field(default_factory=list)  # type: ignore[assignment]
+    # as stored: numbers written by hand or by an earlier version read back
+    phone: str | None = None
 
 
 class DeviceIn(BaseModel):

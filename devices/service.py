@@ -5,26 +5,63 @@ from datetime import datetime
 
 import psycopg
 from psycopg import AsyncConnection
-from psycopg.rows import class_row
+from psycopg.rows import class_row, dict_row
 
 from devices.errors import DeviceExists, UnknownDevice, UnknownResident
 from devices.models import EXPECTED_INTERVAL_S, Device, DeviceIn, Resident, ResidentIn
 
+_PROFILE = (
+    "name", "home_lat", "home_lon", "address", "flags", "phone", "birth_date", "district",
+    "community", "medical_notes", "allergies", "mobility", "access_notes", "language",
+)  # fmt: skip
+
 
 async def add_residents(*, conn: AsyncConnection, residents: Sequence[ResidentIn]) -> int:
-    """Insert or update residents; returns how many were written."""
+    """Insert or update residents (and replace the contacts of those that list them);
+    returns how many were written."""
+    columns = ", ".join(_PROFILE)
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _PROFILE)
     async with conn.cursor() as cur:
         await cur.executemany(
-            """
-            INSERT INTO residents (id, name, home_lat, home_lon, address, flags)
-            VALUES (%s, %s, %s, %s, %s, %s)
-            ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, home_lat = EXCLUDED.home_lat,
-                home_lon = EXCLUDED.home_lon, address = EXCLUDED.address, flags = EXCLUDED.flags,
-                updated_at = now()
-            """,
-            [(r.id, r.name, r.home_lat, r.home_lon, r.address, r.flags) for r in residents],
+            f"INSERT INTO residents (id, {columns}) VALUES (%s{', %s' * len(_PROFILE)})"
+            f" ON CONFLICT (id) DO UPDATE SET {updates}, updated_at = now()",
+            [(r.id, *(getattr(r, c) for c in _PROFILE)) for r in residents],
         )
+        replaced = [r for r in residents if r.contacts is not None]
+        if replaced:
+            await cur.execute(
+                "DELETE FROM resident_contacts WHERE resident_id = ANY(%s)",
+                ([r.id for r in replaced],),
+            )
+            await cur.executemany(
+                "INSERT INTO resident_contacts (resident_id, position, name, relation, phone, sms)"
+                " VALUES (%s, %s, %s, %s, %s, %s)",
+                [
+                    (r.id, k, c.name, c.relation, c.phone, c.sms)
+                    for r in replaced
+                    for k, c in enumerate(r.contacts or [], start=1)
+                ],
+            )
     return len(residents)
+
+
+async def get_resident(*, conn: AsyncConnection, resident_id: str) -> Resident:
+    """One resident with their contacts in calling order."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            f"SELECT id, {', '.join(_PROFILE)} FROM residents WHERE id = %s", (resident_id,)
+        )
+        row = await cur.fetchone()
+        if row is None:
+            msg = f"unknown resident {resident_id!r}"
+            raise UnknownResident(msg)
+        await cur.execute(
+            "SELECT name, relation, phone, sms FROM resident_contacts WHERE resident_id = %s"
+            " ORDER BY position",
+            (resident_id,),
+        )
+        row["contacts"] = await cur.fetchall()
+    return Resident.model_validate(row)
 
 
 async def register_device(*, conn: AsyncConnection, device: DeviceIn) -> Device:

@@ -1,0 +1,161 @@
+"""People who use the API, their roles and what each may see.
+
+A token is `anx_<token_id>_<secret>`, shown once when the user is added; the database
+keeps only an argon2 hash of it (pwdlib), looked up by its token id. Verifying argon2
+takes ~0.1 s of CPU on purpose, so a verified token is remembered (by its SHA-256, in
+memory only) for a few minutes; the user's row is still read on every request, so a
+disabled user or a changed role takes effect at once.
+"""
+
+import asyncio
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import psycopg
+from psycopg import AsyncConnection
+from pwdlib import PasswordHash
+from pydantic import BaseModel, Field, model_validator
+
+from kernel.errors import Conflict, Unauthorized
+from kernel.types import ResidentId
+
+_HASH = PasswordHash.recommended()
+_PREFIX = "anx"
+_REMEMBER_S = 300.0
+
+
+class Role(StrEnum):
+    OPERATOR = "operator"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+    # sees only incidents assigned to its own service point
+    SERVICE_POINT = "service_point"
+    # sees only the residents who list their phone as an emergency contact
+    CAREGIVER = "caregiver"
+
+
+class Language(StrEnum):
+    ZH_CN = "zh-CN"
+    EN = "en"
+
+
+class UserIn(BaseModel):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.@-]{1,64}$")
+    role: Role
+    districts: list[str] = Field(default_factory=list)
+    service_point_id: ResidentId | None = None
+    phone: str | None = Field(default=None, max_length=32)
+    language: Language = Language.ZH_CN
+
+    @model_validator(mode="after")
+    def _scope_fits_role(self) -> "UserIn":
+        if self.role is Role.SERVICE_POINT and not self.service_point_id:
+            msg = "a service_point user needs --service-point"
+            raise ValueError(msg)
+        if self.role is Role.CAREGIVER and not self.phone:
+            msg = "a caregiver needs --phone (the number residents list as a contact)"
+            raise ValueError(msg)
+        if self.districts and self.role not in (Role.OPERATOR, Role.SUPERVISOR):
+            msg = "only operators and supervisors are limited to districts"
+            raise ValueError(msg)
+        return self
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, and the scope of what they may see."""
+
+    name: str
+    role: Role
+    districts: tuple[str, ...] = ()
+    service_point_id: str | None = None
+    phone: str | None = None
+    language: Language = Language.ZH_CN
+
+
+class UserExists(Conflict):
+    pass
+
+
+async def add_user(*, conn: AsyncConnection, user: UserIn) -> str:
+    """Add a user; returns their token (the only time it exists in clear)."""
+    token_id = secrets.token_hex(6)
+    token = f"{_PREFIX}_{token_id}_{secrets.token_urlsafe(32)}"
+    hashed = await asyncio.to_thread(_HASH.hash, token)
+    try:
+        await conn.execute(
+            """
+            INSERT INTO users (name, role, districts, service_point_id, phone, language,
+                               token_id, token_hash)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+            """,
+            (
+                user.name,
+                str(user.role),
+                user.districts,
+                user.service_point_id,
+                user.phone,
+                str(user.language),
+                token_id,
+                hashed,
+            ),
+        )
+    except psycopg.errors.UniqueViolation as exc:
+        msg = f"user {user.name!r} exists already"
+        raise UserExists(msg) from exc
+    return token
+
+
+async def remove_user(*, conn: AsyncConnection, name: str) -> bool:
+    """Remove a user, their token with them; False if there was none."""
+    cur = await conn.execute("DELETE FROM users WHERE name = %s", (name,))
+    return cur.rowcount > 0
+
+
+@dataclass
+class TokenCheck:
+    """Verifies bearer tokens, remembering the ones verified recently."""
+
+    remember_s: float = _REMEMBER_S
+    _verified: dict[bytes, tuple[str, float]] = field(default_factory=dict)
+
+    async def principal(self, *, conn: AsyncConnection, token: str) -> Principal:
+        parts = token.split("_", 2)
+        if len(parts) != 3 or parts[0] != _PREFIX:
+            msg = "malformed token: expected 'anx_<id>_<secret>'"
+            raise Unauthorized(msg)
+        token_id = parts[1]
+        cur = await conn.execute(
+            "SELECT name, role, districts, service_point_id, phone, language, token_hash"
+            " FROM users WHERE token_id = %s AND disabled_at IS NULL",
+            (token_id,),
+        )
+        row = await cur.fetchone()
+        if row is None or not await self._verify(token, token_id, row[6]):
+            msg = "unknown or revoked token"
+            raise Unauthorized(msg)
+        name, role, districts, point, phone, language, _ = row
+        return Principal(
+            name=name,
+            role=Role(role),
+            districts=tuple(districts),
+            service_point_id=point,
+            phone=phone,
+            language=Language(language),
+        )
+
+    async def _verify(self, token: str, token_id: str, hashed: str) -> bool:
+        digest = hashlib.sha256(token.encode()).digest()
+        now = time.monotonic()
+        seen = self._verified.get(digest)
+        if seen is not None and seen[0] == token_id and now - seen[1] < self.remember_s:
+            return True
+        if not await asyncio.to_thread(_HASH.verify, token, hashed):
+            return False
+        if len(self._verified) > 10_000:  # bounded: forget everything, re-verify
+            self._verified.clear()
+        self._verified[digest] = (token_id, now)
+        return True

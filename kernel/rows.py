@@ -1,0 +1,89 @@
+"""Rows from a file someone sends (CSV, JSON, GeoJSON): each validated against its
+schema, each bad one reported with its line and what is wrong, the good ones kept."""
+
+import csv
+import io
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from kernel.errors import Invalid, describe
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass
+class Parsed(Generic[M]):
+    good: list[M] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)  # each good row's line
+    # (line, what is wrong)
+    problems: list[tuple[int, str]] = field(default_factory=list)
+
+
+def validate_rows(
+    rows: Iterable[tuple[int, Any]], model: type[M], key: Callable[[M], str]
+) -> Parsed[M]:
+    """`rows` are (line, mapping) or (line, a problem found while reading it); a row
+    whose `key` repeats an earlier row's is refused, naming that row's line."""
+    parsed: Parsed[M] = Parsed()
+    seen: dict[str, int] = {}
+    for line, row in rows:
+        if isinstance(row, str):
+            parsed.problems.append((line, row))
+            continue
+        try:
+            item = model.model_validate(row)
+        except ValidationError as exc:
+            parsed.problems.append((line, describe(exc)))
+            continue
+        if key(item) in seen:
+            parsed.problems.append((line, f"id {key(item)!r} repeats line {seen[key(item)]}"))
+            continue
+        seen[key(item)] = line
+        parsed.good.append(item)
+        parsed.lines.append(line)
+    return parsed
+
+
+def refuse(parsed: Parsed[M], bad: Callable[[M], str | None]) -> None:
+    """Move good rows that `bad` finds a problem with (e.g. naming a record that does
+    not exist) to the problems, in line order."""
+    kept: list[tuple[int, M]] = []
+    for line, item in zip(parsed.lines, parsed.good, strict=True):
+        problem = bad(item)
+        if problem is None:
+            kept.append((line, item))
+        else:
+            parsed.problems.append((line, problem))
+    parsed.problems.sort()
+    parsed.lines = [line for line, _ in kept]
+    parsed.good = [item for _, item in kept]
+
+
+def read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")  # Excel writes a BOM
+    except (OSError, UnicodeDecodeError) as exc:
+        msg = f"cannot read {str(path)!r}: {exc}"
+        raise Invalid(msg) from exc
+
+
+def csv_records(text: str, known: set[str]) -> list[tuple[int, dict[str, str] | str]]:
+    """Per row: its line and its non-empty cells, stripped (or what is wrong with it).
+    A column not in `known` refuses the whole file: every row would be misread."""
+    reader = csv.DictReader(io.StringIO(text))
+    unknown = [c for c in reader.fieldnames or [] if c not in known]
+    if unknown or not reader.fieldnames:
+        msg = f"unknown CSV columns: {', '.join(unknown)}" if unknown else "empty CSV file"
+        raise Invalid(msg)
+    rows: list[tuple[int, dict[str, str] | str]] = []
+    for record in reader:
+        if None in record:  # more cells than the header has columns
+            rows.append((reader.line_num, "more cells than columns"))
+            continue
+        cells = {k: v.strip() for k, v in record.items() if v and v.strip()}
+        rows.append((reader.line_num, cells))
+    return rows
