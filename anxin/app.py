@@ -4,32 +4,69 @@ domain's router mounted (health, readiness and metrics are `anxin.ops_routes`)."
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 
+from alerts import api as alerts_api
+from alerts import metrics as alerts_metrics
+from alerts.escalation import POLL_S, EscalationWorker
+from alerts.metrics import refresh_gauges
+from alerts.models import Severity
+from alerts.policy import EscalationPolicy
+from alerts.stream import StreamHub
+from alerts.workers import every
 from anxin import __version__, ops_routes
 from anxin.db import create_pool, database_info
 from anxin.ingest_service import IngestService
 from anxin.settings import Settings
 from anxin.supervisor import Supervisor
+from devices import api as devices_api
+from devices.accounts import TokenCheck
+from dispatch.suggest import DispatchPolicy
+from dispatch.travel import GreatCircle, Matrix, Mode
+from ingest.metrics import DB_OUTAGES
+from kernel.db import OutageLog
 from kernel.errors import AnxinError
 
 log = logging.getLogger("anxin")
 
 
+def escalation_policy(settings: Settings) -> EscalationPolicy:
+    return EscalationPolicy(
+        deadlines={
+            Severity.P1: settings.ack_deadline_p1_s,
+            Severity.P2: settings.ack_deadline_p2_s,
+            Severity.P3: settings.ack_deadline_p3_s,
+        },
+        chain=tuple(settings.escalation_chain),
+    )
+
+
 def create_app(settings: Settings, *, ingest: bool = True) -> FastAPI:
     pool = create_pool(settings)
+    policy = escalation_policy(settings)
+    # one per service, whichever task sees a database outage first
+    outage = OutageLog(logging.getLogger("anxin.database"), on_start=DB_OUTAGES.inc)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await pool.open(wait=True, timeout=30)
         async with pool.connection() as conn:
             info = await database_info(conn)
-        service = IngestService(settings, pool) if ingest else None
+        service = IngestService(settings, pool, outage=outage, policy=policy) if ingest else None
         app.state.ingest = service
         if service is not None:
             await service.start(supervisor)
+        supervisor.start("alerts stream", stream.run)
+        escalation = EscalationWorker(pool, policy)
+        supervisor.start("escalation", partial(every, POLL_S, escalation.step, outage))
+        supervisor.start(
+            "incident gauges",
+            partial(every, alerts_metrics.GAUGES_EVERY_S, partial(refresh_gauges, pool), outage),
+        )
         log.info(
             "anxin %s started",
             __version__,
@@ -55,8 +92,21 @@ def create_app(settings: Settings, *, ingest: bool = True) -> FastAPI:
             await pool.close()
             log.info("anxin stopped")
 
-    app = FastAPI(title="Anxin", version=__version__, lifespan=lifespan)
+    # /docs with Swagger UI's own files: city networks are often offline
+    app = FastAPIOffline(title="Anxin", version=__version__, lifespan=lifespan)
     app.state.pool = pool
+    app.state.tokens = TokenCheck()
+    app.state.time_zone = settings.time_zone
+    travel = GreatCircle(detour=settings.travel_detour, mode=Mode(settings.travel_mode))
+    app.state.dispatch_policy = DispatchPolicy(
+        circle_min=settings.service_circle_min,
+        travel=travel,
+        matrix=Matrix.load(settings.travel_matrix_file, travel)
+        if settings.travel_matrix_file
+        else None,
+    )
+    stream = StreamHub(settings.database_dsn, pool, outage)
+    app.state.stream = stream
     supervisor = Supervisor(
         max_restarts=settings.supervisor_max_restarts,
         window_s=settings.supervisor_window_s,
@@ -69,7 +119,9 @@ def create_app(settings: Settings, *, ingest: bool = True) -> FastAPI:
 
     @app.exception_handler(AnxinError)
     async def _domain_error(_request: Request, exc: AnxinError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
+        return JSONResponse({"detail": str(exc), **exc.details()}, status_code=exc.status_code)
 
     app.include_router(ops_routes.router)
+    app.include_router(alerts_api.router)
+    app.include_router(devices_api.router)
     return app

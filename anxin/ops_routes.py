@@ -2,7 +2,7 @@
 (database, broker subscriptions, every supervised task) and Prometheus metrics."""
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from psycopg_pool import AsyncConnectionPool
 
@@ -10,6 +10,12 @@ from anxin.ingest_service import IngestService
 from anxin.supervisor import Supervisor
 
 router = APIRouter(include_in_schema=False)
+
+
+@router.get("/")
+async def home() -> RedirectResponse:
+    # the operators' dashboard will live here; until then, the API's own pages
+    return RedirectResponse("/docs")
 
 
 @router.get("/healthz")
@@ -31,6 +37,8 @@ async def readyz(request: Request) -> JSONResponse:
     service: IngestService | None = state.ingest
     if service is not None and not service.subscribed():
         problems.append("broker: subscriptions not acknowledged")
+    if not state.stream.listening.is_set():
+        problems.append("alerts stream: not listening for changes")
     problems += [f"task down: {name}" for name in supervisor.down()]
     if problems:
         return JSONResponse({"status": "not ready", "problems": problems}, status_code=503)

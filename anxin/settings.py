@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -104,6 +105,25 @@ class Settings(BaseSettings):
     # how often it re-reads residents and overrides changed in the database
     detector_refresh_s: float = Field(default=30.0, ge=0.5)
 
+    # An incident nobody acknowledged escalates after its priority's deadline, to the
+    # next step of the chain, and again after each further deadline until someone acts.
+    ack_deadline_p1_s: float = Field(default=60.0, gt=0)
+    ack_deadline_p2_s: float = Field(default=300.0, gt=0)
+    ack_deadline_p3_s: float = Field(default=1800.0, gt=0)
+    escalation_chain: list[str] = Field(default=["supervisor", "duty_manager"], min_length=1)
+
+    # the service circle: a point further than this (in travel minutes) is not sent
+    service_circle_min: float = Field(default=15.0, gt=0, le=240)
+    # travel estimate: great-circle distance times the detour, at the mode's speed
+    travel_detour: float = Field(default=1.4, ge=1.0, le=5.0)
+    travel_mode: Literal["walk", "ebike", "car"] = "ebike"
+    # a routing engine's travel times (CSV: point_id, resident_id, minutes) replace the
+    # estimate for the pairs they cover
+    travel_matrix_file: Path | None = None
+
+    # operators' time zone: report days, and times shown to people
+    time_zone: str = "Asia/Shanghai"
+
     # a long-running task that fails is restarted with backoff (from backoff_s, doubling
     # up to 30 s); more than max_restarts failures within window_s stop the process
     supervisor_max_restarts: int = Field(default=5, ge=0)
@@ -112,6 +132,16 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
+
+    @field_validator("time_zone")
+    @classmethod
+    def _check_time_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            msg = f"unknown time zone {value!r} (e.g. Asia/Shanghai)"
+            raise ValueError(msg) from None
+        return value
 
     @field_validator("mqtt_url")
     @classmethod

@@ -1,0 +1,240 @@
+"""The operator API for incidents and alerts: thin routes over alerts.queries and
+alerts.lifecycle."""
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from pydantic import BaseModel, Field
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from alerts import lifecycle, queries, reports
+from alerts.lifecycle import MAX_NOTE_CHARS, Action
+from alerts.models import AlertStatus, Resolution, Severity
+from alerts.reasons import Lang, explain, pick_language
+from alerts.stream import StreamHub, as_json
+from alerts.suggestions import suggestions
+from devices.accounts import Principal, Role
+from devices.auth import StreamingUser, User, role_in
+from kernel.errors import Forbidden, Invalid
+from kernel.types import ResidentId
+from kernel.web import Conn
+
+router = APIRouter(prefix="/api/v1", tags=["incidents and alerts"])
+
+AlertId = Annotated[int, Path(ge=1, le=2**63 - 1, description="an alert's id")]
+
+
+class ActionBody(BaseModel):
+    note: str | None = Field(default=None, max_length=MAX_NOTE_CHARS)
+    # resolve: how it ended
+    outcome: Resolution | None = None
+    # assign: the service point sent
+    service_point_id: ResidentId | None = None
+
+
+class ChangeOut(BaseModel):
+    alert_id: int
+    incident_id: int
+    from_status: AlertStatus
+    to_status: AlertStatus
+    event_id: int
+
+
+class PageOut(BaseModel):
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+Reader = Annotated[Principal, Depends(role_in(Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN))]
+Dispatcher = Reader
+
+# who may do what; everyone may read (within their scope) and add notes
+_MAY: dict[Action, tuple[Role, ...]] = {
+    Action.ACK: (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN),
+    Action.ASSIGN: (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN),
+    Action.CANCEL: (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN),
+    Action.ARRIVE: (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN, Role.SERVICE_POINT),
+    Action.RESOLVE: (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN, Role.SERVICE_POINT),
+    Action.NOTE: tuple(Role),
+}
+
+
+def _filters(
+    status: Annotated[list[AlertStatus] | None, Query(description="default: not closed")] = None,
+    priority: Annotated[list[Severity] | None, Query()] = None,
+    district: Annotated[str | None, Query(max_length=100)] = None,
+    service_point: Annotated[ResidentId | None, Query()] = None,
+    opened_from: Annotated[datetime | None, Query(alias="from")] = None,
+    opened_to: Annotated[datetime | None, Query(alias="to")] = None,
+) -> queries.Filters:
+    return queries.Filters(status, priority, district, service_point, opened_from, opened_to)
+
+
+Filters = Annotated[queries.Filters, Depends(_filters)]
+Limit = Annotated[int, Query(ge=1, le=200)]
+Cursor = Annotated[str | None, Query(max_length=200)]
+
+
+def _language(
+    user: User,
+    accept_language: Annotated[str | None, Header(max_length=200)] = None,
+) -> Lang:
+    """Reasons in `Accept-Language` (zh-CN or en) if it names one, else the user's."""
+    return pick_language(accept_language, user.language)
+
+
+Language = Annotated[Lang, Depends(_language)]
+
+
+@router.get("/incidents", response_model=PageOut)
+async def list_incidents(
+    conn: Conn,
+    user: User,
+    lang: Language,
+    filters: Filters,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> queries.Page:
+    """The queue: one row per incident, most urgent first, then oldest. Each alert's
+    `reason_text` is in the caller's language (Simplified Chinese by default)."""
+    page = await queries.list_incidents(
+        conn=conn, user=user, filters=filters, limit=limit, cursor=cursor
+    )
+    queries.explain_all(page.items, lang)
+    return page
+
+
+@router.get("/alerts", response_model=PageOut)
+async def list_alerts(
+    conn: Conn,
+    user: User,
+    lang: Language,
+    filters: Filters,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> queries.Page:
+    page = await queries.list_alerts(
+        conn=conn, user=user, filters=filters, limit=limit, cursor=cursor
+    )
+    queries.explain_all(page.items, lang)
+    return page
+
+
+@router.get("/alerts/{alert_id}")
+async def get_alert(conn: Conn, user: User, lang: Language, alert_id: AlertId) -> dict[str, Any]:
+    """The alert with its incident, timeline, resident, device and last 24 h of vitals;
+    `reason_text` in the caller's language."""
+    alert = await queries.get_alert(conn=conn, user=user, alert_id=alert_id)
+    queries.explain_all([alert], lang)
+    return alert
+
+
+@router.get("/alerts/{alert_id}/suggestions")
+async def get_suggestions(
+    request: Request, conn: Conn, user: Dispatcher, alert_id: AlertId
+) -> dict[str, Any]:
+    """The nearest service point that can help now (open, a free on-call person, the
+    capability needed, under capacity, inside the circle), every nearer one with why
+    it was skipped, and with none inside, the best option outside and, for a P1, a
+    prompt to call 120."""
+    zone = ZoneInfo(request.app.state.time_zone)
+    return await suggestions(
+        conn=conn,
+        user=user,
+        alert_id=alert_id,
+        at=datetime.now(zone).replace(tzinfo=None),
+        policy=request.app.state.dispatch_policy,
+    )
+
+
+@router.post("/alerts/{alert_id}/{action}", response_model=ChangeOut)
+async def act(
+    conn: Conn, user: User, alert_id: AlertId, action: Action, body: ActionBody | None = None
+) -> ChangeOut:
+    """ack, assign, arrive, note, resolve (outcome and note), cancel. An action not
+    legal from the incident's status is a 409 listing the legal ones."""
+    _may(user, action)
+    await queries.check_visible(conn=conn, user=user, alert_id=alert_id)
+    body = body or ActionBody()
+    change = await lifecycle.act(
+        conn=conn,
+        alert_id=alert_id,
+        request=lifecycle.Request(
+            action=action,
+            actor=user.name,
+            note=body.note,
+            outcome=body.outcome,
+            service_point_id=body.service_point_id,
+        ),
+    )
+    return ChangeOut(
+        alert_id=alert_id,
+        incident_id=change.incident_id,
+        from_status=change.from_status,
+        to_status=change.to_status,
+        event_id=change.audit_id,
+    )
+
+
+@router.get("/stream", response_class=EventSourceResponse)
+async def stream(
+    request: Request,
+    user: StreamingUser,
+    last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0)] = None,
+    accept_language: Annotated[str | None, Header(max_length=200)] = None,
+) -> EventSourceResponse:
+    """Server-sent events: `change`, one per change to an incident in the caller's
+    scope (`id` is its audit id; `data` the change and the incident's state), after a
+    `ready` once subscribed. Reconnect with `Last-Event-ID` to miss nothing."""
+    hub: StreamHub = request.app.state.stream
+    lang = pick_language(accept_language, user.language)
+
+    async def changes() -> AsyncIterator[ServerSentEvent]:
+        async for row in hub.events(user=user, last_event_id=last_event_id):
+            if "ready" in row:  # no id: a client's Last-Event-ID stays what it was
+                yield ServerSentEvent(data=as_json({"last_event_id": row["ready"]}), event="ready")
+            else:
+                row = dict(row)  # the hub hands the same row to every client
+                explain(row, lang)
+                yield ServerSentEvent(data=as_json(row), id=str(row["id"]), event="change")
+
+    return EventSourceResponse(changes(), ping=15)
+
+
+@router.get("/reports/sla")
+async def sla_report(
+    request: Request,
+    conn: Conn,
+    user: Reader,
+    start: Annotated[
+        datetime | None, Query(alias="from", description="default: 7 days ago")
+    ] = None,
+    end: Annotated[datetime | None, Query(alias="to", description="default: now")] = None,
+    tz: Annotated[str | None, Query(description="days in this zone; default the service's")] = None,
+) -> dict[str, Any]:
+    """Per priority and day: share acknowledged within 60 s; median and p95 seconds to
+    acknowledge, dispatch and close; false alarms per rule."""
+    zone = tz or request.app.state.time_zone
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        msg = f"tz: unknown time zone {zone!r} (e.g. Asia/Shanghai)"
+        raise Invalid(msg) from exc
+    end = end or datetime.now(UTC)
+    start = start or end - timedelta(days=7)
+    if start.tzinfo is None or end.tzinfo is None:
+        msg = "from and to need a time zone offset, e.g. 2026-11-23T00:00:00+08:00"
+        raise Invalid(msg)
+    if start >= end:
+        msg = "from must be before to"
+        raise Invalid(msg)
+    return await reports.sla(conn=conn, user=user, start=start, end=end, tz=zone)
+
+
+def _may(user: Principal, action: Action) -> None:
+    if user.role not in _MAY[action]:
+        msg = f"role {user.role} may not {action}"
+        raise Forbidden(msg)
