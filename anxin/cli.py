@@ -11,8 +11,11 @@ import psycopg
 from pydantic import ValidationError
 
 from alerts.detect.config import Overrides
+from alerts.lifecycle import Action
+from alerts.models import AlertStatus, Resolution
 from anxin import __version__
 from anxin.settings import Settings, SettingsError, load_settings
+from devices.accounts import Language, Role
 from devices.models import CareFlag, DeviceKind
 from kernel.db import first_line
 from kernel.errors import AnxinError, describe
@@ -34,14 +37,31 @@ def build_parser() -> argparse.ArgumentParser:
     residents = sub.add_parser("residents", help="residents").add_subparsers(
         dest="residents_command", required=True
     )
-    r_add = residents.add_parser("add", help="add or update a resident")
-    r_add.add_argument("id")
-    r_add.add_argument("--name", required=True)
-    r_add.add_argument("--lat", type=float)
-    r_add.add_argument("--lon", type=float)
-    r_add.add_argument(
-        "--flag", action="append", default=[], dest="flags", choices=[f.value for f in CareFlag]
+    r_add = residents.add_parser(
+        "add", help="add a resident, or change the given fields of one (the rest stay)"
     )
+    r_add.add_argument("id")
+    r_add.add_argument("--name")
+    r_add.add_argument("--lat", type=float, dest="home_lat")
+    r_add.add_argument("--lon", type=float, dest="home_lon")
+    r_add.add_argument("--flag", action="append", dest="flags", choices=[f.value for f in CareFlag])
+    for option, what in _PROFILE_OPTIONS.items():
+        r_add.add_argument(f"--{option}", help=what, dest=option.replace("-", "_"))
+    r_add.add_argument(
+        "--contact",
+        action="append",
+        dest="contacts",
+        type=_contact,
+        metavar="NAME,RELATION,PHONE[,no-sms]",
+        help="an emergency contact; repeat in calling order (replaces the stored ones)",
+    )
+    r_import = residents.add_parser(
+        "import",
+        help="add residents (or change those there) from CSV or JSON; bad rows reported by line",
+    )
+    r_import.add_argument("file", type=Path)
+    r_show = residents.add_parser("show", help="a resident's profile and contacts, as JSON")
+    r_show.add_argument("id")
     r_over = residents.add_parser(
         "overrides",
         help="show or change a resident's detector settings",
@@ -59,6 +79,54 @@ def build_parser() -> argparse.ArgumentParser:
     d_add.add_argument("--kind", required=True, choices=[k.value for k in DeviceKind])
     d_add.add_argument("--resident")
     d_add.add_argument("--interval", type=_positive_int, help="expected seconds between messages")
+
+    users = sub.add_parser("users", help="API users and their tokens").add_subparsers(
+        dest="users_command", required=True
+    )
+    u_add = users.add_parser(
+        "add", help="add a user; prints the new token as the last line (shown only once)"
+    )
+    u_add.add_argument("name")
+    u_add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    u_add.add_argument(
+        "--district",
+        action="append",
+        default=[],
+        dest="districts",
+        help="limit an operator or supervisor to a district (repeatable)",
+    )
+    u_add.add_argument("--service-point", help="a service_point user's own point")
+    u_add.add_argument("--phone", help="a caregiver's phone, as residents list it")
+    u_add.add_argument("--language", choices=[lang.value for lang in Language], default="zh-CN")
+
+    al = sub.add_parser("alerts", help="the incident queue and its actions, from a terminal")
+    al_sub = al.add_subparsers(dest="alerts_command", required=True)
+    al_list = al_sub.add_parser("list", help="the queue: one line per incident, most urgent first")
+    al_list.add_argument("--status", action="append", choices=[s.value for s in AlertStatus])
+    al_list.add_argument("--limit", type=_positive_int, default=50)
+    al_list.add_argument("--json", action="store_true", help="one JSON object per line")
+    al_list.add_argument("--lang", choices=["zh-CN", "en"], default="zh-CN", help="of reasons")
+    al_show = al_sub.add_parser("show", help="one alert with its incident, resident and timeline")
+    al_show.add_argument("alert_id", type=_positive_int)
+    al_show.add_argument("--lang", choices=["zh-CN", "en"], default="zh-CN", help="of reasons")
+    for action in Action:
+        act = al_sub.add_parser(str(action), help=f"{action} the incident of an alert")
+        act.add_argument("alert_id", type=_positive_int)
+        act.add_argument("--note", required=action in (Action.RESOLVE, Action.NOTE))
+        act.add_argument("--by", help="who does it, for the audit (default: cli:<login>)")
+        if action is Action.RESOLVE:
+            act.add_argument("--outcome", required=True, choices=[r.value for r in Resolution])
+        if action is Action.ASSIGN:
+            act.add_argument("--point", required=True, help="the service point's id")
+
+    imp = sub.add_parser("import", help="service points and staff from a district's files")
+    imp_sub = imp.add_subparsers(dest="import_command", required=True)
+    imp_points = imp_sub.add_parser(
+        "points", help="service points from CSV or GeoJSON; bad rows reported by line"
+    )
+    imp_points.add_argument("file", type=Path)
+    imp_staff = imp_sub.add_parser("staff", help="on-call staff from CSV; bad rows by line")
+    imp_staff.add_argument("file", type=Path)
 
     sim = sub.add_parser("simulate", help="register a wearable fleet and publish over MQTT")
     sim.add_argument("--devices", type=_positive_int, default=100)
@@ -78,10 +146,41 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     demo = sub.add_parser("demo", help="everything on embedded services, for a first look")
-    demo.add_argument("--residents", type=_positive_int, default=300)
+    demo.add_argument("--residents", type=_positive_int, help="default 300 (--city: 3000)")
+    demo.add_argument(
+        "--city", action="store_true", help="a Wuhan-sized network: 465 service points"
+    )
     demo.add_argument("--rate", type=float, default=50.0)
     demo.add_argument("--duration", type=float, default=0, help="stop after N s (0: Ctrl-C)")
     return parser
+
+
+_PROFILE_OPTIONS = {
+    "phone": "the resident's own phone",
+    "birth-date": "YYYY-MM-DD",
+    "address": "home address",
+    "district": "district (区)",
+    "community": "community (社区)",
+    "medical-notes": "conditions, medication",
+    "allergies": "allergies",
+    "mobility": "e.g. walks with a frame",
+    "access-notes": "how to get in: key safe, a neighbour with a key",
+    "language": "preferred language or dialect",
+}
+
+
+def _contact(text: str) -> dict[str, object]:
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) not in (3, 4) or (len(parts) == 4 and parts[3] not in ("sms", "no-sms")):
+        msg = f"expected NAME,RELATION,PHONE or NAME,RELATION,PHONE,no-sms; got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    name, relation, phone = parts[:3]
+    return {
+        "name": name,
+        "relation": relation or None,
+        "phone": phone,
+        "sms": parts[3:] != ["no-sms"],
+    }
 
 
 def _positive_int(text: str) -> int:
@@ -145,12 +244,34 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         case "residents" if args.residents_command == "overrides":
             current = asyncio.run(commands.resident_overrides(settings, args))
             print(json.dumps(current, sort_keys=True))
+        case "residents" if args.residents_command == "import":
+            imported, problems = asyncio.run(commands.import_residents(settings, args.file))
+            for line, problem in problems:
+                print(f"{args.file}:{line}: {problem}", file=sys.stderr)
+            print(f"imported {imported} residents; {len(problems)} rows refused")
+            return 1 if problems else 0
+        case "residents" if args.residents_command == "show":
+            profile = asyncio.run(commands.show_resident(settings, args.id))
+            print(json.dumps(profile.model_dump(mode="json"), ensure_ascii=False, indent=2))
         case "residents":
             resident = asyncio.run(commands.add_resident(settings, args))
             print(resident.model_dump_json())
         case "devices":
             device = asyncio.run(commands.add_device(settings, args))
             print(device.model_dump_json())
+        case "users":
+            user, token = asyncio.run(commands.add_user(settings, args))
+            print(f"user {user.name} added ({user.role}); token:")
+            print(token)
+        case "alerts":
+            return commands.alerts_command(settings, args)
+        case "import":
+            what = "service points" if args.import_command == "points" else "staff"
+            imported, problems = asyncio.run(commands.import_dispatch(settings, args))
+            for line, problem in problems:
+                print(f"{args.file}:{line}: {problem}", file=sys.stderr)
+            print(f"imported {imported} {what}; {len(problems)} rows refused")
+            return 1 if problems else 0
         case "simulate":
             published = commands.simulate(settings, args)
             print(json.dumps({"published": published}))

@@ -1,7 +1,9 @@
 """What each CLI command does, on top of the domain services."""
 
 import argparse
+import asyncio
 import time
+from pathlib import Path
 
 import psycopg
 import uvicorn
@@ -12,8 +14,15 @@ from anxin import logs
 from anxin.app import create_app
 from anxin.db import apply_schema, check_database
 from anxin.settings import Settings
+from devices import accounts
 from devices import service as devices
-from devices.models import Device, DeviceIn, DeviceKind, ResidentIn
+from devices.accounts import UserIn
+from devices.errors import UnknownResident
+from devices.models import Device, DeviceIn, DeviceKind, Resident, ResidentIn
+from devices.residents_file import read_residents
+from dispatch import service as dispatch
+from dispatch.points_file import read_points, read_staff
+from kernel.rows import refuse
 from simulators.fleet import WearableFleet
 from simulators.publisher import Publisher
 from simulators.run import run_fleet, stderr_progress
@@ -51,12 +60,33 @@ async def db_init(settings: Settings) -> str:
 
 
 async def add_resident(settings: Settings, args: argparse.Namespace) -> ResidentIn:
-    resident = ResidentIn(
-        id=args.id, name=args.name, home_lat=args.lat, home_lon=args.lon, flags=args.flags
-    )
+    """Add a resident, or change only the fields given of one already there."""
+    given = {
+        k: v
+        for k, v in vars(args).items()
+        if k in ResidentIn.model_fields and k != "id" and v is not None
+    }
     async with await psycopg.AsyncConnection.connect(settings.database_dsn) as conn:
+        try:
+            stored = await devices.get_resident(conn=conn, resident_id=args.id)
+            current = stored.model_dump(exclude={"contacts"})
+        except UnknownResident:
+            current = {"id": args.id}
+        resident = ResidentIn.model_validate({**current, **given})
         await devices.add_residents(conn=conn, residents=[resident])
     return resident
+
+
+async def import_residents(settings: Settings, path: Path) -> tuple[int, list[tuple[int, str]]]:
+    parsed = read_residents(path)
+    async with await psycopg.AsyncConnection.connect(settings.database_dsn) as conn:
+        imported = await devices.add_residents(conn=conn, residents=parsed.good)
+    return imported, parsed.problems
+
+
+async def show_resident(settings: Settings, resident_id: str) -> Resident:
+    async with await psycopg.AsyncConnection.connect(settings.database_dsn) as conn:
+        return await devices.get_resident(conn=conn, resident_id=resident_id)
 
 
 async def resident_overrides(settings: Settings, args: argparse.Namespace) -> dict[str, object]:
@@ -79,6 +109,20 @@ async def add_device(settings: Settings, args: argparse.Namespace) -> Device:
         return await devices.register_device(conn=conn, device=device)
 
 
+async def add_user(settings: Settings, args: argparse.Namespace) -> tuple[UserIn, str]:
+    user = UserIn(
+        name=args.name,
+        role=args.role,
+        districts=args.districts,
+        service_point_id=args.service_point,
+        phone=args.phone,
+        language=args.language,
+    )
+    async with await psycopg.AsyncConnection.connect(settings.database_dsn) as conn:
+        token = await accounts.add_user(conn=conn, user=user)
+    return user, token
+
+
 async def register_fleet(settings: Settings, fleet: WearableFleet) -> None:
     residents = [
         ResidentIn(id=d.resident_id, name=f"Resident {d.resident_id}") for d in fleet.devices
@@ -92,8 +136,6 @@ async def register_fleet(settings: Settings, fleet: WearableFleet) -> None:
 
 
 def simulate(settings: Settings, args: argparse.Namespace) -> dict[str, int]:
-    import asyncio
-
     fleet = WearableFleet(args.devices, prefix=args.prefix)
     asyncio.run(register_fleet(settings, fleet))
     mqtt = settings.mqtt
@@ -113,3 +155,29 @@ def simulate(settings: Settings, args: argparse.Namespace) -> dict[str, int]:
             sos_per_min=args.sos_per_min,
             progress=stderr_progress,
         )
+
+
+def alerts_command(settings: Settings, args: argparse.Namespace) -> int:
+    from anxin import alerts_cli
+
+    print(asyncio.run(alerts_cli.run(settings, args)))
+    return 0
+
+
+async def import_dispatch(
+    settings: Settings, args: argparse.Namespace
+) -> tuple[int, list[tuple[int, str]]]:
+    """`anxin import points|staff FILE`: the good rows in, the bad ones by line."""
+    async with await psycopg.AsyncConnection.connect(settings.database_dsn) as conn:
+        if args.import_command == "points":
+            points = read_points(args.file)
+            return await dispatch.add_service_points(conn=conn, points=points.good), (
+                points.problems
+            )
+        staff = read_staff(args.file)
+        known = await dispatch.known_points(conn=conn)
+        refuse(
+            staff,
+            lambda s: None if s.point_id in known else f"unknown service point {s.point_id!r}",
+        )
+        return await dispatch.add_staff(conn=conn, staff=staff.good), staff.problems

@@ -29,6 +29,7 @@ from anxin.localstack import Mosquitto, PostgresCluster, free_port, postgres_bin
 from anxin.reaper import Reaper
 from anxin.seed import seed_demo
 from anxin.settings import Settings
+from devices.accounts import Role, UserIn, add_user, remove_user
 from simulators.fleet import WearableFleet
 from simulators.publisher import Publisher
 from simulators.run import run_fleet
@@ -150,9 +151,12 @@ async def _run(settings: Settings, args: argparse.Namespace, stop: threading.Eve
     async with await psycopg.AsyncConnection.connect(settings.database_dsn) as conn:
         info = await apply_schema(conn)
     say(f"schema: {info.describe()}")
-    fleet = WearableFleet(args.residents, prefix="demo")
-    await seed_demo(settings.database_dsn, fleet)
-    say(f"seeded {fleet.n} residents with watches and 30 service points around Wuhan")
+    fleet = WearableFleet(args.residents or (3000 if args.city else 300), prefix="demo")
+    # --city: a Wuhan-sized network, 144 complexes and 321 service points (465)
+    network = {"complexes": 144, "stations": 300, "centres": 21} if args.city else {}
+    points = await seed_demo(settings.database_dsn, fleet, **network)
+    say(f"seeded {fleet.n} residents with watches and {points} service points around Wuhan")
+    token = await _demo_user(settings.database_dsn)
     if stop.is_set():
         return
 
@@ -175,6 +179,9 @@ async def _run(settings: Settings, args: argparse.Namespace, stop: threading.Eve
     simulator.start()
     say(f"simulating {fleet.n} watches at {args.rate:.0f} readings/s with occasional SOS")
     say(f"open {base}/docs (API) and {base}/metrics (live counters); Ctrl-C stops everything")
+    say(f"a supervisor's API token (user 'demo'): {token}")
+    say(f"the queue: curl -H 'Authorization: Bearer {token}' {base}/api/v1/incidents")
+    say(f"live changes: curl -N -H 'Authorization: Bearer {token}' {base}/api/v1/stream")
     say(f"the database: psql '{settings.database_dsn}'")
     mqtt = settings.mqtt
     button = f"{fleet.devices[0].resident_id}-sos"
@@ -189,6 +196,13 @@ async def _run(settings: Settings, args: argparse.Namespace, stop: threading.Eve
         await asyncio.to_thread(simulator.join, 30)
         server.should_exit = True
         await serving
+
+
+async def _demo_user(dsn: str) -> str:
+    """A supervisor for the demo's API; a new token each run (the old one is dropped)."""
+    async with await psycopg.AsyncConnection.connect(dsn) as conn:
+        await remove_user(conn=conn, name="demo")
+        return await add_user(conn=conn, user=UserIn(name="demo", role=Role.SUPERVISOR))
 
 
 def _simulate(
@@ -234,8 +248,13 @@ async def _report_until(
             await asyncio.sleep(1 if deadline else 5)
             cur = await conn.execute(
                 "SELECT (SELECT count(*) FROM vitals), (SELECT count(*) FROM alerts),"
-                " (SELECT count(*) FROM alerts WHERE severity = 'P1')"
+                " count(*), count(*) FILTER (WHERE severity = 'P1'),"
+                " count(*) FILTER (WHERE escalation_level > 0)"
+                " FROM incidents WHERE status NOT IN ('resolved', 'cancelled')"
             )
             row = await cur.fetchone()
             if row:
-                say(f"stored {row[0]} vital-sign readings; {row[1]} alerts raised, {row[2]} P1")
+                say(
+                    f"stored {row[0]} vital-sign readings; {row[1]} alerts raised;"
+                    f" {row[2]} incidents being worked ({row[3]} P1, {row[4]} escalated)"
+                )

@@ -1,30 +1,67 @@
-"""Demo data: residents at home and service points around Wuhan."""
+"""Demo data: residents at home, with their contacts, and the service points around
+Wuhan that can be sent to them, with their staff."""
 
 import numpy as np
 import psycopg
 
 from devices import service as devices
-from devices.models import CareFlag, DeviceIn, DeviceKind, ResidentIn
+from devices.models import CareFlag, ContactIn, DeviceIn, DeviceKind, ResidentIn
 from dispatch import service as dispatch
-from dispatch.models import PointKind, ServicePointIn
+from dispatch.models import Capability as C
+from dispatch.models import PointKind, ServicePointIn, StaffIn, WeekHours
 from simulators.fleet import WearableFleet
 
 WUHAN = (30.5928, 114.3055)
+# the central districts (approximate centres), where most residents and points are
+DISTRICTS = {
+    "江岸区": (30.600, 114.310),
+    "江汉区": (30.601, 114.270),
+    "硚口区": (30.582, 114.220),
+    "汉阳区": (30.553, 114.220),
+    "武昌区": (30.553, 114.316),
+    "青山区": (30.634, 114.385),
+    "洪山区": (30.505, 114.343),
+}
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = ["秀英", "桂英", "玉兰", "建国", "国华", "淑珍", "德明", "凤英", "志强", "丽华"]
+RELATIONS = ["女儿", "儿子", "邻居", "侄女"]
+
+# what each kind of point does, and when (Wuhan: 144 complexes, 321 service points)
+KINDS = {
+    PointKind.COMPLEX: ([C.EMERGENCY, C.NURSING, C.MEAL, C.BATH, C.ALWAYS_OPEN], None, 4),
+    PointKind.STATION: ([C.NURSING, C.MEAL, C.CLEANING, C.ESCORT], "daily 08:00-20:00", 2),
+    PointKind.HEALTH_CENTRE: ([C.MEDICAL, C.EMERGENCY], "daily 07:30-21:00", 3),
+}
 
 
-async def seed_demo(dsn: str, fleet: WearableFleet, *, service_points: int = 30) -> None:
+def _district(lat: float, lon: float) -> str:
+    return min(DISTRICTS, key=lambda d: (DISTRICTS[d][0] - lat) ** 2 + (DISTRICTS[d][1] - lon) ** 2)
+
+
+async def seed_demo(
+    dsn: str, fleet: WearableFleet, *, complexes: int = 6, stations: int = 20, centres: int = 4
+) -> int:
+    """Returns how many service points were seeded."""
     rng = np.random.default_rng(2026)
-    lat = WUHAN[0] + rng.normal(0, 0.05, fleet.n)
-    lon = WUHAN[1] + rng.normal(0, 0.06, fleet.n)
+    spread = 0.05 + 0.03 * min(1.0, fleet.n / 5000)  # a city-sized fleet spreads wider
+    lat = WUHAN[0] + rng.normal(0, spread, fleet.n)
+    lon = WUHAN[1] + rng.normal(0, spread * 1.2, fleet.n)
     residents = [
         ResidentIn(
             id=d.resident_id,
             name=SURNAMES[i % len(SURNAMES)] + GIVEN[i % len(GIVEN)],
             home_lat=float(lat[i]),
             home_lon=float(lon[i]),
+            district=_district(float(lat[i]), float(lon[i])),
+            phone=f"133{i:08d}",
             flags=[CareFlag.DEMENTIA] if i % 17 == 0 else [],
+            contacts=[
+                ContactIn(
+                    name=SURNAMES[(i + 3) % len(SURNAMES)] + "敏",
+                    relation=RELATIONS[i % len(RELATIONS)],
+                    phone=f"138{i:08d}",
+                )
+            ],
         )
         for i, d in enumerate(fleet.devices)
     ]
@@ -35,21 +72,44 @@ async def seed_demo(dsn: str, fleet: WearableFleet, *, service_points: int = 30)
         DeviceIn(id=f"{d.resident_id}-sos", kind=DeviceKind.SOS_BUTTON, resident_id=d.resident_id)
         for d in fleet.devices[::3]
     ]
-    sp_lat = WUHAN[0] + rng.normal(0, 0.05, service_points)
-    sp_lon = WUHAN[1] + rng.normal(0, 0.06, service_points)
+    kinds = (
+        [PointKind.COMPLEX] * complexes
+        + [PointKind.STATION] * stations
+        + [PointKind.HEALTH_CENTRE] * centres
+    )
+    sp_lat = WUHAN[0] + rng.normal(0, spread, len(kinds))
+    sp_lon = WUHAN[1] + rng.normal(0, spread * 1.2, len(kinds))
+    points, staff = [], []
+    for i, kind in enumerate(kinds):
+        caps, hours, capacity = KINDS[kind]
+        district = _district(float(sp_lat[i]), float(sp_lon[i]))
+        points.append(
+            ServicePointIn(
+                id=f"sp-{i:03d}",
+                name=f"{district}{'综合体' if kind is PointKind.COMPLEX else '服务站'} {i + 1}",
+                kind=kind,
+                lat=float(sp_lat[i]),
+                lon=float(sp_lon[i]),
+                district=district,
+                capabilities=caps,
+                hours=WeekHours.parse(hours) if hours else None,
+                capacity=capacity,
+            )
+        )
+        shifts = ("daily 08:00-20:00", "daily 20:00-08:00") if hours is None else (hours, hours)
+        staff += [
+            StaffIn(
+                id=f"sp-{i:03d}-{k}",
+                point_id=f"sp-{i:03d}",
+                name=SURNAMES[(i + k) % len(SURNAMES)] + ("护士" if k == 0 else "师傅"),
+                phone=f"139{i:05d}{k:03d}",
+                shifts=WeekHours.parse(shift),
+            )
+            for k, shift in enumerate(shifts)
+        ]
     async with await psycopg.AsyncConnection.connect(dsn) as conn:
         await devices.add_residents(conn=conn, residents=residents)
         await devices.register_devices(conn=conn, devices=wearables + buttons)
-        await dispatch.add_service_points(
-            conn=conn,
-            points=[
-                ServicePointIn(
-                    id=f"sp-{i:03d}",
-                    name=f"社区养老服务站 {i + 1}",
-                    kind=PointKind.COMPLEX if i % 5 == 0 else PointKind.STATION,
-                    lat=float(sp_lat[i]),
-                    lon=float(sp_lon[i]),
-                )
-                for i in range(service_points)
-            ],
-        )
+        await dispatch.add_service_points(conn=conn, points=points)
+        await dispatch.add_staff(conn=conn, staff=staff)
+    return len(points)

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import psycopg
 
@@ -98,12 +99,12 @@ def test_residents_add_refuses_a_bad_id_latitude_or_flag_in_one_line(
         "--flag", "dementia", env=anxin_env,
     )  # fmt: skip
     assert ok.returncode == 0, ok.stderr
-    assert json.loads(ok.stdout) == {
+    printed = json.loads(ok.stdout)
+    assert {k: printed[k] for k in ("id", "name", "home_lat", "home_lon", "flags")} == {
         "id": "r1",
         "name": "王秀英",
         "home_lat": 30.59,
         "home_lon": 114.30,
-        "address": None,
         "flags": ["dementia"],
     }
 
@@ -172,3 +173,15 @@ def test_a_malformed_database_url_is_one_line_without_its_password() -> None:
     assert res.stderr.startswith("anxin: invalid setting ANXIN_DATABASE_URL: not a valid")
     assert len(res.stderr.strip().splitlines()) == 1, res.stderr
     assert "s3cret" not in res.stderr
+
+
+def test_serve_with_a_travel_matrix_it_cannot_read_stops_in_one_line(
+    anxin_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**anxin_env, "ANXIN_TRAVEL_MATRIX_FILE": str(tmp_path / "nowhere.csv")}
+    res = anxin("serve", env=env)
+    assert res.returncode == 1
+    assert res.stderr.strip().splitlines() == [
+        f"anxin: travel matrix: cannot read '{tmp_path / 'nowhere.csv'}':"
+        f" [Errno 2] No such file or directory: '{tmp_path / 'nowhere.csv'}'"
+    ]

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -54,7 +55,9 @@ def test_demo_runs_on_embedded_services_and_leaves_nothing_behind(tmp_path: Path
     assert re.search(r"press an SOS by hand: mosquitto_pub .* -t anxin/v1/\S+-sos/event", out)
     assert "Warning" not in res.stdout + res.stderr
     assert "disconnected" not in res.stdout + res.stderr  # a clean stop is not an outage
-    assert re.search(r"\d+ alerts raised, \d+ P1", out)  # not "open": none is worked yet
+    assert re.search(
+        r"\d+ alerts raised; \d+ incidents being worked \(\d+ P1, \d+ escalated\)", out
+    )
     stored = [int(n) for n in re.findall(r"stored (\d+) vital-sign readings", out)]
     assert stored, out
     assert stored[-1] > 0, out
@@ -127,3 +130,31 @@ def test_a_demo_killed_outright_leaves_no_service_running(tmp_path: Path) -> Non
     while any(tmp_path.glob("anxin-demo-*")) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(tmp_path.glob("anxin-demo-*")), "the demo's work folder is still there"
+
+
+def test_the_demo_prints_a_token_that_works_and_its_docs_need_no_internet(
+    tmp_path: Path,
+) -> None:
+    demo = start_demo(tmp_path)
+    try:
+        out = read_until(demo, "demo: live changes:")
+        token = re.findall(r"Bearer (anx_\S+?)'", out)[0]
+        base = re.findall(r"(http://127\.0\.0\.1:\d+)/api/v1/incidents", out)[0]
+        queue = httpx.get(f"{base}/api/v1/incidents", headers={"Authorization": f"Bearer {token}"})
+        assert queue.status_code == 200, queue.text
+        assert httpx.get(base).headers["location"] == "/docs"  # not a 404
+        docs = httpx.get(f"{base}/docs").text
+        assets = re.findall(r"(?:src|href)=[\"'](/[^\"']+\.(?:js|css))", docs)
+        assert len(assets) == 2, docs  # Swagger UI's script and style, from this server
+        for asset in assets:
+            assert httpx.get(base + asset).status_code == 200
+        assert "https://" not in docs.split("<body>")[0] + "".join(
+            re.findall(r"<script[^>]*src=[^>]*>", docs)
+        )
+        paths = httpx.get(f"{base}/openapi.json").json()["paths"]
+        assert "/api/v1/incidents" in paths
+        assert "/api/v1/alerts/{alert_id}/{action}" in paths
+    finally:
+        demo.send_signal(signal.SIGINT)
+        demo.wait(60)
+    assert left_running(tmp_path) == ""
