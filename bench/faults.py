@@ -190,7 +190,8 @@ def backlog_round(stack: Stack, rate: int, seconds: float, first: int) -> dict[s
 
 
 class AlertListener(threading.Thread):
-    """Hears each alert's commit (pg_notify is delivered on commit) and when."""
+    """Hears each change to an incident commit (pg_notify is delivered on commit), and
+    when: the notification carries the change's audit id."""
 
     def __init__(self, dsn: str) -> None:
         super().__init__(daemon=True)
@@ -227,10 +228,14 @@ def sos_latencies(stack: Stack, first_press: int, presses: int) -> dict[str, obj
     deadline = time.monotonic() + 30
     while len(listener.heard) < presses and time.monotonic() < deadline:
         time.sleep(0.1)
+    time.sleep(0.5)  # the first press also opened the incident: one more to hear
     listener.stop()
     button.close()
+    # each press is a finding: its audit row (whose id the notification carries) names
+    # its key, whether it opened the alert or counted as a repeat on it
     keys = stack.query(
-        f"SELECT id, dedup_key FROM alerts WHERE id IN ({','.join(map(str, listener.heard))})"
+        "SELECT id, data->>'key' FROM alert_audit WHERE action IN ('alert_opened', 'repeated')"
+        f" AND id IN ({','.join(map(str, listener.heard))})"
         if listener.heard
         else "SELECT 0, '' WHERE false"
     )
