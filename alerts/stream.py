@@ -81,8 +81,11 @@ class StreamHub:
             try:
                 await self._listen()
             except* DB_UNAVAILABLE as outage:
+                # a connection lost while listening failed now; one never made failed
+                # from the start of this try
+                failed_from = time.monotonic() if self.listening.is_set() else started
                 self.listening.clear()
-                self._outage.failed(outage.exceptions[0], attempt_started=started)
+                self._outage.failed(outage.exceptions[0], attempt_started=failed_from)
                 await asyncio.sleep(1.0)
 
     async def _listen(self) -> None:

@@ -4,6 +4,7 @@ misses nothing; a client sees only its scope."""
 
 import contextlib
 import json
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -181,3 +182,20 @@ def test_a_lost_listening_connection_is_an_outage_waited_out_not_a_task_failure(
     assert serve.proc is not None
     assert serve.proc.poll() is None
     assert "task 'alerts stream' failed" not in serve.log()
+
+
+def test_a_listening_connection_lost_after_hours_is_an_outage_of_seconds_not_hours(
+    world: World, serve: ServeProcess, db: psycopg.Connection
+) -> None:
+    """The outage's length counts from when the listening connection was lost, not from
+    when it began listening (which read as a database outage as long as the uptime)."""
+    listening = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'anxin-stream'"
+    wait_until(lambda: db.execute(listening).fetchone() == (1,), timeout=10, what="listening")
+    time.sleep(5)
+    db.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        " WHERE application_name = 'anxin-stream'"
+    )
+    wait_until(lambda: "database back after" in serve.log(), timeout=15, what="back")
+    (said,) = re.findall(r"database back after ([0-9.]+)s", serve.log())
+    assert float(said) < 3, f"a lost connection reconnected at once was said to last {said}s"
