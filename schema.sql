@@ -272,6 +272,59 @@ CREATE TABLE IF NOT EXISTS alert_audit (
 );
 CREATE INDEX IF NOT EXISTS alert_audit_incident ON alert_audit (incident_id, id);
 
+-- Dispatch --------------------------------------------------------------------------
+
+-- Each point asked to take an incident, and its answer (dispatch.offers). At most one
+-- is waiting per incident; a decline, or no answer by `answer_by`, sends the incident
+-- on to the next eligible point (alerts.dispatching).
+CREATE TABLE IF NOT EXISTS dispatch_offers (
+    id          bigserial PRIMARY KEY,
+    incident_id bigint NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
+    point_id    text NOT NULL REFERENCES service_points (id),
+    -- travel minutes the router counted on; NULL when an operator chose the point
+    minutes     real,
+    status      text NOT NULL DEFAULT 'offered' CHECK (status IN ('offered', 'accepted',
+                    'declined', 'expired', 'withdrawn')),
+    offered_at  timestamptz NOT NULL DEFAULT now(),
+    answer_by   timestamptz NOT NULL,
+    answered_at timestamptz,
+    answered_by text,
+    CHECK ((status = 'offered') = (answered_at IS NULL))
+);
+CREATE UNIQUE INDEX IF NOT EXISTS dispatch_offers_waiting ON dispatch_offers (incident_id)
+    WHERE status = 'offered';
+CREATE INDEX IF NOT EXISTS dispatch_offers_due ON dispatch_offers (answer_by)
+    WHERE status = 'offered';
+CREATE INDEX IF NOT EXISTS dispatch_offers_incident ON dispatch_offers (incident_id);
+
+-- One-key help (一键求助): a resident asks for an everyday service; routed like an
+-- incident to the nearest point offering it, and never seen by the call centre
+-- (dispatch.requests).
+CREATE TABLE IF NOT EXISTS service_requests (
+    id           bigserial PRIMARY KEY,
+    -- the press: device, time and the device's event key; a redelivery asks once
+    key          text NOT NULL UNIQUE,
+    requested_at timestamptz NOT NULL,
+    device_id    text NOT NULL REFERENCES devices (id),
+    resident_id  text REFERENCES residents (id),
+    -- devices.models.HelpService: meal, bath, cleaning, escort, medical, nursing
+    service      text NOT NULL,
+    lat          double precision,
+    lon          double precision,
+    status       text NOT NULL DEFAULT 'requested' CHECK (status IN ('requested',
+                     'accepted', 'done', 'cancelled')),
+    -- the point asked now; NULL when no point offering it can take it inside the circle
+    point_id     text REFERENCES service_points (id),
+    minutes      real,
+    declined_by  text[] NOT NULL DEFAULT '{}',
+    accepted_at  timestamptz,
+    done_at      timestamptz,
+    closed_at    timestamptz,
+    -- each decision: the points considered and why each was skipped, answers
+    history      jsonb NOT NULL DEFAULT '[]'
+);
+CREATE INDEX IF NOT EXISTS service_requests_point ON service_requests (point_id, requested_at DESC);
+
 -- What the detector keeps -----------------------------------------------------------
 
 -- Per-resident detector settings, validated by alerts.detect.config.Overrides; set

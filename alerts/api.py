@@ -25,6 +25,7 @@ from kernel.web import Conn
 router = APIRouter(prefix="/api/v1", tags=["incidents and alerts"])
 
 AlertId = Annotated[int, Path(ge=1, le=2**63 - 1, description="an alert's id")]
+AlertIdValue = Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 
 class ActionBody(BaseModel):
@@ -55,6 +56,9 @@ Dispatcher = Reader
 _MAY: dict[Action, tuple[Role, ...]] = {
     Action.ACK: (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN),
     Action.ASSIGN: (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN),
+    # the asked point answers; an operator may answer for it after phoning it
+    Action.ACCEPT: (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN, Role.SERVICE_POINT),
+    Action.DECLINE: (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN, Role.SERVICE_POINT),
     Action.CANCEL: (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN),
     Action.ARRIVE: (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN, Role.SERVICE_POINT),
     Action.RESOLVE: (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN, Role.SERVICE_POINT),
@@ -146,16 +150,23 @@ async def get_suggestions(
         user=user,
         alert_id=alert_id,
         at=datetime.now(zone).replace(tzinfo=None),
-        policy=request.app.state.dispatch_policy,
+        policy=request.app.state.dispatcher.policy,
     )
 
 
 @router.post("/alerts/{alert_id}/{action}", response_model=ChangeOut)
 async def act(
-    conn: Conn, user: User, alert_id: AlertId, action: Action, body: ActionBody | None = None
+    request: Request,
+    conn: Conn,
+    user: User,
+    alert_id: AlertId,
+    action: Action,
+    body: ActionBody | None = None,
 ) -> ChangeOut:
-    """ack, assign, arrive, note, resolve (outcome and note), cancel. An action not
-    legal from the incident's status is a 409 listing the legal ones."""
+    """ack; assign (asks `service_point_id`, else the nearest eligible point); accept
+    or decline (the asked point's answer); arrive; note; resolve (outcome and note);
+    cancel. An action not legal from the incident's status is a 409 listing the legal
+    ones."""
     _may(user, action)
     await queries.check_visible(conn=conn, user=user, alert_id=alert_id)
     body = body or ActionBody()
@@ -169,6 +180,7 @@ async def act(
             outcome=body.outcome,
             service_point_id=body.service_point_id,
         ),
+        dispatcher=request.app.state.dispatcher,
     )
     return ChangeOut(
         alert_id=alert_id,
@@ -177,6 +189,37 @@ async def act(
         to_status=change.to_status,
         event_id=change.audit_id,
     )
+
+
+class DispatchBody(BaseModel):
+    alert_ids: list[AlertIdValue] = Field(min_length=1, max_length=500)
+
+
+@router.post("/dispatch", response_model=list[ChangeOut])
+async def dispatch_many(
+    request: Request, conn: Conn, user: Dispatcher, body: DispatchBody
+) -> list[ChangeOut]:
+    """Assign many acknowledged incidents at once (a heatwave, a power cut): they are
+    routed jointly, for the least total travel time within the points' capacities.
+    All or none: one not legal to assign is a 409 and nothing changes."""
+    for alert_id in body.alert_ids:
+        await queries.check_visible(conn=conn, user=user, alert_id=alert_id)
+    changes = await lifecycle.assign_all(
+        conn=conn,
+        alert_ids=body.alert_ids,
+        actor=user.name,
+        dispatcher=request.app.state.dispatcher,
+    )
+    return [
+        ChangeOut(
+            alert_id=c.alert_id,
+            incident_id=c.incident_id,
+            from_status=c.from_status,
+            to_status=c.to_status,
+            event_id=c.audit_id,
+        )
+        for c in changes
+    ]
 
 
 @router.get("/stream", response_class=EventSourceResponse)

@@ -6,6 +6,8 @@ Ingest stores what devices send; through here, and nowhere else, it asks alerts 
   back, for ingest to dead-letter);
 - open the alert of an emergency event in the transaction that stores the event
   (`open_emergency`), so an SOS is alerted the moment it is durable;
+- route a one-key help request the same way (`request_help`): to dispatch, not to
+  the call centre;
 - analyse what was committed (`observe`, then `apply` its outcomes as alerts), in the
   detector's columns (`columns`: `Observations` and the types it is made of).
 """
@@ -19,10 +21,12 @@ from psycopg import AsyncConnection
 from alerts.detect import observations as columns
 from alerts.detect.events import immediate_finding
 from alerts.detect.observations import Observations
+from alerts.dispatching import Dispatcher
 from alerts.live import LiveDetector
 from alerts.models import Outcome
 from alerts.service import open_alert
 from devices.models import EventType
+from dispatch.suggest import DispatchPolicy
 
 # `columns`: the detector's input types (Observations, Vitals, Events, ...) and codes
 __all__ = ["Intake", "columns"]
@@ -31,8 +35,9 @@ __all__ = ["Intake", "columns"]
 class Intake:
     """What ingest may ask of the running detector."""
 
-    def __init__(self, detector: LiveDetector) -> None:
+    def __init__(self, detector: LiveDetector, dispatcher: Dispatcher | None = None) -> None:
         self._detector = detector
+        self._dispatcher = dispatcher or Dispatcher(DispatchPolicy())
 
     async def admit(self, device_ids: Iterable[str]) -> set[str]:
         """Make detection ready for these devices; returns the ids that are not
@@ -58,6 +63,16 @@ class Intake:
         finding = immediate_finding(device_id, event, ts, key)
         opened = await open_alert(conn=conn, finding=finding, policy=self._detector.policy)
         return opened is not None
+
+    async def request_help(
+        self, *, conn: AsyncConnection, device_id: str, service: str, ts: float, key: str
+    ) -> bool:
+        """Route a one-key help request (not an alert: the call centre never sees it)
+        in the caller's transaction; False when this press was taken already."""
+        taken = await self._dispatcher.request_help(
+            conn, device_id=device_id, service=service, ts=ts, key=key
+        )
+        return taken is not None
 
     def watch_from(self, ts: float) -> None:
         """Nothing was observed before `ts` (ingest could not store: the database was

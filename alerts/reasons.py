@@ -213,6 +213,19 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "note": ("备注", "note"),
         "resolve": ("结案", "resolved"),
         "cancel": ("取消", "cancelled"),
+        "offered": ("已询问服务点", "offered to a point"),
+        "accept": ("服务点接单", "accepted"),
+        "decline": ("服务点拒单", "declined"),
+        "offer_expired": ("服务点未及时接单", "offer not answered in time"),
+        "no_point": ("服务圈内无可派服务点", "no point can help inside the circle"),
+    },
+    "skipped": {
+        "declined_before": ("已拒单或超时", "declined or did not answer"),
+        "closed": ("未营业", "closed"),
+        "no_free_staff": ("无空闲值班人员", "no free on-call staff"),
+        "at_capacity": ("已满负荷", "at capacity"),
+        "lacks_capability": ("不具备所需服务", "lacks the capability"),
+        "outside_circle": ("超出15分钟服务圈", "outside the service circle"),
     },
     "outcome": {
         "assisted": ("已协助", "assisted"),
@@ -249,7 +262,14 @@ def _labels(row: dict[str, Any], lang: Lang) -> None:
         if isinstance(row.get(column), str):
             row[f"{column}_text"] = label(kind, row[column], lang)
     data = row.get("data")
-    if row.get("action") == "escalated" and isinstance(data, dict) and "to" in data:
+    if isinstance(data, dict) and isinstance(data.get("considered"), list):
+        # copies: the stream hands one row to clients of different languages
+        data = row["data"] = {**data, "considered": [
+            {**c, "skipped_text": label("skipped", c["skipped"], lang)}
+            if isinstance(c, dict) and isinstance(c.get("skipped"), str) else c
+            for c in data["considered"]
+        ]}  # fmt: skip
+    if row.get("action") in ("escalated", "no_point") and isinstance(data, dict) and "to" in data:
         row["escalated_to_text"] = label("escalated_to", str(data["to"]), lang)
 
 

@@ -7,9 +7,11 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
+from alerts.dispatching import loads, places
 from alerts.errors import UnknownAlert
 from alerts.queries import check_visible
 from devices.accounts import Principal
+from dispatch import offers
 from dispatch.suggest import DispatchPolicy, suggest
 from kernel.errors import Conflict
 
@@ -27,39 +29,24 @@ async def suggestions(
     policy: DispatchPolicy,
 ) -> dict[str, Any]:
     await check_visible(conn=conn, user=user, alert_id=alert_id)
-    cur = await conn.execute(
-        """
-        SELECT i.id, i.severity, i.resident_id, r.home_lat, r.home_lon,
-               (SELECT array_agg(DISTINCT rule) FROM alerts WHERE incident_id = i.id),
-               (SELECT ARRAY[lat, lon] FROM locations l WHERE l.device_id = i.device_id
-                ORDER BY ts DESC LIMIT 1)
-        FROM alerts a JOIN incidents i ON i.id = a.incident_id
-        LEFT JOIN residents r ON r.id = i.resident_id
-        WHERE a.id = %s
-        """,
-        (alert_id,),
-    )
+    cur = await conn.execute("SELECT incident_id FROM alerts WHERE id = %s", (alert_id,))
     row = await cur.fetchone()
     if row is None:
         msg = f"no alert {alert_id}"
         raise UnknownAlert(msg)
-    incident_id, severity, resident_id, home_lat, home_lon, rules, fix = row
-    if home_lat is not None:
-        lat, lon, where = home_lat, home_lon, "home"
-    elif fix is not None:
-        (lat, lon), where = fix, "device_location"
-    else:
+    (place,) = await places(conn=conn, incident_ids=[row[0]])
+    if place.lat is None or place.lon is None:
         msg = "no home on record for the resident and no location from the device"
         raise NoPlace(msg)
-    cur = await conn.execute(
-        "SELECT service_point_id, count(*) FROM incidents WHERE service_point_id IS NOT NULL"
-        " AND status IN ('dispatched', 'on_scene') GROUP BY 1"
-    )
-    load = {r[0]: int(r[1]) for r in await cur.fetchall()}
+    refused = await offers.refused(conn=conn, incident_ids=[place.incident_id])
     found = await suggest(
-        conn=conn, lat=lat, lon=lon, rules=rules or [], at=at, load=load, policy=policy,
-        resident_id=resident_id,
+        conn=conn, lat=place.lat, lon=place.lon, rules=place.rules, at=at,
+        load=await loads(conn=conn, leaving_out=[place.incident_id]), policy=policy,
+        resident_id=place.resident_id, refused=refused[place.incident_id],
     )  # fmt: skip
     # a P1 with nobody inside the circle: the operator should call 120 now
-    found["call_120"] = severity == "P1" and found["best"] is None and bool(found["needs"])
-    return {"incident_id": incident_id, "from": where, "lat": lat, "lon": lon, **found}
+    found["call_120"] = place.severity == "P1" and found["best"] is None and bool(found["needs"])
+    return {
+        "incident_id": place.incident_id, "from": place.source, "lat": place.lat,
+        "lon": place.lon, **found,
+    }  # fmt: skip

@@ -13,6 +13,7 @@ from alerts import lifecycle, queries
 from alerts.lifecycle import Action
 from alerts.models import AlertStatus, Resolution
 from alerts.reasons import Lang
+from anxin.policies import dispatcher
 from anxin.settings import Settings
 from devices.accounts import Principal, Role
 
@@ -42,6 +43,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> str:
                 outcome=Resolution(args.outcome) if action is Action.RESOLVE else None,
                 service_point_id=args.point if action is Action.ASSIGN else None,
             ),
+            dispatcher=dispatcher(settings),
         )
         return (
             f"incident {change.incident_id}: {change.from_status} -> {change.to_status}"

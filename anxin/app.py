@@ -12,21 +12,21 @@ from fastapi_offline import FastAPIOffline
 
 from alerts import api as alerts_api
 from alerts import metrics as alerts_metrics
+from alerts.dispatching import POLL_S as OFFERS_POLL_S
+from alerts.dispatching import OfferWorker
 from alerts.escalation import POLL_S, EscalationWorker
 from alerts.metrics import refresh_gauges
-from alerts.models import Severity
-from alerts.policy import EscalationPolicy
 from alerts.stream import StreamHub
 from alerts.workers import every
 from anxin import __version__, ops_routes
 from anxin.db import create_pool, database_info
 from anxin.ingest_service import IngestService
+from anxin.policies import dispatcher, escalation_policy
 from anxin.settings import Settings
 from anxin.supervisor import Supervisor
 from devices import api as devices_api
 from devices.accounts import TokenCheck
-from dispatch.suggest import DispatchPolicy
-from dispatch.travel import GreatCircle, Matrix, Mode
+from dispatch import api as dispatch_api
 from ingest.metrics import DB_OUTAGES
 from kernel.db import OutageLog
 from kernel.errors import AnxinError
@@ -34,20 +34,10 @@ from kernel.errors import AnxinError
 log = logging.getLogger("anxin")
 
 
-def escalation_policy(settings: Settings) -> EscalationPolicy:
-    return EscalationPolicy(
-        deadlines={
-            Severity.P1: settings.ack_deadline_p1_s,
-            Severity.P2: settings.ack_deadline_p2_s,
-            Severity.P3: settings.ack_deadline_p3_s,
-        },
-        chain=tuple(settings.escalation_chain),
-    )
-
-
 def create_app(settings: Settings, *, ingest: bool = True) -> FastAPI:
     pool = create_pool(settings)
     policy = escalation_policy(settings)
+    routing = dispatcher(settings)
     # one per service, whichever task sees a database outage first
     outage = OutageLog(logging.getLogger("anxin.database"), on_start=DB_OUTAGES.inc)
 
@@ -63,6 +53,8 @@ def create_app(settings: Settings, *, ingest: bool = True) -> FastAPI:
         supervisor.start("alerts stream", stream.run)
         escalation = EscalationWorker(pool, policy)
         supervisor.start("escalation", partial(every, POLL_S, escalation.step, outage))
+        offers = OfferWorker(pool, routing)
+        supervisor.start("dispatch offers", partial(every, OFFERS_POLL_S, offers.step, outage))
         supervisor.start(
             "incident gauges",
             partial(every, alerts_metrics.GAUGES_EVERY_S, partial(refresh_gauges, pool), outage),
@@ -97,14 +89,7 @@ def create_app(settings: Settings, *, ingest: bool = True) -> FastAPI:
     app.state.pool = pool
     app.state.tokens = TokenCheck()
     app.state.time_zone = settings.time_zone
-    travel = GreatCircle(detour=settings.travel_detour, mode=Mode(settings.travel_mode))
-    app.state.dispatch_policy = DispatchPolicy(
-        circle_min=settings.service_circle_min,
-        travel=travel,
-        matrix=Matrix.load(settings.travel_matrix_file, travel)
-        if settings.travel_matrix_file
-        else None,
-    )
+    app.state.dispatcher = routing
     stream = StreamHub(settings.database_dsn, pool, outage)
     app.state.stream = stream
     supervisor = Supervisor(
@@ -124,4 +109,5 @@ def create_app(settings: Settings, *, ingest: bool = True) -> FastAPI:
     app.include_router(ops_routes.router)
     app.include_router(alerts_api.router)
     app.include_router(devices_api.router)
+    app.include_router(dispatch_api.router)
     return app

@@ -117,7 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
         if action is Action.RESOLVE:
             act.add_argument("--outcome", required=True, choices=[r.value for r in Resolution])
         if action is Action.ASSIGN:
-            act.add_argument("--point", required=True, help="the service point's id")
+            act.add_argument(
+                "--point", help="the service point to ask (default: the nearest that can help)"
+            )
 
     imp = sub.add_parser("import", help="service points and staff from a district's files")
     imp_sub = imp.add_subparsers(dest="import_command", required=True)

@@ -12,6 +12,7 @@ from psycopg_pool import AsyncConnectionPool
 from alerts.intake import Intake
 from alerts.live import LiveDetector
 from alerts.policy import EscalationPolicy
+from anxin.policies import dispatcher
 from anxin.settings import Settings
 from anxin.supervisor import Supervisor
 from ingest.codec import Codec
@@ -57,7 +58,7 @@ class IngestService:
             outage=outage,
             policy=policy,
         )
-        intake = Intake(self.detector)
+        intake = Intake(self.detector, dispatcher(settings))
         codec = Codec(
             max_payload_bytes=settings.max_payload_bytes,
             future_tolerance_s=settings.future_tolerance_s,

@@ -37,6 +37,33 @@ class EventType(StrEnum):
     REMOVED = "removed"
     BUTTON = "button"
     TAMPER = "tamper"
+    # one-key help (一键求助): data.service names what is asked for (HelpService)
+    HELP = "help"
+
+
+class HelpService(StrEnum):
+    """What a one-key help button may ask for: the everyday services of a community
+    point (dispatch routes each to a point with the capability of the same name)."""
+
+    MEAL = "meal"
+    BATH = "bath"
+    CLEANING = "cleaning"
+    ESCORT = "escort"
+    MEDICAL = "medical"
+    NURSING = "nursing"
+
+
+def asked_service(event: EventType, data: object) -> HelpService | None:
+    """The service a help event asks for; None when the event asks for none (a plain
+    button press). ValueError, with the reason, when it asks for one Anxin cannot
+    route."""
+    service = data.get("service") if isinstance(data, dict) else None
+    if event is not EventType.HELP and not (event is EventType.BUTTON and service is not None):
+        return None
+    if not isinstance(service, str) or service not in HelpService._value2member_map_:
+        msg = f"help event needs data.service, one of {', '.join(HelpService)}; got {service!r}"
+        raise ValueError(msg)
+    return HelpService(service)
 
 
 class CareFlag(StrEnum):

@@ -7,7 +7,7 @@ handful of array masks over those few. Every candidate considered comes back wit
 why it was skipped, for the incident's timeline.
 """
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -26,6 +26,7 @@ def mask(caps: Iterable[Capability | str]) -> int:
 
 
 class Skip(StrEnum):
+    REFUSED = "declined_before"  # it declined this incident, or let it wait too long
     CLOSED = "closed"
     NO_STAFF = "no_free_staff"
     FULL = "at_capacity"
@@ -85,6 +86,10 @@ class Router:
         self.matrix = matrix
         self.circle_min = circle_min
         self._tree = cKDTree(unit_vectors(network.lat, network.lon).reshape(-1, 3))
+        self._index = {point: i for i, point in enumerate(network.ids)}
+
+    def indices(self, ids: Collection[str]) -> NDArray[np.intp]:
+        return np.array([self._index[p] for p in ids if p in self._index], np.intp)
 
     def rank(
         self,
@@ -93,22 +98,31 @@ class Router:
         needs: int,
         *,
         resident_id: str | None = None,
+        refused: Collection[str] = (),
         k: int = 16,
     ) -> Ranking:
         """`needs`: a mask of capabilities, any of which will do (a fall: emergency or
-        nursing). Widens the search until an eligible point turns up or the nearest
-        not yet looked at is beyond the circle."""
-        return self._ranking(*self._nearest(lat, lon, needs, resident_id, k))
+        nursing); `refused`: points not to ask again. Widens the search until an
+        eligible point turns up or the nearest not yet looked at is beyond the circle."""
+        return self._ranking(*self._nearest(lat, lon, needs, resident_id, refused, k))
 
-    def options(self, lat: float, lon: float, needs: int, *, k: int = 16) -> dict[int, float]:
+    def options(
+        self, lat: float, lon: float, needs: int, *, refused: Collection[str] = (), k: int = 16
+    ) -> dict[int, float]:
         """Every eligible point inside the circle among the nearest `k` (widened as in
         `rank`): network index -> minutes. For assigning many incidents at once."""
-        index, minutes, why = self._nearest(lat, lon, needs, None, k)
+        index, minutes, why = self._nearest(lat, lon, needs, None, refused, k)
         ok = why == 0
         return dict(zip(index[ok].tolist(), minutes[ok].round(1).tolist(), strict=True))
 
     def _nearest(
-        self, lat: float, lon: float, needs: int, resident_id: str | None, k: int
+        self,
+        lat: float,
+        lon: float,
+        needs: int,
+        resident_id: str | None,
+        refused: Collection[str],
+        k: int,
     ) -> tuple[NDArray[np.intp], NDArray[np.float64], NDArray[np.int8]]:
         n = len(self.network.ids)
         if n == 0:
@@ -123,7 +137,7 @@ class Router:
             if self.matrix is not None and resident_id is not None:
                 ids = [self.network.ids[i] for i in index]
                 minutes = self.matrix.override(ids, resident_id, minutes)
-            why = self._why_not(index, minutes, needs)
+            why = self._why_not(index, minutes, needs, self.indices(refused))
             found = (why == 0).any()
             if found or k == n or minutes.min() > self.circle_min * 2:
                 break
@@ -131,13 +145,18 @@ class Router:
         return index, minutes, why
 
     def _why_not(
-        self, index: NDArray[np.intp], minutes: NDArray[np.float64], needs: int
+        self,
+        index: NDArray[np.intp],
+        minutes: NDArray[np.float64],
+        needs: int,
+        refused: NDArray[np.intp],
     ) -> NDArray[np.int8]:
         """Per candidate: 0 if eligible inside the circle, else the first reason (in the
         order of Skip) it is not; -1 eligible but outside the circle."""
         net = self.network
         reasons = np.zeros(len(index), np.int8)
         checks = [
+            np.isin(index, refused),
             ~net.open_now[index],
             net.staff_on_shift[index] <= net.load[index],
             net.load[index] >= net.capacity[index],
@@ -153,7 +172,7 @@ class Router:
     ) -> Ranking:
         """Candidates nearest first, up to the chosen one (or, with none inside the
         circle, up to the nearest eligible outside it): the rest were not needed."""
-        skips = [None, Skip.CLOSED, Skip.NO_STAFF, Skip.FULL, Skip.LACKS]
+        skips = [None, *Skip]
         considered = []
         for j in np.argsort(minutes, kind="stable"):
             reason = int(why[j])

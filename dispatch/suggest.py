@@ -1,7 +1,7 @@
 """What to send to an incident: the needs of what happened, the nearest point that
 can meet them now, and what to do when none can inside the circle."""
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -43,6 +43,18 @@ def needs_of(rules: Iterable[str]) -> list[C]:
     return list(dict.fromkeys(c for rule in rules for c in NEEDS.get(rule, [])))
 
 
+async def router_at(
+    *, conn: AsyncConnection, at: datetime, load: Mapping[str, int], policy: DispatchPolicy
+) -> Router:
+    """A router over the network as it stands at `at` (local time)."""
+    return Router(
+        await network_at(conn=conn, at=at, load=load),
+        travel=policy.travel,
+        matrix=policy.matrix,
+        circle_min=policy.circle_min,
+    )
+
+
 async def suggest(
     *,
     conn: AsyncConnection,
@@ -53,6 +65,7 @@ async def suggest(
     load: Mapping[str, int],
     policy: DispatchPolicy,
     resident_id: str | None = None,
+    refused: Collection[str] = (),
 ) -> dict[str, Any]:
     """The chosen point, every nearer point with why it was skipped, and, with none
     inside the circle, the best option outside it for the supervisor."""
@@ -60,13 +73,8 @@ async def suggest(
     if not needs:
         return {"needs": [], "best": None, "considered": [], "outside": None,
                 "circle_min": policy.circle_min}  # fmt: skip
-    router = Router(
-        await network_at(conn=conn, at=at, load=load),
-        travel=policy.travel,
-        matrix=policy.matrix,
-        circle_min=policy.circle_min,
-    )
-    ranking = router.rank(lat, lon, mask(needs), resident_id=resident_id)
+    router = await router_at(conn=conn, at=at, load=load, policy=policy)
+    ranking = router.rank(lat, lon, mask(needs), resident_id=resident_id, refused=refused)
     return {
         "needs": [str(c) for c in needs],
         "best": asdict(ranking.best) if ranking.best else None,

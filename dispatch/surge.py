@@ -25,6 +25,7 @@ class Incident:
     lat: float
     lon: float
     needs: int  # capability mask, any of which will do
+    refused: frozenset[str] = frozenset()  # points not to ask again
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,9 @@ class Assignment:
 
 def _options(router: Router, incidents: list[Incident], k: int) -> list[dict[int, float]]:
     """Per incident: eligible point index -> minutes, among its k nearest."""
-    return [router.options(inc.lat, inc.lon, inc.needs, k=k) for inc in incidents]
+    return [
+        router.options(inc.lat, inc.lon, inc.needs, refused=inc.refused, k=k) for inc in incidents
+    ]
 
 
 def assign_jointly(router: Router, incidents: list[Incident], *, k: int = 16) -> Assignment:

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
-from devices.models import URGENT_EVENTS, EventType
+from devices.models import URGENT_EVENTS, EventType, asked_service
 from ingest.records import Reading, Rejected
 from ingest.salvage import (
     NUL_ESCAPE,
@@ -264,12 +264,17 @@ def _to_reading(channel: Channel, device_id: str, ts: float, body: Any) -> Readi
             if body.id is not None
             else (f"seq:{body.seq}" if body.seq is not None else str(body.type))
         )
+        try:
+            service = asked_service(body.type, body.data)
+        except ValueError as exc:
+            return Rejected(str(exc), device_id)
         data = msgspec.json.encode(body.data).decode() if body.data is not None else None
         return Reading(
             channel,
             device_id,
             (ts, device_id, str(body.type), key, body.seq, data),
             urgent=body.type in URGENT_EVENTS,
+            help=service,
         )
     if isinstance(body, LocationPayload):
         return Reading(channel, device_id, (ts, device_id, body.seq, body.lat, body.lon, body.acc))

@@ -59,6 +59,8 @@ class Reading(msgspec.Struct, frozen=True):
     device_id: str
     row: tuple[object, ...]
     urgent: bool = False
+    # a one-key help request's service (devices.models.HelpService)
+    help: str | None = None
     # the payload had no ts (a last will is fixed at connect): ts is when it arrived
     ts_received: bool = False
 

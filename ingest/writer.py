@@ -75,6 +75,7 @@ async def write_batch(
     await _restate_repeats(conn, messages)
     rows: dict[Channel, list[tuple[object, ...]]] = defaultdict(list)
     urgent: list[Reading] = []
+    helps: list[Reading] = []
     dead: list[tuple[str, bytes, str, str | None]] = []
     over_limit: dict[str, tuple[Message, int]] = {}  # per topic: the first, and how many
     for m in messages:
@@ -82,6 +83,8 @@ async def write_batch(
             rows[m.outcome.channel].append(m.outcome.row)
             if m.outcome.urgent:
                 urgent.append(m.outcome)
+            elif m.outcome.help is not None:
+                helps.append(m.outcome)
         elif isinstance(m.outcome, Rejected):
             dead.append((m.topic, m.payload, m.outcome.reason, m.outcome.device_id))
         elif isinstance(m.outcome, Limited):
@@ -109,6 +112,13 @@ async def write_batch(
             conn=conn, device_id=reading.device_id, event=event, ts=ts, key=str(event_key)
         ):
             result.alerts_opened += 1
+    for reading in helps:
+        ts, _device, _type, event_key = reading.row[:4]
+        assert isinstance(ts, float)
+        assert reading.help is not None
+        await alerts.request_help(
+            conn=conn, device_id=reading.device_id, service=reading.help, ts=ts, key=str(event_key)
+        )
     return result
 
 

@@ -61,7 +61,7 @@ def world(db: psycopg.Connection, database_url: str, serve: ServeProcess) -> Wor
     issued = run(database_url, tokens)
     alerts = {r: open_one(database_url, finding(f"w{r[1]}")).id for r in ("r1", "r2", "r3")}
     # r3's incident goes to sp2, so sp1 must not see it
-    for action in (Action.ACK, Action.ASSIGN):
+    for action in (Action.ACK, Action.ASSIGN, Action.ACCEPT):
         admin_act(database_url, alerts["r3"], action, service_point_id="sp2")
     serve.start()
     return World(serve.base_url, issued, alerts)

@@ -44,6 +44,8 @@ DATA_TABLES = (
     "devices",
     "residents",
     "service_points",
+    "dispatch_offers",
+    "service_requests",
     "service_point_staff",
 )
 

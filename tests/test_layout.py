@@ -29,6 +29,8 @@ OWNER = {
     "detector_state": "alerts",
     "service_points": "dispatch",
     "service_point_staff": "dispatch",
+    "dispatch_offers": "dispatch",
+    "service_requests": "dispatch",
 }
 WRITES = re.compile(r"\b(?:INSERT INTO|UPDATE|COPY|DELETE FROM|TRUNCATE)\s+(\w+)", re.I)
 

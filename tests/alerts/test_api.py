@@ -42,19 +42,24 @@ def test_each_role_reads_only_the_incidents_in_its_scope(world: World, who: str)
 MAY = {
     Action.ACK: {"op", "op_jiangan", "sup", "admin"},
     Action.ASSIGN: {"op", "op_jiangan", "sup", "admin"},
+    Action.ACCEPT: {"op", "op_jiangan", "sup", "admin", "sp1"},
+    Action.DECLINE: {"op", "op_jiangan", "sup", "admin", "sp1"},
     Action.CANCEL: {"op", "op_jiangan", "sup", "admin"},
     Action.ARRIVE: {"op", "op_jiangan", "sup", "admin", "sp1"},
     Action.RESOLVE: {"op", "op_jiangan", "sup", "admin", "sp1"},
     Action.NOTE: set(USERS),
 }
-# an action's usual starting point
+# the steps to an action's usual starting point
 FROM = {
-    Action.ACK: AlertStatus.OPEN,
-    Action.ASSIGN: AlertStatus.ACKNOWLEDGED,
-    Action.CANCEL: AlertStatus.OPEN,
-    Action.ARRIVE: AlertStatus.DISPATCHED,
-    Action.RESOLVE: AlertStatus.ON_SCENE,
-    Action.NOTE: AlertStatus.DISPATCHED,
+    Action.ACK: PATH[AlertStatus.OPEN],
+    Action.ASSIGN: PATH[AlertStatus.ACKNOWLEDGED],
+    # sp1 asked (admin_act assigns to sp1)
+    Action.ACCEPT: [Action.ACK, Action.ASSIGN],
+    Action.DECLINE: [Action.ACK, Action.ASSIGN],
+    Action.CANCEL: PATH[AlertStatus.OPEN],
+    Action.ARRIVE: PATH[AlertStatus.DISPATCHED],
+    Action.RESOLVE: PATH[AlertStatus.ON_SCENE],
+    Action.NOTE: PATH[AlertStatus.DISPATCHED],
 }
 BODY: dict[Action, dict[str, str]] = {
     Action.ASSIGN: {"service_point_id": "sp1"},
@@ -67,14 +72,14 @@ def test_every_action_by_every_role(world: World, database_url: str) -> None:
     """Each user on a fresh incident of r1 (in every scope) brought to where the action
     is legal and, for sp1 to see it, sent to sp1 where the path allows."""
     outcomes = {}
-    for action, start in FROM.items():
+    for action, steps in FROM.items():
         for who in USERS:
             alert_id = world.alerts["r1"]
             # a fresh incident for r1: close the last one, open another
             close(database_url, alert_id)
             alert_id = open_one(database_url, finding("w1")).id
             world.alerts["r1"] = alert_id
-            for step in PATH[start]:
+            for step in steps:
                 admin_act(database_url, alert_id, step)
             answer = call(
                 world, who, "POST", f"/api/v1/alerts/{alert_id}/{action}", json=BODY.get(action)

@@ -16,6 +16,7 @@ from alerts.lifecycle import TRANSITIONS, Action, Request
 from alerts.models import AlertStatus, Finding, OpenedAlert, Resolution, Severity
 from alerts.reasons import CODES
 from alerts.service import open_alert
+from kernel.errors import Invalid
 from tests.conftest import register
 
 T = TypeVar("T")
@@ -68,8 +69,8 @@ def act(database_url: str, alert_id: int, action: Action, **kw: object) -> lifec
 PATH: dict[AlertStatus, list[Action]] = {
     AlertStatus.OPEN: [],
     AlertStatus.ACKNOWLEDGED: [Action.ACK],
-    AlertStatus.DISPATCHED: [Action.ACK, Action.ASSIGN],
-    AlertStatus.ON_SCENE: [Action.ACK, Action.ASSIGN, Action.ARRIVE],
+    AlertStatus.DISPATCHED: [Action.ACK, Action.ASSIGN, Action.ACCEPT],
+    AlertStatus.ON_SCENE: [Action.ACK, Action.ASSIGN, Action.ACCEPT, Action.ARRIVE],
     AlertStatus.RESOLVED: [Action.ACK, Action.RESOLVE],
     AlertStatus.CANCELLED: [Action.CANCEL],
 }
@@ -95,6 +96,8 @@ def test_every_action_from_every_status_is_applied_or_refused_with_the_legal_one
     alert = open_one(database_url, finding(watch))
     for step in PATH[status]:
         act(database_url, alert.id, step)
+    if action in (Action.ACCEPT, Action.DECLINE) and status is AlertStatus.ACKNOWLEDGED:
+        act(database_url, alert.id, Action.ASSIGN)  # a point asked, to answer
     audit_before = db.execute("SELECT count(*) FROM alert_audit").fetchone()
     expected = TRANSITIONS[action].get(status)
     if expected is None:
@@ -124,6 +127,19 @@ def test_every_action_from_every_status_is_applied_or_refused_with_the_legal_one
     assert audit == ("op1", str(action), str(status), str(expected))
 
 
+@pytest.mark.parametrize("answer", [Action.ACCEPT, Action.DECLINE])
+def test_no_point_answers_an_incident_no_point_was_asked_to_take(
+    database_url: str, db: psycopg.Connection, watch: str, answer: Action
+) -> None:
+    alert = open_one(database_url, finding(watch))
+    act(database_url, alert.id, Action.ACK)
+    with pytest.raises(IllegalTransition, match="no service point has been asked") as refused:
+        act(database_url, alert.id, answer)
+    assert Action.ASSIGN in refused.value.legal
+    assert answer not in refused.value.legal
+    assert db.execute("SELECT status FROM incidents").fetchone() == ("acknowledged",)
+
+
 def test_nothing_is_resolved_before_someone_acknowledged_it(database_url: str, watch: str) -> None:
     alert = open_one(database_url, finding(watch))
     with pytest.raises(IllegalTransition, match="legal from open: ack, cancel, note"):
@@ -147,7 +163,7 @@ def test_an_unknown_alert_or_service_point_is_refused_and_nothing_is_written(
     alert = open_one(database_url, finding(watch))
     act(database_url, alert.id, Action.ACK)
     before = db.execute("SELECT count(*) FROM alert_audit").fetchone()
-    with pytest.raises(BadAction, match="unknown service point 'nowhere'"):
+    with pytest.raises(Invalid, match="unknown service point 'nowhere'"):
         act(database_url, alert.id, Action.ASSIGN, service_point_id="nowhere")
     assert db.execute("SELECT count(*) FROM alert_audit").fetchone() == before
     assert db.execute("SELECT status FROM incidents").fetchone() == ("acknowledged",)

@@ -131,13 +131,14 @@ def test_a_client_sees_only_changes_in_its_scope(world: World) -> None:
         f"/api/v1/alerts/{world.alerts['r1']}/assign",
         json={"service_point_id": "sp1"},
     ).json()["event_id"]
-    wait_until(lambda: sent in everyone.ids(), timeout=5, what="all changes")
-    wait_until(lambda: sent in point.ids(), timeout=5, what="sp1's change")
+    offered = sent + 1  # the assignment's offer to sp1, in the same transaction
+    wait_until(lambda: offered in everyone.ids(), timeout=5, what="all changes")
+    wait_until(lambda: offered in point.ids(), timeout=5, what="sp1's changes")
     time.sleep(0.3)
-    assert everyone.ids() == [r2_change, r1_change, sent]
-    assert jiangan.ids() == [r1_change, sent]
-    assert carer.ids() == [r1_change, sent]
-    assert point.ids() == [sent]  # r1 is sp1's from the assignment on
+    assert everyone.ids() == [r2_change, r1_change, sent, offered]
+    assert jiangan.ids() == [r1_change, sent, offered]
+    assert carer.ids() == [r1_change, sent, offered]
+    assert point.ids() == [sent, offered]  # r1 is sp1's from the assignment on
 
 
 def test_the_stream_needs_a_token_and_a_numeric_last_event_id(world: World) -> None:

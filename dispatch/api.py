@@ -1,0 +1,66 @@
+"""Help requests over HTTP: the points see what they were asked and answer it;
+operators see them all (they are not the call centre's queue, but its supervisors
+keep an eye on what goes unserved)."""
+
+from typing import Annotated, Any, Protocol
+
+from fastapi import APIRouter, Path, Query, Request
+from psycopg import AsyncConnection
+
+from devices.accounts import Principal, Role
+from devices.auth import User
+from dispatch import requests
+from dispatch.requests import RequestAction
+from dispatch.routing import Router
+from kernel.errors import Forbidden
+from kernel.web import Conn
+
+router = APIRouter(prefix="/api/v1", tags=["help requests"])
+
+RequestId = Annotated[int, Path(ge=1, le=2**63 - 1, description="a help request's id")]
+_READERS = (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN, Role.SERVICE_POINT)
+
+
+class RouterSource(Protocol):
+    """What the service wires in (alerts.dispatching.Dispatcher): the network now."""
+
+    async def router(self, conn: AsyncConnection) -> Router: ...
+
+
+def _own_point(user: Principal) -> str | None:
+    """A service point user's point (it sees and answers only its own); None for all."""
+    if user.role not in _READERS:
+        msg = f"role {user.role} may not see help requests"
+        raise Forbidden(msg)
+    return user.service_point_id if user.role is Role.SERVICE_POINT else None
+
+
+@router.get("/requests")
+async def list_requests(
+    conn: Conn,
+    user: User,
+    open_only: Annotated[bool, Query(alias="open", description="requested or accepted")] = True,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[dict[str, Any]]:
+    """One-key help requests, newest first: what was asked, of which point, and each
+    decision with the points considered."""
+    return await requests.listing(
+        conn=conn, point_id=_own_point(user), open_only=open_only, limit=limit
+    )
+
+
+@router.post("/requests/{request_id}/{action}")
+async def act_on_request(
+    request: Request, conn: Conn, user: User, request_id: RequestId, action: RequestAction
+) -> dict[str, Any]:
+    """accept, decline (the next point offering the service is asked), done, cancel."""
+    point = _own_point(user)
+    source: RouterSource = request.app.state.dispatcher
+    return await requests.act(
+        conn=conn,
+        router=await source.router(conn),
+        request_id=request_id,
+        action=action,
+        by=user.name,
+        point_id=point,
+    )

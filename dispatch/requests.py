@@ -1,0 +1,190 @@
+"""One-key help (一键求助): a resident asks for a meal, a bath, cleaning, an escort, a
+nurse or a doctor, and the nearest point that offers it now is asked, as incidents
+are routed, but on a short lifecycle of its own (requested → accepted → done, or
+cancelled) that never reaches the call centre. A decline asks the next point.
+Dispatch owns `service_requests`.
+"""
+
+import json
+from collections.abc import Collection
+from dataclasses import asdict
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+
+from dispatch.models import Capability
+from dispatch.routing import Router, mask
+from kernel.errors import Conflict, NotFound
+
+
+class RequestStatus(StrEnum):
+    REQUESTED = "requested"
+    ACCEPTED = "accepted"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class RequestAction(StrEnum):
+    ACCEPT = "accept"
+    DECLINE = "decline"
+    DONE = "done"
+    CANCEL = "cancel"
+
+
+R = RequestStatus
+MOVES: dict[RequestAction, dict[RequestStatus, RequestStatus]] = {
+    RequestAction.ACCEPT: {R.REQUESTED: R.ACCEPTED},
+    RequestAction.DECLINE: {R.REQUESTED: R.REQUESTED},
+    RequestAction.DONE: {R.ACCEPTED: R.DONE},
+    RequestAction.CANCEL: {R.REQUESTED: R.CANCELLED, R.ACCEPTED: R.CANCELLED},
+}
+
+
+class UnknownRequest(NotFound):
+    pass
+
+
+class IllegalRequestMove(Conflict):
+    pass
+
+
+async def open_request(
+    *,
+    conn: AsyncConnection,
+    router: Router,
+    key: str,
+    at: datetime,
+    device_id: str,
+    resident_id: str | None,
+    service: str,
+    place: tuple[float, float] | None,
+) -> int | None:
+    """Record the request and ask the nearest point offering `service`; None when this
+    press was recorded already (redelivered)."""
+    cur = await conn.execute(
+        "INSERT INTO service_requests (key, requested_at, device_id, resident_id, service,"
+        " lat, lon) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (key) DO NOTHING RETURNING id",
+        (key, at, device_id, resident_id, service, *(place or (None, None))),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    await _route(conn, router, int(row[0]), place, service, refused=())
+    return int(row[0])
+
+
+async def _route(
+    conn: AsyncConnection,
+    router: Router,
+    request_id: int,
+    place: tuple[float, float] | None,
+    service: str,
+    *,
+    refused: Collection[str],
+) -> str | None:
+    """Ask the nearest point offering the service now; note the decision."""
+    if place is None:
+        decision: dict[str, Any] = {"decision": "no_place"}
+        point_id, minutes = None, None
+    else:
+        ranking = router.rank(*place, mask([Capability(service)]), refused=refused)
+        best = ranking.best
+        point_id, minutes = (best.point_id, best.minutes) if best else (None, None)
+        decision = {
+            "decision": "asked" if best else "no_point",
+            "considered": [asdict(c) for c in ranking.considered],
+            "outside": asdict(ranking.outside) if ranking.outside else None,
+        }
+    await conn.execute(
+        "UPDATE service_requests SET point_id = %s, minutes = %s,"
+        " history = history || %s::jsonb WHERE id = %s",
+        (point_id, minutes, json.dumps([{**decision, "point_id": point_id}]), request_id),
+    )
+    return point_id
+
+
+async def act(
+    *,
+    conn: AsyncConnection,
+    router: Router,
+    request_id: int,
+    action: RequestAction,
+    by: str,
+    point_id: str | None = None,
+) -> dict[str, Any]:
+    """Move a request on. `point_id`: a service point user's own point: it may answer
+    only what it was asked."""
+    async with conn.transaction():
+        cur = await conn.execute(
+            "SELECT status, point_id, lat, lon, service, declined_by FROM service_requests"
+            " WHERE id = %s FOR UPDATE",
+            (request_id,),
+        )
+        row = await cur.fetchone()
+        if row is None or (point_id is not None and row[1] != point_id):
+            msg = f"no help request {request_id}"
+            raise UnknownRequest(msg)
+        status, asked, lat, lon, service, declined = row
+        to = MOVES[action].get(RequestStatus(status))
+        if to is None:
+            legal = [str(a) for a, moves in MOVES.items() if RequestStatus(status) in moves]
+            msg = f"cannot {action} a request that is {status}; legal: {', '.join(legal)}"
+            raise IllegalRequestMove(msg)
+        if action is RequestAction.DECLINE:
+            if asked is None:
+                msg = "no point has been asked to take this request"
+                raise IllegalRequestMove(msg)
+            refused = {*declined, asked}
+            await conn.execute(
+                "UPDATE service_requests SET declined_by = %s,"
+                " history = history || %s::jsonb WHERE id = %s",
+                (sorted(refused), json.dumps([{"decision": "declined", "point_id": asked,
+                 "by": by}]), request_id),
+            )  # fmt: skip
+            place = (lat, lon) if lat is not None else None
+            await _route(conn, router, request_id, place, service, refused=refused)
+        else:
+            stamp = {R.ACCEPTED: "accepted_at", R.DONE: "done_at", R.CANCELLED: "closed_at"}[to]
+            await conn.execute(
+                f"UPDATE service_requests SET status = %s, {stamp} = now(),"
+                " history = history || %s::jsonb WHERE id = %s",
+                (str(to), json.dumps([{"decision": str(action), "by": by}]), request_id),
+            )
+    return await get(conn=conn, request_id=request_id)
+
+
+async def get(*, conn: AsyncConnection, request_id: int) -> dict[str, Any]:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(_SELECT + " WHERE id = %s", (request_id,))
+        row = await cur.fetchone()
+    if row is None:
+        msg = f"no help request {request_id}"
+        raise UnknownRequest(msg)
+    return row
+
+
+async def listing(
+    *, conn: AsyncConnection, point_id: str | None, open_only: bool, limit: int
+) -> list[dict[str, Any]]:
+    """Newest first; `point_id`: only those asked of that point."""
+    where, params = ["true"], []
+    if point_id is not None:
+        where.append("point_id = %s")
+        params.append(point_id)
+    if open_only:
+        where.append("status IN ('requested', 'accepted')")
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            _SELECT + f" WHERE {' AND '.join(where)} ORDER BY requested_at DESC, id DESC LIMIT %s",
+            (*params, limit),
+        )
+        return await cur.fetchall()
+
+
+_SELECT = (
+    "SELECT id, requested_at, device_id, resident_id, service, status, point_id, minutes,"
+    " declined_by, accepted_at, done_at, closed_at, history FROM service_requests"
+)
