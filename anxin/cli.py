@@ -14,6 +14,7 @@ from alerts.detect.config import Overrides
 from alerts.lifecycle import Action
 from alerts.models import AlertStatus, Resolution
 from anxin import __version__
+from anxin.reports_cli import incident_kind, month
 from anxin.settings import Settings, SettingsError, load_settings
 from devices.accounts import Language, Role
 from devices.models import CareFlag, DeviceKind
@@ -130,6 +131,25 @@ def build_parser() -> argparse.ArgumentParser:
     imp_staff = imp_sub.add_parser("staff", help="on-call staff from CSV; bad rows by line")
     imp_staff.add_argument("file", type=Path)
 
+    rep = sub.add_parser("report", help="the district's reports as HTML and CSV files")
+    rep_sub = rep.add_subparsers(dest="report_command", required=True)
+    cov = rep_sub.add_parser(
+        "coverage", help="travel minutes from every resident to help, hour by hour of the week"
+    )
+    cov.add_argument(
+        "--incident", type=incident_kind, default="sos",
+        help="whose needs decide which points can help (default sos: emergency or nursing)",
+    )  # fmt: skip
+    beds = rep_sub.add_parser("care-beds", help="home care beds: met the month's standard?")
+    beds.add_argument("--month", type=month, required=True, help="YYYY-MM")
+    beds.add_argument("--min-online", type=_share, default=0.9, help="device online share")
+    beds.add_argument("--max-p1-ack-s", type=float, default=60.0)
+    beds.add_argument("--min-visits", type=int, default=1)
+    beds.add_argument("--subsidy", type=int, default=300, help="yuan per bed and month")
+    for report in (cov, beds):
+        report.add_argument("--out", type=Path, default=Path("."), help="folder to write to")
+        report.add_argument("--lang", choices=["zh-CN", "en"], default="zh-CN")
+
     sim = sub.add_parser("simulate", help="register a wearable fleet and publish over MQTT")
     sim.add_argument("--devices", type=_positive_int, default=100)
     sim.add_argument("--rate", type=float, default=100.0, help="vitals messages per second")
@@ -183,6 +203,17 @@ def _contact(text: str) -> dict[str, object]:
         "phone": phone,
         "sms": parts[3:] != ["no-sms"],
     }
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        msg = f"expected a share from 0 to 1, e.g. 0.9; got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -274,6 +305,13 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"{args.file}:{line}: {problem}", file=sys.stderr)
             print(f"imported {imported} {what}; {len(problems)} rows refused")
             return 1 if problems else 0
+        case "report":
+            from anxin import reports_cli
+
+            if args.report_command == "coverage":
+                print(asyncio.run(reports_cli.run_coverage(settings, args)))
+            else:
+                print(asyncio.run(reports_cli.run_care_beds(settings, args)))
         case "simulate":
             published = commands.simulate(settings, args)
             print(json.dumps({"published": published}))
