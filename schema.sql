@@ -297,6 +297,54 @@ CREATE INDEX IF NOT EXISTS dispatch_offers_due ON dispatch_offers (answer_by)
     WHERE status = 'offered';
 CREATE INDEX IF NOT EXISTS dispatch_offers_incident ON dispatch_offers (incident_id);
 
+-- Notifications -------------------------------------------------------------------
+
+-- Integrators' endpoints: each gets every change to an incident, signed (dispatch.notify).
+CREATE TABLE IF NOT EXISTS webhooks (
+    name       text PRIMARY KEY CHECK (name ~ '^[A-Za-z0-9_.-]{1,64}$'),
+    url        text NOT NULL CHECK (url ~ '^https?://'),
+    secret     text NOT NULL CHECK (length(secret) >= 16),
+    enabled    boolean NOT NULL DEFAULT true,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- The transactional outbox: written in the transaction of the change it tells of, sent
+-- by a worker that claims rows with SKIP LOCKED for a lease; the id is the message's
+-- idempotency key, so a crash between sending and recording repeats it at most once.
+CREATE TABLE IF NOT EXISTS outbox (
+    id          bigserial PRIMARY KEY,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    incident_id bigint REFERENCES incidents (id) ON DELETE SET NULL,
+    -- webhook, sms, wecom, dingtalk
+    channel     text NOT NULL,
+    -- a webhook's name, a phone number, a bot's name
+    recipient   text NOT NULL,
+    -- what to say; the channel renders it
+    body        jsonb NOT NULL,
+    status      text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'failed')),
+    attempts    integer NOT NULL DEFAULT 0,
+    -- when it may next be tried; while a worker holds it, the end of its lease
+    due_at      timestamptz NOT NULL DEFAULT now(),
+    sent_at     timestamptz,
+    receipt     jsonb,
+    last_error  text
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (due_at) WHERE status = 'pending';
+
+-- Every delivery attempt and what the receiver answered.
+CREATE TABLE IF NOT EXISTS outbox_attempts (
+    id          bigserial PRIMARY KEY,
+    outbox_id   bigint NOT NULL REFERENCES outbox (id) ON DELETE CASCADE,
+    at          timestamptz NOT NULL DEFAULT now(),
+    worker      text NOT NULL,
+    ok          boolean NOT NULL,
+    status_code integer,
+    error       text,
+    receipt     jsonb,
+    took_ms     real
+);
+CREATE INDEX IF NOT EXISTS outbox_attempts_message ON outbox_attempts (outbox_id);
+
 -- One-key help (一键求助): a resident asks for an everyday service; routed like an
 -- incident to the nearest point offering it, and never seen by the call centre
 -- (dispatch.requests).

@@ -13,6 +13,8 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
+from dispatch.notify import outbox
+
 NOTIFY_CHANNEL = "anxin_alerts"
 _WRITE_LOCK = 7268354  # schema.sql holds 7268353
 
@@ -34,8 +36,8 @@ async def record(
     note: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> int:
-    """Write one audit row and tell listeners on commit (one statement); returns its
-    id."""
+    """Write one audit row, tell listeners on commit, and queue it for each webhook;
+    returns its id."""
     cur = await conn.execute(
         """
         WITH row AS (
@@ -61,4 +63,6 @@ async def record(
     row = await cur.fetchone()
     assert row is not None
     audit_id: int = row[0]
+    # integrators hear of it in the same transaction (the outbox), or never of it
+    await outbox.enqueue_change(conn=conn, audit_id=audit_id)
     return audit_id

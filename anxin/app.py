@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
@@ -27,6 +28,9 @@ from anxin.supervisor import Supervisor
 from devices import api as devices_api
 from devices.accounts import TokenCheck
 from dispatch import api as dispatch_api
+from dispatch.notify.webhook import WebhookChannel
+from dispatch.notify.worker import POLL_S as OUTBOX_POLL_S
+from dispatch.notify.worker import OutboxWorker
 from ingest.metrics import DB_OUTAGES
 from kernel.db import OutageLog
 from kernel.errors import AnxinError
@@ -55,6 +59,12 @@ def create_app(settings: Settings, *, ingest: bool = True) -> FastAPI:
         supervisor.start("escalation", partial(every, POLL_S, escalation.step, outage))
         offers = OfferWorker(pool, routing)
         supervisor.start("dispatch offers", partial(every, OFFERS_POLL_S, offers.step, outage))
+        # the receivers' timeout stays well inside the outbox lease (notify.worker)
+        http = httpx.AsyncClient(timeout=settings.notify_timeout_s)
+        sender = OutboxWorker(
+            pool, {"webhook": WebhookChannel(http)}, lease_s=settings.notify_lease_s
+        )
+        supervisor.start("outbox", partial(every, OUTBOX_POLL_S, sender.step, outage))
         supervisor.start(
             "incident gauges",
             partial(every, alerts_metrics.GAUGES_EVERY_S, partial(refresh_gauges, pool), outage),
@@ -79,6 +89,7 @@ def create_app(settings: Settings, *, ingest: bool = True) -> FastAPI:
             if service is not None:
                 await service.stop()
             await supervisor.stop()
+            await http.aclose()
             if service is not None:
                 await service.save_state()
             await pool.close()

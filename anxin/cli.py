@@ -131,6 +131,16 @@ def build_parser() -> argparse.ArgumentParser:
     imp_staff = imp_sub.add_parser("staff", help="on-call staff from CSV; bad rows by line")
     imp_staff.add_argument("file", type=Path)
 
+    hooks = sub.add_parser("webhooks", help="integrators' endpoints for signed incident changes")
+    hooks_sub = hooks.add_subparsers(dest="webhooks_command", required=True)
+    hook_add = hooks_sub.add_parser("add", help="add or replace one; prints its signing secret")
+    hook_add.add_argument("name")
+    hook_add.add_argument("url")
+    hook_add.add_argument("--secret", help="default: a new random one")
+    hooks_sub.add_parser("list", help="name, URL, enabled")
+    hook_rm = hooks_sub.add_parser("remove")
+    hook_rm.add_argument("name")
+
     rep = sub.add_parser("report", help="the district's reports as HTML and CSV files")
     rep_sub = rep.add_subparsers(dest="report_command", required=True)
     cov = rep_sub.add_parser(
@@ -305,6 +315,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"{args.file}:{line}: {problem}", file=sys.stderr)
             print(f"imported {imported} {what}; {len(problems)} rows refused")
             return 1 if problems else 0
+        case "webhooks":
+            print(asyncio.run(commands.webhooks(settings, args)))
         case "report":
             from anxin import reports_cli
 

@@ -21,6 +21,7 @@ from devices.errors import UnknownResident
 from devices.models import Device, DeviceIn, DeviceKind, Resident, ResidentIn
 from devices.residents_file import read_residents
 from dispatch import service as dispatch
+from dispatch.notify import endpoints
 from dispatch.points_file import read_points, read_staff
 from kernel.rows import refuse
 from simulators.fleet import WearableFleet
@@ -181,3 +182,23 @@ async def import_dispatch(
             lambda s: None if s.point_id in known else f"unknown service point {s.point_id!r}",
         )
         return await dispatch.add_staff(conn=conn, staff=staff.good), staff.problems
+
+
+async def webhooks(settings: Settings, args: argparse.Namespace) -> str:
+    """`anxin webhooks add|list|remove`: what to print."""
+    async with await psycopg.AsyncConnection.connect(
+        settings.database_dsn, autocommit=True
+    ) as conn:
+        if args.webhooks_command == "add":
+            secret = await endpoints.add_webhook(
+                conn=conn, name=args.name, url=args.url, secret=args.secret
+            )
+            return f"webhook {args.name} -> {args.url}; signing secret:\n{secret}"
+        if args.webhooks_command == "remove":
+            await endpoints.remove_webhook(conn=conn, name=args.name)
+            return f"webhook {args.name} removed"
+        found = await endpoints.list_webhooks(conn=conn)
+        return (
+            "\n".join(f"{w.name}\t{w.url}\t{'enabled' if w.enabled else 'disabled'}" for w in found)
+            or "no webhooks"
+        )

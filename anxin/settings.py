@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -121,6 +121,12 @@ class Settings(BaseSettings):
     # estimate for the pairs they cover
     travel_matrix_file: Path | None = None
 
+    # notifications: a receiver that has not answered within notify_timeout_s is tried
+    # again later; a worker holds a message for notify_lease_s, after which (it died
+    # mid-send) another sends it again, under the same id
+    notify_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    notify_lease_s: float = Field(default=60.0, ge=2, le=3600)
+
     # operators' time zone: report days, and times shown to people
     time_zone: str = "Asia/Shanghai"
 
@@ -163,6 +169,17 @@ class Settings(BaseSettings):
             msg = f"not a valid postgresql:// URL: {str(exc).split(' in URI')[0]}"
             raise ValueError(msg) from None
         return value
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_send(self) -> "Settings":
+        if self.notify_lease_s <= 2 * self.notify_timeout_s:
+            msg = (
+                f"ANXIN_NOTIFY_LEASE_S ({self.notify_lease_s:g}) must be more than twice"
+                f" ANXIN_NOTIFY_TIMEOUT_S ({self.notify_timeout_s:g}), or a slow send could"
+                " be taken over and sent twice"
+            )
+            raise ValueError(msg)
+        return self
 
     @property
     def session_expiry_s(self) -> int:
@@ -223,5 +240,7 @@ def _with_toml(path: Path) -> type[Settings]:
 
 def _one_line(exc: ValidationError) -> str:
     return "invalid setting " + describe(
-        exc, lambda loc: "ANXIN_" + "_".join(str(p) for p in loc).upper()
+        # a check across settings (a model validator) has no location: its words name them
+        exc,
+        lambda loc: "ANXIN_" + "_".join(str(p) for p in loc).upper() if loc else "",
     )

@@ -46,6 +46,9 @@ DATA_TABLES = (
     "service_points",
     "dispatch_offers",
     "service_requests",
+    "webhooks",
+    "outbox",
+    "outbox_attempts",
     "service_point_staff",
 )
 
@@ -147,6 +150,12 @@ class ServeProcess:
                     return
             time.sleep(0.1)
         pytest.fail(f"anxin serve not ready after {timeout}s:\n{self.log()}")
+
+    def another(self, log_path: Path) -> "ServeProcess":
+        """A second instance on the same database and broker (not started)."""
+        port = free_port()
+        env = {**self.env, "ANXIN_HTTP_PORT": str(port), "ANXIN_MQTT_CLIENT_ID": "second"}
+        return ServeProcess(env=env, log_path=log_path, http_port=port)
 
     def kill9(self) -> None:
         assert self.proc is not None

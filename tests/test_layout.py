@@ -31,6 +31,9 @@ OWNER = {
     "service_point_staff": "dispatch",
     "dispatch_offers": "dispatch",
     "service_requests": "dispatch",
+    "webhooks": "dispatch",
+    "outbox": "dispatch",
+    "outbox_attempts": "dispatch",
 }
 WRITES = re.compile(r"\b(?:INSERT INTO|UPDATE|COPY|DELETE FROM|TRUNCATE)\s+(\w+)", re.I)
 

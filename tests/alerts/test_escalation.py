@@ -8,7 +8,7 @@ from pathlib import Path
 import psycopg
 
 from alerts.lifecycle import Action
-from anxin.localstack import Mosquitto, free_port
+from anxin.localstack import Mosquitto
 from tests.api_world import admin_act
 from tests.conftest import ServeProcess, register, wait_until
 from tests.ingest.test_end_to_end import publisher
@@ -98,12 +98,7 @@ def test_two_instances_on_one_database_escalate_each_step_once(
 ) -> None:
     register(db, *(f"btn{k}" for k in range(10)), kind="sos_button")
     serve.env["ANXIN_ACK_DEADLINE_P1_S"] = "1"
-    port = free_port()
-    other = ServeProcess(
-        env={**serve.env, "ANXIN_HTTP_PORT": str(port), "ANXIN_MQTT_CLIENT_ID": "second"},
-        log_path=tmp_path / "second.log",
-        http_port=port,
-    )
+    other = serve.another(tmp_path / "second.log")
     serve.start()
     other.start()
     try:

@@ -15,7 +15,6 @@ import httpx
 import psycopg
 from httpx_sse import connect_sse
 
-from anxin.localstack import free_port
 from tests.alerts.test_lifecycle import finding, open_one
 from tests.api_world import World, call
 from tests.conftest import ServeProcess, wait_until
@@ -68,12 +67,7 @@ def ack(world: World, who: str, alert_id: int) -> tuple[int, float]:
 def test_one_change_reaches_two_clients_on_two_instances_within_a_second(
     world: World, serve: ServeProcess, tmp_path: Path
 ) -> None:
-    port = free_port()
-    other = ServeProcess(
-        env={**serve.env, "ANXIN_HTTP_PORT": str(port), "ANXIN_MQTT_CLIENT_ID": "second"},
-        log_path=tmp_path / "second.log",
-        http_port=port,
-    ).start()
+    other = serve.another(tmp_path / "second.log").start()
     try:
         here = Listener(world.base, world.tokens["op"]).connect()
         there = Listener(other.base_url, world.tokens["sup"]).connect()

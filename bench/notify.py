@@ -1,0 +1,119 @@
+"""Outbox throughput: messages delivered to a local webhook receiver per second.
+
+A burst of messages is committed to the outbox of a running `anxin serve`; the clock
+runs from the commit until the receiver (a real local HTTP server that verifies each
+signature) has every one. The ceiling, measured in the same run, is that receiver
+taking signed requests from another process as fast as it sends them (no database),
+so the figure reads against what this receiver on this machine can take at all.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import httpx
+import psycopg
+
+from anxin.localstack import free_port
+from bench.serve import serve_env, start_serve, start_services, stop_serve
+from dispatch.notify.webhook import signature
+from dispatch.notify.worker import CONCURRENCY
+from simulators.receivers import WebhookReceiver
+
+SECRET = "bench-secret-0123456789"
+
+
+def outbox_rate(dsn: str, receiver: WebhookReceiver, n: int) -> float:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO webhooks (name, url, secret) VALUES ('bench', %s, %s)",
+            (receiver.url, SECRET),
+        )
+        time.sleep(0.5)
+        started = time.perf_counter()
+        conn.execute(
+            "INSERT INTO outbox (channel, recipient, body)"
+            " SELECT 'webhook', 'bench', json_build_object('n', n) FROM generate_series(1, %s) n",
+            (n,),
+        )
+    while len(receiver.ids()) < n:
+        time.sleep(0.01)
+        if time.perf_counter() - started > 120:
+            msg = f"only {len(receiver.ids())} of {n} delivered in 120 s"
+            raise RuntimeError(msg)
+    return n / (time.perf_counter() - started)
+
+
+def ceiling(url: str, n: int, concurrency: int) -> float:
+    """Signed posts straight from another process (as `anxin serve` is one), with no
+    database, `concurrency` at a time."""
+    with ProcessPoolExecutor(1) as pool:
+        return pool.submit(_post_all, url, n, concurrency).result()
+
+
+def _post_all(url: str, n: int, concurrency: int) -> float:
+    return asyncio.run(_posts(url, n, concurrency))
+
+
+async def _posts(url: str, n: int, concurrency: int) -> float:
+    body = b'{"n": 0}'
+    async with httpx.AsyncClient(timeout=10) as client:
+        sem = asyncio.Semaphore(concurrency)
+
+        async def one(k: int) -> None:
+            async with sem:
+                now = int(time.time())
+                headers = {
+                    "Anxin-Message-Id": f"c{k}",
+                    "Anxin-Timestamp": str(now),
+                    "Anxin-Signature": signature(SECRET, now, body),
+                }
+                await client.post(url, content=body, headers=headers)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(k) for k in range(n)))
+        return n / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=5000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="anxin-bench-notify-") as tmp:
+        work = Path(tmp)
+        pg, broker = start_services(work, [])
+        receiver = WebhookReceiver(SECRET).start()
+        serve = None
+        try:
+            port = free_port()
+            env = serve_env(dsn=pg.dsn(), mqtt_url=broker.url, http_port=port, client_id="bench")
+            serve = start_serve(env, work / "serve.log")
+            rate = outbox_rate(pg.dsn(), receiver, args.messages)
+            unverified = len(receiver.ids(verified=False))
+            receiver.deliveries.clear()
+            top = ceiling(receiver.url, args.messages, concurrency=CONCURRENCY)
+        finally:
+            if serve is not None:
+                stop_serve(serve)
+            receiver.stop()
+            broker.stop()
+            pg.stop("fast")
+    result = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "messages": args.messages,
+        "outbox_per_s": round(rate, 1),
+        "outbox_target_per_s": 500,
+        "receiver_ceiling_per_s": round(top, 1),
+        "refused_by_receiver": unverified,
+    }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

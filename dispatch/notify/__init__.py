@@ -1,0 +1,1 @@
+"""Telling people: the transactional outbox, its delivery worker and the channels."""

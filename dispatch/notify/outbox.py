@@ -1,0 +1,151 @@
+"""The outbox table (dispatch owns `outbox`, `outbox_attempts` and `webhooks`).
+
+Rows are written in the transaction of the change they tell of (`enqueue`,
+`enqueue_change`), so a change is never told without having happened, nor happen
+without being told. A worker claims due rows with SKIP LOCKED and pushes their
+`due_at` a lease ahead in the same statement: a second worker skips them, and a
+worker killed mid-send leaves them due again when the lease ends, to be sent once
+more under the same id (the idempotency key the receiver can drop a repeat by).
+"""
+
+import json
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from psycopg import AsyncConnection
+
+
+@dataclass(frozen=True)
+class Message:
+    id: int
+    channel: str
+    recipient: str
+    body: dict[str, Any]
+    attempts: int  # including this one
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Result:
+    """What one attempt came to. `retry`: a failure worth trying again (a 5xx, a
+    timeout, the receiver down); otherwise a failure is final."""
+
+    ok: bool
+    status_code: int | None = None
+    error: str | None = None
+    receipt: dict[str, Any] | None = None
+    retry: bool = False
+    took_ms: float | None = None
+
+
+async def enqueue(
+    *,
+    conn: AsyncConnection,
+    channel: str,
+    recipient: str,
+    body: dict[str, Any],
+    incident_id: int | None = None,
+) -> int:
+    cur = await conn.execute(
+        "INSERT INTO outbox (incident_id, channel, recipient, body) VALUES (%s, %s, %s, %s)"
+        " RETURNING id",
+        (incident_id, channel, recipient, json.dumps(body, ensure_ascii=False)),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def enqueue_change(*, conn: AsyncConnection, audit_id: int) -> None:
+    """One message per enabled webhook for a change to an incident (its audit row):
+    one statement, and none when no webhook is configured."""
+    await conn.execute(
+        """
+        INSERT INTO outbox (incident_id, channel, recipient, body)
+        SELECT e.incident_id, 'webhook', w.name, json_build_object(
+            'event', 'incident.' || e.action, 'event_id', e.id, 'incident_id', e.incident_id,
+            'alert_id', e.alert_id, 'at', e.at, 'actor', e.actor, 'action', e.action,
+            'from_status', e.from_status, 'to_status', e.to_status, 'note', e.note,
+            'data', e.data)
+        FROM alert_audit e CROSS JOIN webhooks w
+        WHERE e.id = %s AND w.enabled
+        """,
+        (audit_id,),
+    )
+
+
+async def claim(*, conn: AsyncConnection, limit: int, lease_s: float) -> list[Message]:
+    """Due messages, each held for `lease_s` (commits at once: autocommit)."""
+    cur = await conn.execute(
+        """
+        UPDATE outbox SET attempts = attempts + 1,
+            due_at = now() + %(lease)s * interval '1 second'
+        WHERE id IN (
+            SELECT id FROM outbox WHERE status = 'pending' AND due_at <= now()
+            ORDER BY due_at, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+        )
+        RETURNING id, channel, recipient, body, attempts, created_at
+        """,
+        {"lease": lease_s, "limit": limit},
+    )
+    return [Message(*row) for row in await cur.fetchall()]
+
+
+def backoff_s(attempts: int, *, base: float = 1.0, cap: float = 30.0) -> float:
+    """Exponential backoff with jitter ('equal jitter': half fixed, half random), so
+    many messages to one receiver that came back do not all retry at one instant."""
+    ceiling = min(cap, base * 2.0 ** (attempts - 1))
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+async def settle(
+    *,
+    conn: AsyncConnection,
+    outcomes: Sequence[tuple[Message, Result]],
+    worker: str,
+    give_up_after_s: float,
+) -> list[Message]:
+    """Record each attempt and its message's new state; returns those given up on."""
+    given_up: list[Message] = []
+    rows = []
+    for message, result in outcomes:
+        age = (datetime.now(message.created_at.tzinfo) - message.created_at).total_seconds()
+        if result.ok:
+            status, due = "sent", None
+        elif result.retry and age < give_up_after_s:
+            status, due = "pending", backoff_s(message.attempts)
+        else:
+            status, due = "failed", None
+            given_up.append(message)
+        rows.append((message, result, status, due))
+    async with conn.transaction(), conn.cursor() as cur:
+        await cur.executemany(
+            """
+            UPDATE outbox SET status = %s,
+                due_at = CASE WHEN %s::float8 IS NULL THEN due_at
+                              ELSE now() + %s::float8 * interval '1 second' END,
+                sent_at = CASE WHEN %s = 'sent' THEN now() END,
+                receipt = coalesce(%s::jsonb, receipt), last_error = %s
+            WHERE id = %s
+            """,
+            [
+                (status, due, due, status, _json(r.receipt), r.error, m.id)
+                for m, r, status, due in rows
+            ],
+        )
+        await cur.executemany(
+            "INSERT INTO outbox_attempts (outbox_id, worker, ok, status_code, error, receipt,"
+            " took_ms) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            [
+                (m.id, worker, r.ok, r.status_code, r.error, _json(r.receipt), r.took_ms)
+                for m, r, _, _ in rows
+            ],
+        )
+    return given_up
+
+
+def _json(value: dict[str, Any] | None) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False)
