@@ -308,6 +308,20 @@ CREATE TABLE IF NOT EXISTS webhooks (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 
+-- Group chat robots (DingTalk custom robot, WeCom group robot): a point's duty group
+-- hears its dispatches; a bot for supervisors hears escalations.
+CREATE TABLE IF NOT EXISTS chat_bots (
+    name        text PRIMARY KEY CHECK (name ~ '^[A-Za-z0-9_.-]{1,64}$'),
+    kind        text NOT NULL CHECK (kind IN ('dingtalk', 'wecom')),
+    -- the robot's webhook address, with its access_token (DingTalk) or key (WeCom)
+    url         text NOT NULL CHECK (url ~ '^https?://'),
+    -- DingTalk's signing secret (SEC...), when the robot is set to sign
+    secret      text,
+    point_id    text REFERENCES service_points (id) ON DELETE CASCADE,
+    supervisors boolean NOT NULL DEFAULT false,
+    lang        text NOT NULL DEFAULT 'zh-CN'
+);
+
 -- The transactional outbox: written in the transaction of the change it tells of, sent
 -- by a worker that claims rows with SKIP LOCKED for a lease; the id is the message's
 -- idempotency key, so a crash between sending and recording repeats it at most once.

@@ -22,13 +22,12 @@ from alerts.workers import every
 from anxin import __version__, ops_routes
 from anxin.db import create_pool, database_info
 from anxin.ingest_service import IngestService
-from anxin.policies import dispatcher, escalation_policy
+from anxin.policies import channels, dispatcher, escalation_policy
 from anxin.settings import Settings
 from anxin.supervisor import Supervisor
 from devices import api as devices_api
 from devices.accounts import TokenCheck
 from dispatch import api as dispatch_api
-from dispatch.notify.webhook import WebhookChannel
 from dispatch.notify.worker import POLL_S as OUTBOX_POLL_S
 from dispatch.notify.worker import OutboxWorker
 from ingest.metrics import DB_OUTAGES
@@ -61,9 +60,7 @@ def create_app(settings: Settings, *, ingest: bool = True) -> FastAPI:
         supervisor.start("dispatch offers", partial(every, OFFERS_POLL_S, offers.step, outage))
         # the receivers' timeout stays well inside the outbox lease (notify.worker)
         http = httpx.AsyncClient(timeout=settings.notify_timeout_s)
-        sender = OutboxWorker(
-            pool, {"webhook": WebhookChannel(http)}, lease_s=settings.notify_lease_s
-        )
+        sender = OutboxWorker(pool, channels(settings, http), lease_s=settings.notify_lease_s)
         supervisor.start("outbox", partial(every, OUTBOX_POLL_S, sender.step, outage))
         supervisor.start(
             "incident gauges",

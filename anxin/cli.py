@@ -141,6 +141,21 @@ def build_parser() -> argparse.ArgumentParser:
     hook_rm = hooks_sub.add_parser("remove")
     hook_rm.add_argument("name")
 
+    bots = sub.add_parser("bots", help="DingTalk and WeCom group robots that hear dispatches")
+    bots_sub = bots.add_subparsers(dest="bots_command", required=True)
+    bot_add = bots_sub.add_parser("add", help="add or replace one")
+    bot_add.add_argument("name")
+    bot_add.add_argument("url", help="the robot's webhook address, with its token or key")
+    bot_add.add_argument("--kind", choices=["dingtalk", "wecom"], required=True)
+    bot_add.add_argument("--secret", help="DingTalk's signing secret (SEC...)")
+    whose = bot_add.add_mutually_exclusive_group(required=True)
+    whose.add_argument("--point", help="the service point whose duty group it is")
+    whose.add_argument("--supervisors", action="store_true", help="it tells of escalations")
+    bot_add.add_argument("--lang", choices=["zh-CN", "en"], default="zh-CN")
+    bots_sub.add_parser("list")
+    bot_rm = bots_sub.add_parser("remove")
+    bot_rm.add_argument("name")
+
     rep = sub.add_parser("report", help="the district's reports as HTML and CSV files")
     rep_sub = rep.add_subparsers(dest="report_command", required=True)
     cov = rep_sub.add_parser(
@@ -315,6 +330,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"{args.file}:{line}: {problem}", file=sys.stderr)
             print(f"imported {imported} {what}; {len(problems)} rows refused")
             return 1 if problems else 0
+        case "bots":
+            print(asyncio.run(commands.bots(settings, args)))
         case "webhooks":
             print(asyncio.run(commands.webhooks(settings, args)))
         case "report":

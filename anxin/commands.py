@@ -202,3 +202,27 @@ async def webhooks(settings: Settings, args: argparse.Namespace) -> str:
             "\n".join(f"{w.name}\t{w.url}\t{'enabled' if w.enabled else 'disabled'}" for w in found)
             or "no webhooks"
         )
+
+
+async def bots(settings: Settings, args: argparse.Namespace) -> str:
+    """`anxin bots add|list|remove`: what to print."""
+    async with await psycopg.AsyncConnection.connect(
+        settings.database_dsn, autocommit=True
+    ) as conn:
+        if args.bots_command == "add":
+            await endpoints.add_bot(
+                conn=conn, name=args.name, kind=args.kind, url=args.url, secret=args.secret,
+                point_id=args.point, supervisors=args.supervisors, lang=args.lang,
+            )  # fmt: skip
+            return f"{args.kind} robot {args.name} added"
+        if args.bots_command == "remove":
+            await endpoints.remove_bot(conn=conn, name=args.name)
+            return f"robot {args.name} removed"
+        found = await endpoints.list_bots(conn=conn)
+        return (
+            "\n".join(
+                f"{b.name}\t{b.kind}\t{b.point_id or ('supervisors' if b.supervisors else '')}"
+                for b in found
+            )
+            or "no robots"
+        )

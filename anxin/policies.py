@@ -1,10 +1,17 @@
 """The settings turned into the policies the domains take: escalation deadlines and
-chain, and how dispatch measures travel. One place, for the service and the CLI."""
+chain, how dispatch measures travel, the channels notifications go out on. One place,
+for the service and the CLI."""
+
+import httpx
 
 from alerts.dispatching import Dispatcher
 from alerts.models import Severity
 from alerts.policy import EscalationPolicy
 from anxin.settings import Settings
+from dispatch.notify.bots import ChatBots
+from dispatch.notify.sms import AliyunSms, SmsAccount, TencentSms
+from dispatch.notify.webhook import WebhookChannel
+from dispatch.notify.worker import Channel
 from dispatch.suggest import DispatchPolicy
 from dispatch.travel import GreatCircle, Matrix, Mode
 
@@ -34,3 +41,33 @@ def dispatcher(settings: Settings) -> Dispatcher:
         time_zone=settings.time_zone,
         escalation=escalation_policy(settings),
     )
+
+
+SMS_ENDPOINTS = {
+    "aliyun": "https://dysmsapi.aliyuncs.com/",
+    "tencent": "https://sms.tencentcloudapi.com",
+}
+
+
+def channels(settings: Settings, client: httpx.AsyncClient) -> dict[str, Channel]:
+    """The outbox's channels: webhooks and chat robots always (their endpoints are in
+    the database), SMS when a provider is configured."""
+    found: dict[str, Channel] = {
+        "webhook": WebhookChannel(client),
+        "dingtalk": ChatBots(client, "dingtalk"),
+        "wecom": ChatBots(client, "wecom"),
+    }
+    if settings.sms_provider != "none":
+        account = SmsAccount(
+            provider=settings.sms_provider,
+            key_id=settings.sms_key_id,
+            key_secret=settings.sms_key_secret.get_secret_value(),
+            sign_name=settings.sms_sign_name,
+            templates=settings.sms_templates,
+            endpoint=settings.sms_endpoint or SMS_ENDPOINTS[settings.sms_provider],
+            app_id=settings.sms_app_id,
+            region=settings.sms_region,
+        )
+        sms = AliyunSms if settings.sms_provider == "aliyun" else TencentSms
+        found["sms"] = sms(client, account)
+    return found

@@ -126,6 +126,16 @@ class Settings(BaseSettings):
     # mid-send) another sends it again, under the same id
     notify_timeout_s: float = Field(default=10.0, gt=0, le=120)
     notify_lease_s: float = Field(default=60.0, ge=2, le=3600)
+    # SMS: the provider and the account; templates maps each of Anxin's SMS templates
+    # (dispatch.notify.sms.TEMPLATES) to the id the provider approved it under
+    sms_provider: Literal["none", "aliyun", "tencent"] = "none"
+    sms_key_id: str = ""
+    sms_key_secret: SecretStr = SecretStr("")
+    sms_sign_name: str = "安心"
+    sms_app_id: str = ""  # Tencent's SmsSdkAppId
+    sms_region: str = ""
+    sms_endpoint: str = ""  # default: the provider's
+    sms_templates: dict[str, str] = Field(default_factory=dict)
 
     # operators' time zone: report days, and times shown to people
     time_zone: str = "Asia/Shanghai"
@@ -169,6 +179,30 @@ class Settings(BaseSettings):
             msg = f"not a valid postgresql:// URL: {str(exc).split(' in URI')[0]}"
             raise ValueError(msg) from None
         return value
+
+    @model_validator(mode="after")
+    def _sms_account_complete(self) -> "Settings":
+        if self.sms_provider == "none":
+            return self
+        from dispatch.notify.sms import TEMPLATES
+
+        missing = [
+            f"ANXIN_{name.upper()}"
+            for name, value in (
+                ("sms_key_id", self.sms_key_id),
+                ("sms_key_secret", self.sms_key_secret.get_secret_value()),
+                ("sms_sign_name", self.sms_sign_name),
+            )
+            + ((("sms_app_id", self.sms_app_id),) if self.sms_provider == "tencent" else ())
+            if not value
+        ]
+        unapproved = sorted(set(TEMPLATES) - set(self.sms_templates))
+        if unapproved:
+            missing.append(f"ANXIN_SMS_TEMPLATES for {', '.join(unapproved)}")
+        if missing:
+            msg = f"SMS through {self.sms_provider} needs {'; '.join(missing)}"
+            raise ValueError(msg)
+        return self
 
     @model_validator(mode="after")
     def _lease_outlasts_a_send(self) -> "Settings":

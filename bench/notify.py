@@ -88,7 +88,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="anxin-bench-notify-") as tmp:
         work = Path(tmp)
         pg, broker = start_services(work, [])
-        receiver = WebhookReceiver(SECRET).start()
+        receiver = WebhookReceiver(secret=SECRET).start()
         serve = None
         try:
             port = free_port()
@@ -96,7 +96,7 @@ def main() -> None:
             serve = start_serve(env, work / "serve.log")
             rate = outbox_rate(pg.dsn(), receiver, args.messages)
             unverified = len(receiver.ids(verified=False))
-            receiver.deliveries.clear()
+            receiver.requests.clear()
             top = ceiling(receiver.url, args.messages, concurrency=CONCURRENCY)
         finally:
             if serve is not None:

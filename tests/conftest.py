@@ -47,6 +47,7 @@ DATA_TABLES = (
     "dispatch_offers",
     "service_requests",
     "webhooks",
+    "chat_bots",
     "outbox",
     "outbox_attempts",
     "service_point_staff",

@@ -32,6 +32,7 @@ OWNER = {
     "dispatch_offers": "dispatch",
     "service_requests": "dispatch",
     "webhooks": "dispatch",
+    "chat_bots": "dispatch",
     "outbox": "dispatch",
     "outbox_attempts": "dispatch",
 }

@@ -46,3 +46,58 @@ async def remove_webhook(*, conn: AsyncConnection, name: str) -> None:
     if cur.rowcount == 0:
         msg = f"no webhook named {name!r}"
         raise NotFound(msg)
+
+
+@dataclass(frozen=True)
+class ChatBot:
+    name: str
+    kind: str
+    url: str
+    point_id: str | None
+    supervisors: bool
+
+
+async def add_bot(
+    *,
+    conn: AsyncConnection,
+    name: str,
+    kind: str,
+    url: str,
+    secret: str | None,
+    point_id: str | None,
+    supervisors: bool,
+    lang: str,
+) -> None:
+    """Add (or replace) a group robot: a point's duty group, or the supervisors'."""
+    try:
+        await conn.execute(
+            "INSERT INTO chat_bots (name, kind, url, secret, point_id, supervisors, lang)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (name) DO UPDATE SET"
+            " kind = EXCLUDED.kind, url = EXCLUDED.url, secret = EXCLUDED.secret,"
+            " point_id = EXCLUDED.point_id, supervisors = EXCLUDED.supervisors,"
+            " lang = EXCLUDED.lang",
+            (name, kind, url, secret, point_id, supervisors, lang),
+        )
+    except errors.ForeignKeyViolation as exc:
+        msg = f"unknown service point {point_id!r}"
+        raise Invalid(msg) from exc
+    except errors.CheckViolation as exc:
+        msg = (
+            "a robot needs a name of letters, digits, '_', '.', '-' (at most 64), a kind"
+            " (dingtalk or wecom) and an http(s) URL"
+        )
+        raise Invalid(msg) from exc
+
+
+async def list_bots(*, conn: AsyncConnection) -> list[ChatBot]:
+    cur = await conn.execute(
+        "SELECT name, kind, url, point_id, supervisors FROM chat_bots ORDER BY name"
+    )
+    return [ChatBot(*r) for r in await cur.fetchall()]
+
+
+async def remove_bot(*, conn: AsyncConnection, name: str) -> None:
+    cur = await conn.execute("DELETE FROM chat_bots WHERE name = %s", (name,))
+    if cur.rowcount == 0:
+        msg = f"no robot named {name!r}"
+        raise NotFound(msg)

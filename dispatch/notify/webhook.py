@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import httpx
 from psycopg import AsyncConnection
 
+from dispatch.notify.http import post
 from dispatch.notify.outbox import Message, Result
 
 TOLERANCE_S = 300
@@ -64,26 +65,14 @@ class WebhookChannel:
             "Anxin-Timestamp": str(now),
             "Anxin-Signature": signature(endpoint.secret, now, body),
         }
-        started = time.perf_counter()
-        try:
-            answer = await self._client.post(endpoint.url, content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            took = (time.perf_counter() - started) * 1000
-            return Result(ok=False, error=_describe(exc), retry=True, took_ms=took)
-        took = (time.perf_counter() - started) * 1000
-        code = answer.status_code
-        if 200 <= code < 300:
-            return Result(ok=True, status_code=code, receipt=_receipt(answer), took_ms=took)
-        # a receiver that is busy or broken may take it later; one that refuses it will not
-        retry = code in (408, 425, 429) or code >= 500
-        error = f"HTTP {code}: {answer.text[:200]}"
-        return Result(ok=False, status_code=code, error=error, retry=retry, took_ms=took)
-
-
-def _describe(exc: httpx.HTTPError) -> str:
-    kind = type(exc).__name__
-    text = str(exc).strip()
-    return f"{kind}: {text}" if text else kind
+        answer = await post(self._client, endpoint.url, content=body, headers=headers)
+        if isinstance(answer, Result):
+            return answer
+        if answer.response.is_success:
+            return answer.sent(_receipt(answer.response))
+        # refused (a 4xx): sending it again will not change the answer
+        code = answer.response.status_code
+        return answer.failed(f"HTTP {code}: {answer.response.text[:200]}")
 
 
 def _receipt(answer: httpx.Response) -> dict[str, object] | None:

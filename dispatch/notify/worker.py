@@ -64,9 +64,11 @@ class OutboxWorker:
                 claimed = await outbox.claim(conn=conn, limit=self._batch, lease_s=self._lease_s)
                 if not claimed:
                     return 0
-                refresh = getattr(self._channels.get("webhook"), "refresh", None)
-                if refresh is not None:
-                    await refresh(conn)
+                for channel in self._channels.values():
+                    # endpoints kept in the database: added at run time, used at once
+                    refresh = getattr(channel, "refresh", None)
+                    if refresh is not None:
+                        await refresh(conn)
             finally:
                 await conn.set_autocommit(False)
         results = await asyncio.gather(*(self._send(m) for m in claimed))

@@ -26,7 +26,7 @@ SECRET = "s3cret-for-the-tests-only"
 
 @pytest.fixture
 def receiver() -> Iterator[WebhookReceiver]:
-    r = WebhookReceiver(SECRET).start()
+    r = WebhookReceiver(secret=SECRET).start()
     yield r
     r.stop()
 
@@ -57,13 +57,14 @@ def test_each_change_reaches_the_webhook_once_signed(
     assert answer.status_code == 200
     wait_until(lambda: len(receiver.ids()) == 1, timeout=5, what="the webhook call")
     time.sleep(0.5)
-    (delivery,) = receiver.deliveries
+    (delivery,) = receiver.requests
     assert delivery.verified
-    assert delivery.body["event"] == "incident.ack"
-    assert delivery.body["event_id"] == answer.json()["event_id"]
-    assert delivery.body["to_status"] == "acknowledged"
+    body = delivery.json()
+    assert body["event"] == "incident.ack"
+    assert body["event_id"] == answer.json()["event_id"]
+    assert body["to_status"] == "acknowledged"
     (row,) = db.execute("SELECT id, status, attempts, receipt FROM outbox").fetchall()
-    assert delivery.message_id == str(row[0])
+    assert delivery.headers["anxin-message-id"] == str(row[0])
     assert row[1:] == ("sent", 1, {"ok": True})
 
 

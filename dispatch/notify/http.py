@@ -1,0 +1,50 @@
+"""One POST to a receiver, timed, with the failures every channel treats alike: the
+receiver unreachable or too slow, or answering that it is busy or broken (408, 425,
+429, 5xx) are worth another try later."""
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from dispatch.notify.outbox import Result
+
+RETRYABLE = (408, 425, 429)
+
+
+@dataclass(frozen=True)
+class Answer:
+    response: httpx.Response
+    took_ms: float
+
+    def failed(self, error: str, *, retry: bool = False, receipt: Any = None) -> Result:
+        return Result(
+            ok=False, status_code=self.response.status_code, error=error, retry=retry,
+            receipt=receipt, took_ms=self.took_ms,
+        )  # fmt: skip
+
+    def sent(self, receipt: dict[str, Any] | None) -> Result:
+        return Result(
+            ok=True, status_code=self.response.status_code, receipt=receipt, took_ms=self.took_ms
+        )
+
+
+async def post(client: httpx.AsyncClient, url: str, **kw: Any) -> Answer | Result:
+    """The receiver's answer, or the Result of a failure to try again."""
+    started = time.perf_counter()
+    try:
+        response = await client.post(url, **kw)
+    except httpx.HTTPError as exc:
+        text = str(exc).strip()
+        error = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        return Result(ok=False, error=error, retry=True, took_ms=_ms(started))
+    answer = Answer(response, _ms(started))
+    code = response.status_code
+    if code in RETRYABLE or code >= 500:
+        return answer.failed(f"HTTP {code}: {response.text[:200]}", retry=True)
+    return answer
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
