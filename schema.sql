@@ -289,8 +289,13 @@ CREATE TABLE IF NOT EXISTS dispatch_offers (
     answer_by   timestamptz NOT NULL,
     answered_at timestamptz,
     answered_by text,
+    -- the short code a reply by SMS must carry (many texts share one sender number)
+    answer_code text,
     CHECK ((status = 'offered') = (answered_at IS NULL))
 );
+ALTER TABLE dispatch_offers ADD COLUMN IF NOT EXISTS answer_code text;
+CREATE UNIQUE INDEX IF NOT EXISTS dispatch_offers_code ON dispatch_offers (answer_code)
+    WHERE status = 'offered';
 CREATE UNIQUE INDEX IF NOT EXISTS dispatch_offers_waiting ON dispatch_offers (incident_id)
     WHERE status = 'offered';
 CREATE INDEX IF NOT EXISTS dispatch_offers_due ON dispatch_offers (answer_by)
@@ -320,6 +325,13 @@ CREATE TABLE IF NOT EXISTS chat_bots (
     point_id    text REFERENCES service_points (id) ON DELETE CASCADE,
     supervisors boolean NOT NULL DEFAULT false,
     lang        text NOT NULL DEFAULT 'zh-CN'
+);
+
+-- Secrets the service makes for itself once and every instance shares (the key that
+-- signs responders' links).
+CREATE TABLE IF NOT EXISTS app_secrets (
+    name  text PRIMARY KEY,
+    value text NOT NULL
 );
 
 -- The transactional outbox: written in the transaction of the change it tells of, sent

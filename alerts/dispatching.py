@@ -21,10 +21,11 @@ from zoneinfo import ZoneInfo
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from alerts import audit
+from alerts import audit, notices
 from alerts.policy import DEFAULT_POLICY, EscalationPolicy
 from alerts.service import SYSTEM
 from dispatch import offers, requests
+from dispatch.links import link_key
 from dispatch.routing import Router, mask
 from dispatch.suggest import DispatchPolicy, needs_of, router_at
 from dispatch.surge import Incident, assign_jointly
@@ -100,6 +101,8 @@ class Dispatcher:
     policy: DispatchPolicy
     time_zone: str = "Asia/Shanghai"
     escalation: EscalationPolicy = DEFAULT_POLICY
+    # where responders' links point (the service as their phones reach it)
+    public_url: str = "http://127.0.0.1:8080"
 
     def local_now(self) -> datetime:
         """Opening hours and shifts are in the service's local time."""
@@ -210,6 +213,9 @@ class Dispatcher:
                 **data,
             },
         )
+        key = await link_key(conn=conn)
+        link = f"{self.public_url.rstrip('/')}/r/{key.token(offer.id)}"
+        await notices.offered(conn, offer, at=self.local_now(), link=link)
         return Routed(offer.incident_id, offer.point_id, audit_id)
 
     async def _nobody(
@@ -230,6 +236,9 @@ class Dispatcher:
             actor=actor,
             action="no_point",
             data={"to": to, "call_120": call_120, **data},
+        )
+        await notices.nobody_inside(
+            conn, place.incident_id, call_120=call_120, outside=data.get("outside")
         )
         log.warning(
             "incident %d: no service point can take it inside the circle; told the %s%s",

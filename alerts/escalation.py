@@ -13,7 +13,7 @@ from datetime import datetime
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from alerts import audit, metrics
+from alerts import audit, metrics, notices
 from alerts.models import Severity
 from alerts.policy import EscalationPolicy
 from alerts.service import SYSTEM
@@ -52,13 +52,13 @@ async def escalate_due(
         await audit.lock_alerts(conn)
         cur = await conn.execute(
             """
-            SELECT id, severity, escalation_level, escalate_at FROM incidents
+            SELECT id, severity, escalation_level, escalate_at, opened_at FROM incidents
             WHERE escalate_at <= now() AND status = 'open'
             ORDER BY escalate_at LIMIT %s FOR UPDATE SKIP LOCKED
             """,
             (limit,),
         )
-        for incident_id, severity, level, due_at in await cur.fetchall():
+        for incident_id, severity, level, due_at, opened_at in await cur.fetchall():
             step = Escalated(incident_id, severity, level + 1, policy.step(level + 1), due_at)
             wait = policy.deadline(Severity(severity))
             # the next step keeps the schedule; after a long outage it starts from now
@@ -73,6 +73,10 @@ async def escalate_due(
                 actor=SYSTEM,
                 action="escalated",
                 data={"level": step.level, "to": step.to, "due_at": due_at.isoformat()},
+            )
+            waited = (datetime.now(opened_at.tzinfo) - opened_at).total_seconds()
+            await notices.escalated(
+                conn, incident_id, level=step.level, minutes=max(1, round(waited / 60))
             )
             done.append(step)
     for step in done:

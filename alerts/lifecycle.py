@@ -15,7 +15,7 @@ from enum import StrEnum
 
 from psycopg import AsyncConnection
 
-from alerts import audit, metrics
+from alerts import audit, metrics, notices
 from alerts.dispatching import Dispatcher
 from alerts.errors import BadAction, IllegalTransition, UnknownAlert
 from alerts.models import AlertStatus, Resolution
@@ -122,6 +122,8 @@ async def act(
             )  # fmt: skip
         elif request.action in (Action.ASSIGN, Action.DECLINE):
             await dispatcher.route(conn, [change.incident_id], actor=request.actor)
+        elif request.action is Action.RESOLVE and request.outcome is not None:
+            await notices.family_resolved(conn, change.incident_id, outcome=str(request.outcome))
     if request.action is Action.ACK:
         metrics.TIME_TO_ACK.labels(row[2]).observe(float(row[3]))
     return change

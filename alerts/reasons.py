@@ -273,6 +273,17 @@ def _labels(row: dict[str, Any], lang: Lang) -> None:
         row["escalated_to_text"] = label("escalated_to", str(data["to"]), lang)
 
 
+def say(code: str | None, values: Mapping[str, Any] | None, fallback: str, lang: Lang) -> str:
+    """The reason in `lang`, or `fallback` (the stored words) when the code is unknown
+    or its values were written by another version."""
+    if code in CODES:
+        try:
+            return render(code, values or {}, lang)
+        except (KeyError, TypeError, ValueError):
+            pass
+    return fallback
+
+
 def explain(row: dict[str, Any], lang: Lang) -> None:
     """Add words in `lang` to a row an operator reads: `reason_text` to an alert (from
     `reason_code` and `reason_values`, else the stored English `reason`) or to an
@@ -283,11 +294,6 @@ def explain(row: dict[str, Any], lang: Lang) -> None:
     data = row.get("data")
     if code is None and isinstance(data, dict) and isinstance(data.get("reason"), dict):
         code, values = data["reason"].get("code"), data["reason"].get("values")
-    if code in CODES:
-        try:
-            row["reason_text"] = render(code, values or {}, lang)
-            return
-        except (KeyError, TypeError, ValueError):
-            pass  # values written by another version: fall back to the stored words
-    if "reason" in row and isinstance(row["reason"], str):
-        row["reason_text"] = row["reason"]
+    stored = row.get("reason")
+    if code in CODES or isinstance(stored, str):
+        row["reason_text"] = say(code, values, stored if isinstance(stored, str) else "", lang)

@@ -10,9 +10,10 @@ import json
 
 from psycopg import AsyncConnection
 
-from alerts import audit
+from alerts import audit, notices
 from alerts.models import AlertStatus, Downgrade, Finding, OpenedAlert, Outcome, Severity
 from alerts.policy import DEFAULT_POLICY, EscalationPolicy
+from alerts.reasons import Lang, say
 
 SYSTEM = "system"  # the actor of what the detector and escalation do
 
@@ -122,6 +123,8 @@ async def _incident_for(
             to_status=AlertStatus.OPEN,
             data={"severity": str(finding.severity)},
         )
+        what = say(finding.code, finding.values, finding.reason, Lang.ZH)
+        await notices.family_opened(conn, incident_id, what=what)
         return incident_id
     incident_id, current = row[0], Severity(row[1])
     raised = finding.severity.most_urgent(current)

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
+from alerts import answers_api
 from alerts import api as alerts_api
 from alerts import metrics as alerts_metrics
 from alerts.dispatching import POLL_S as OFFERS_POLL_S
@@ -98,6 +99,7 @@ def create_app(settings: Settings, *, ingest: bool = True) -> FastAPI:
     app.state.tokens = TokenCheck()
     app.state.time_zone = settings.time_zone
     app.state.dispatcher = routing
+    app.state.sms_callback_token = settings.sms_callback_token.get_secret_value()
     stream = StreamHub(settings.database_dsn, pool, outage)
     app.state.stream = stream
     supervisor = Supervisor(
@@ -116,6 +118,7 @@ def create_app(settings: Settings, *, ingest: bool = True) -> FastAPI:
 
     app.include_router(ops_routes.router)
     app.include_router(alerts_api.router)
+    app.include_router(answers_api.router)
     app.include_router(devices_api.router)
     app.include_router(dispatch_api.router)
     return app

@@ -40,6 +40,7 @@ def dispatcher(settings: Settings) -> Dispatcher:
         dispatch_policy(settings),
         time_zone=settings.time_zone,
         escalation=escalation_policy(settings),
+        public_url=settings.public_url,
     )
 
 

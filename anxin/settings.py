@@ -136,6 +136,12 @@ class Settings(BaseSettings):
     sms_region: str = ""
     sms_endpoint: str = ""  # default: the provider's
     sms_templates: dict[str, str] = Field(default_factory=dict)
+    # the secret part of the reply callback addresses given to the provider
+    # (/api/v1/sms/replies/<provider>/<token>); empty: replies are not taken
+    sms_callback_token: SecretStr = SecretStr("")
+
+    # the service as responders' phones reach it: the links in dispatch messages
+    public_url: str = Field(default="http://127.0.0.1:8080", pattern=r"^https?://")
 
     # operators' time zone: report days, and times shown to people
     time_zone: str = "Asia/Shanghai"

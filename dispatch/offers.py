@@ -5,6 +5,7 @@ one waits per incident. Whoever moves the incident on (alerts.dispatching) calls
 inside its own transaction, so an offer and the incident's timeline commit together.
 """
 
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,21 +30,40 @@ class Offer:
     incident_id: int
     point_id: str
     answer_by: datetime
+    answer_code: str | None = None
+
+
+CODE_DIGITS = 4
+
+
+async def _free_code(conn: AsyncConnection) -> str:
+    """A code no waiting offer has (callers hold the alerts lock, so none is taken
+    meanwhile)."""
+    cur = await conn.execute(
+        "SELECT answer_code FROM dispatch_offers WHERE status = 'offered'"
+        " AND answer_code IS NOT NULL"
+    )
+    taken = {r[0] for r in await cur.fetchall()}
+    while True:
+        code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+        if code not in taken:
+            return code
 
 
 async def make(
     *, conn: AsyncConnection, incident_id: int, point_id: str, minutes: float | None
 ) -> Offer:
     """Ask `point_id`; it has its own `accept_within_s` to answer."""
+    code = await _free_code(conn)
     try:
         cur = await conn.execute(
             """
-            INSERT INTO dispatch_offers (incident_id, point_id, minutes, answer_by)
-            SELECT %s, id, %s, now() + accept_within_s * interval '1 second'
+            INSERT INTO dispatch_offers (incident_id, point_id, minutes, answer_by, answer_code)
+            SELECT %s, id, %s, now() + accept_within_s * interval '1 second', %s
             FROM service_points WHERE id = %s
             RETURNING id, answer_by
             """,
-            (incident_id, minutes, point_id),
+            (incident_id, minutes, code, point_id),
         )
     except errors.UniqueViolation as exc:
         msg = f"incident {incident_id} already waits for a point's answer"
@@ -52,7 +72,7 @@ async def make(
     if row is None:
         msg = f"unknown service point {point_id!r}"
         raise Invalid(msg)
-    return Offer(int(row[0]), incident_id, point_id, row[1])
+    return Offer(int(row[0]), incident_id, point_id, row[1], code)
 
 
 async def waiting(*, conn: AsyncConnection, incident_id: int) -> Offer | None:
@@ -123,3 +143,14 @@ async def expire_overdue(*, conn: AsyncConnection, limit: int) -> list[Offer]:
         (limit,),
     )
     return [Offer(int(r[0]), int(r[1]), r[2], r[3]) for r in await cur.fetchall()]
+
+
+async def by_code(*, conn: AsyncConnection, code: str) -> Offer | None:
+    """The waiting offer with this answer code, locked."""
+    cur = await conn.execute(
+        "SELECT id, incident_id, point_id, answer_by, answer_code FROM dispatch_offers"
+        " WHERE answer_code = %s AND status = 'offered' FOR UPDATE",
+        (code,),
+    )
+    row = await cur.fetchone()
+    return None if row is None else Offer(int(row[0]), int(row[1]), row[2], row[3], row[4])

@@ -48,6 +48,7 @@ DATA_TABLES = (
     "service_requests",
     "webhooks",
     "chat_bots",
+    "app_secrets",
     "outbox",
     "outbox_attempts",
     "service_point_staff",

@@ -33,6 +33,7 @@ OWNER = {
     "service_requests": "dispatch",
     "webhooks": "dispatch",
     "chat_bots": "dispatch",
+    "app_secrets": "dispatch",
     "outbox": "dispatch",
     "outbox_attempts": "dispatch",
 }

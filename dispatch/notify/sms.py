@@ -38,13 +38,17 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
     "reply_unmatched": (),
 }
 # a provider refuses a parameter longer than this (Alibaba: 35 characters for most
-# variable types); longer values are cut, with an ellipsis
+# variable types); longer words are cut, with an ellipsis. A code or a link is never
+# cut (it would not work): those are approved as their own variable types.
 PARAM_MAX = 35
+WHOLE = frozenset({"code", "link"})
 
 
-def fit(value: object) -> str:
+def fit(value: object, name: str = "") -> str:
     text = " ".join(str(value).split())
-    return text if len(text) <= PARAM_MAX else text[: PARAM_MAX - 1] + "…"
+    if name in WHOLE or len(text) <= PARAM_MAX:
+        return text
+    return text[: PARAM_MAX - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -87,7 +91,7 @@ class _Provider:
         """The provider's template id's key (Anxin's name) and the parameters in order,
         each cut to what the provider takes."""
         template, given = message.body["template"], message.body.get("params", {})
-        return template, [fit(given.get(k, "")) for k in TEMPLATES[template]]
+        return template, [fit(given.get(k, ""), k) for k in TEMPLATES[template]]
 
 
 class AliyunSms(_Provider):

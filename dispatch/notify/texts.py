@@ -34,4 +34,4 @@ WORDS: dict[str, dict[str, str]] = {
 
 def render(template: str, params: Mapping[str, object], lang: str = "zh-CN") -> str:
     words = WORDS.get(lang, WORDS["zh-CN"])[template]
-    return words.format(**{k: fit(params.get(k, "")) for k in TEMPLATES[template]})
+    return words.format(**{k: fit(params.get(k, ""), k) for k in TEMPLATES[template]})

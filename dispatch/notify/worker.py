@@ -51,6 +51,7 @@ class OutboxWorker:
         self._give_up_after_s = give_up_after_s
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self._in_flight = asyncio.Semaphore(CONCURRENCY)
+        self._missing: set[str] = set()  # channels told of once
 
     async def step(self) -> None:
         """Send what is due, batch after batch, until nothing is."""
@@ -80,6 +81,8 @@ class OutboxWorker:
                 give_up_after_s=self._give_up_after_s,
             )
         for message in given_up:
+            if message.channel in self._missing:
+                continue  # said once already
             result = results[claimed.index(message)]
             log.error(
                 "gave up on message %d (%s to %s) after %d attempts: %s",
@@ -90,6 +93,10 @@ class OutboxWorker:
     async def _send(self, message: Message) -> Result:
         channel = self._channels.get(message.channel)
         if channel is None:
-            return Result(ok=False, error=f"no channel {message.channel!r} is configured")
+            # e.g. no SMS provider set: the outbox keeps what would have been said
+            if message.channel not in self._missing:
+                self._missing.add(message.channel)
+                log.error("no %s channel is configured: its messages are not sent", message.channel)
+            return Result(ok=False, error=f"no {message.channel} channel is configured")
         async with self._in_flight:
             return await channel.send(message)

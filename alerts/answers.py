@@ -1,0 +1,166 @@
+"""Answers from phones: a caregiver's reply to a dispatch SMS (through the provider's
+reply callback) or a tap on the signed link in it.
+
+Many texts share one sender number, so a reply must carry the offer's short code:
+`4821 1` (or `48211`, `4821接`, `4821 Y`) accepts, `4821 0` (`拒`, `N`) declines, and
+only from a phone of the asked point's staff. A reply that matches nothing changes
+nothing and gets a polite SMS back.
+"""
+
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import AsyncConnection
+
+from alerts import lifecycle, notices
+from alerts.dispatching import Dispatcher
+from alerts.errors import IllegalTransition
+from alerts.lifecycle import Action, Request
+from dispatch import offers
+from dispatch.links import BadLink, link_key
+from dispatch.notify import plan
+from kernel.errors import Conflict
+
+log = logging.getLogger("anxin.answers")
+
+ACCEPT = {"1", "接", "接单", "y", "yes", "是", "好", "ok"}
+DECLINE = {"0", "拒", "拒单", "拒绝", "n", "no", "不", "否"}
+_REPLY = re.compile(r"^\s*(\d{4})\s*(.*?)\s*$", re.S)
+
+
+def parse(text: str) -> tuple[str, Action] | None:
+    """(code, accept or decline) from a reply, or None. Full-width digits and letters
+    (as Chinese phone keyboards type them) count as their plain forms."""
+    match = _REPLY.match(unicodedata.normalize("NFKC", text))
+    if match is None:
+        return None
+    code, word = match.group(1), match.group(2).strip(" ，,。.!").lower()
+    if word in ACCEPT:
+        return code, Action.ACCEPT
+    if word in DECLINE:
+        return code, Action.DECLINE
+    return None
+
+
+def _digits(phone: str) -> str:
+    """The national number: what a provider reports and what was stored compare equal."""
+    digits = re.sub(r"\D", "", phone)
+    return digits[2:] if digits.startswith("86") and len(digits) == 13 else digits
+
+
+@dataclass(frozen=True)
+class Answered:
+    matched: bool
+    action: str | None = None
+    incident_id: int | None = None
+
+
+async def sms_reply(
+    *, conn: AsyncConnection, phone: str, text: str, dispatcher: Dispatcher
+) -> Answered:
+    parsed = parse(text)
+    found = await _staff_offer(conn, phone, parsed[0]) if parsed else None
+    if parsed is None or found is None:
+        await plan.tell_phone(conn=conn, phone=_digits(phone), template="reply_unmatched")
+        log.info("an SMS reply from %s matched no dispatch: %r", _digits(phone), text[:40])
+        return Answered(matched=False)
+    offer, name, alert_id = found
+    try:
+        await lifecycle.act(
+            conn=conn,
+            alert_id=alert_id,
+            request=Request(action=parsed[1], actor=f"{name}（短信回复）"),
+            dispatcher=dispatcher,
+        )
+    except IllegalTransition:
+        # answered meanwhile (the link, another person): nothing to change
+        await plan.tell_phone(conn=conn, phone=_digits(phone), template="reply_unmatched")
+        return Answered(matched=False)
+    return Answered(matched=True, action=str(parsed[1]), incident_id=offer.incident_id)
+
+
+async def _staff_offer(
+    conn: AsyncConnection, phone: str, code: str
+) -> tuple[offers.Offer, str, int] | None:
+    """The waiting offer with this code, if `phone` is one of its point's staff: the
+    offer, the person's name and an alert of the incident."""
+    cur = await conn.execute(
+        """
+        SELECT o.id, o.incident_id, o.point_id, o.answer_by, o.answer_code, s.name,
+               (SELECT min(id) FROM alerts WHERE incident_id = o.incident_id)
+        FROM dispatch_offers o JOIN service_point_staff s ON s.point_id = o.point_id
+        WHERE o.answer_code = %s AND o.status = 'offered'
+          AND regexp_replace(s.phone, '\\D', '', 'g') IN (%s, '86' || %s)
+        """,
+        (code, _digits(phone), _digits(phone)),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    offer = offers.Offer(int(row[0]), int(row[1]), row[2], row[3], row[4])
+    return offer, row[5], int(row[6])
+
+
+# -- the signed link ------------------------------------------------------------------------
+
+LINK_ACTIONS = {"accept": Action.ACCEPT, "decline": Action.DECLINE, "arrive": Action.ARRIVE}
+
+
+async def _linked(conn: AsyncConnection, token: str) -> tuple[int, str, int, str]:
+    """(offer id, point, an alert of the incident, the offer's status) of a link."""
+    key = await link_key(conn=conn)
+    offer_id = key.offer_of(token)
+    cur = await conn.execute(
+        "SELECT o.point_id, (SELECT min(id) FROM alerts WHERE incident_id = o.incident_id),"
+        " o.status FROM dispatch_offers o WHERE o.id = %s",
+        (offer_id,),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise BadLink("no such link")
+    return offer_id, row[0], int(row[1]), row[2]
+
+
+async def by_link(
+    *, conn: AsyncConnection, token: str, action: str, dispatcher: Dispatcher
+) -> lifecycle.Change:
+    """Accept or decline the offer a link names, or report arrival once accepted."""
+    _offer_id, point_id, alert_id, status = await _linked(conn, token)
+    wanted = LINK_ACTIONS[action]
+    if wanted is not Action.ARRIVE and status != "offered":
+        msg = f"this request was {status} already"
+        raise Conflict(msg)
+    if wanted is Action.ARRIVE and status != "accepted":
+        msg = "arrival can be reported once the request is accepted"
+        raise Conflict(msg)
+    return await lifecycle.act(
+        conn=conn,
+        alert_id=alert_id,
+        request=Request(action=wanted, actor=f"{point_id}（链接）"),
+        dispatcher=dispatcher,
+    )
+
+
+async def link_view(*, conn: AsyncConnection, token: str) -> dict[str, Any]:
+    """What the responder's page shows: who, what, where, how to get in, and what
+    can be done from here."""
+    offer_id, point_id, alert_id, status = await _linked(conn, token)
+    cur = await conn.execute(
+        "SELECT i.id, i.status FROM incidents i JOIN alerts a ON a.incident_id = i.id"
+        " WHERE a.id = %s",
+        (alert_id,),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    actions = (
+        ["accept", "decline"] if status == "offered"
+        else ["arrive"] if status == "accepted" and row[1] == "dispatched" else []
+    )  # fmt: skip
+    return {
+        "offer_id": offer_id, "service_point_id": point_id, "offer_status": status,
+        "incident_id": row[0], "incident_status": row[1], "actions": actions,
+        **await notices.summary(conn, row[0]),
+    }  # fmt: skip

@@ -1,0 +1,87 @@
+"""Where answers arrive: the SMS providers' reply callbacks (each answered in the format
+its provider expects) and the responder's signed link."""
+
+import hmac
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Path, Request
+from fastapi.responses import JSONResponse
+
+from alerts import answers
+from alerts.answers import LINK_ACTIONS
+from alerts.dispatching import Dispatcher
+from kernel.errors import NotFound
+from kernel.web import Conn
+
+router = APIRouter(tags=["answers from phones"])
+
+Token = Annotated[str, Path(max_length=200)]
+
+
+def _check_callback(request: Request, token: str) -> Dispatcher:
+    """The callback address carries a token only the provider was given (the
+    providers do not sign their callbacks); a wrong one learns nothing."""
+    expected: str = request.app.state.sms_callback_token
+    if not expected or not hmac.compare_digest(expected, token):
+        msg = "not found"
+        raise NotFound(msg)
+    dispatcher: Dispatcher = request.app.state.dispatcher
+    return dispatcher
+
+
+@router.post("/api/v1/sms/replies/aliyun/{token}")
+async def aliyun_replies(
+    request: Request, conn: Conn, token: Token, replies: Annotated[list[dict[str, Any]], Body()]
+) -> dict[str, Any]:
+    """Alibaba Cloud's SmsUp HTTP batch push: a JSON array of replies
+    (`phone_number`, `content`, ...); answered `{"code": 0, "msg": ...}`."""
+    dispatcher = _check_callback(request, token)
+    for reply in replies:
+        await answers.sms_reply(
+            conn=conn,
+            phone=str(reply.get("phone_number", "")),
+            text=str(reply.get("content", "")),
+            dispatcher=dispatcher,
+        )
+    return {"code": 0, "msg": "接收成功"}
+
+
+@router.post("/api/v1/sms/replies/tencent/{token}")
+async def tencent_reply(
+    request: Request, conn: Conn, token: Token, reply: Annotated[dict[str, Any], Body()]
+) -> dict[str, Any]:
+    """Tencent Cloud's reply callback: one reply (`mobile`, `nationcode`, `text`, ...);
+    answered `{"result": 0, "errmsg": "OK"}`."""
+    dispatcher = _check_callback(request, token)
+    await answers.sms_reply(
+        conn=conn,
+        phone=str(reply.get("mobile", "")),
+        text=str(reply.get("text", "")),
+        dispatcher=dispatcher,
+    )
+    return {"result": 0, "errmsg": "OK"}
+
+
+@router.get("/r/{token}")
+async def responder_view(conn: Conn, token: Token) -> dict[str, Any]:
+    """The incident a responder's link names: who, what, where, how to get in, and the
+    actions open to them now. No password: the link is the key, and it expires."""
+    return await answers.link_view(conn=conn, token=token)
+
+
+@router.post("/r/{token}/{action}")
+async def responder_action(
+    request: Request,
+    conn: Conn,
+    token: Token,
+    action: Literal["accept", "decline", "arrive"],
+) -> JSONResponse:
+    """accept or decline the request; arrive once there."""
+    assert action in LINK_ACTIONS
+    change = await answers.by_link(
+        conn=conn, token=token, action=action, dispatcher=request.app.state.dispatcher
+    )
+    return JSONResponse(
+        {"incident_id": change.incident_id, "from_status": str(change.from_status),
+         "to_status": str(change.to_status), "event_id": change.audit_id}
+    )  # fmt: skip

@@ -1,0 +1,92 @@
+"""Who is told what, queued in the caller's transaction (the change's own):
+- the asked point: its on-call people on shift by SMS, and its duty group's robots;
+- the supervisors (users with the role, for the incident's district) by SMS, and the
+  supervisors' robots, on escalation and when no point can take an incident;
+- the resident's family (contacts who may receive SMS) when an urgent (P1, P2)
+  incident opens and when it is over; not of a P3 (a watch's battery, a mild fever).
+Message bodies are a template name and its parameters (dispatch.notify.sms); the
+resident's name is filled in here from the database.
+"""
+
+import json
+from datetime import datetime
+from typing import Any
+
+from psycopg import AsyncConnection
+
+from dispatch.models import WeekHours
+
+
+def _body(template: str, params: dict[str, Any]) -> str:
+    return json.dumps({"template": template, "params": params}, ensure_ascii=False)
+
+
+async def tell_family(
+    *, conn: AsyncConnection, incident_id: int, template: str, params: dict[str, Any]
+) -> None:
+    await conn.execute(
+        """
+        INSERT INTO outbox (incident_id, channel, recipient, body)
+        SELECT i.id, 'sms', c.phone, jsonb_set(%s::jsonb, '{params,who}', to_jsonb(r.name))
+        FROM incidents i JOIN residents r ON r.id = i.resident_id
+        JOIN resident_contacts c ON c.resident_id = r.id
+        WHERE i.id = %s AND c.sms AND i.severity <> 'P3' ORDER BY c.position
+        """,
+        (_body(template, params), incident_id),
+    )
+
+
+async def tell_supervisors(
+    *, conn: AsyncConnection, incident_id: int, template: str, params: dict[str, Any]
+) -> None:
+    await conn.execute(
+        """
+        INSERT INTO outbox (incident_id, channel, recipient, body)
+        SELECT i.id, 'sms', u.phone, %(body)s::jsonb
+        FROM incidents i JOIN users u ON u.role = 'supervisor' AND u.phone IS NOT NULL
+            AND (u.districts = '{}' OR i.district = ANY(u.districts))
+        WHERE i.id = %(id)s
+        UNION ALL
+        SELECT %(id)s, b.kind, b.name, %(body)s::jsonb FROM chat_bots b WHERE b.supervisors
+        """,
+        {"body": _body(template, params), "id": incident_id},
+    )
+
+
+async def tell_point(
+    *,
+    conn: AsyncConnection,
+    incident_id: int,
+    point_id: str,
+    params: dict[str, Any],
+    at: datetime,
+) -> int:
+    """The point's on-call people on shift at `at` (local time) who take SMS, and the
+    point's robots; returns how many messages were queued."""
+    cur = await conn.execute(
+        "SELECT phone, shifts FROM service_point_staff"
+        " WHERE point_id = %s AND on_call AND 'sms' = ANY(channels)",
+        (point_id,),
+    )
+    phones = [
+        p for p, shifts in await cur.fetchall() if WeekHours.model_validate(shifts).open_at(at)
+    ]
+    cur = await conn.execute(
+        "SELECT kind, name FROM chat_bots WHERE point_id = %s ORDER BY name", (point_id,)
+    )
+    recipients = [("sms", p) for p in phones] + [(k, n) for k, n in await cur.fetchall()]
+    body = _body("dispatch", params)
+    async with conn.cursor() as c:
+        await c.executemany(
+            "INSERT INTO outbox (incident_id, channel, recipient, body) VALUES (%s, %s, %s, %s)",
+            [(incident_id, channel, to, body) for channel, to in recipients],
+        )
+    return len(recipients)
+
+
+async def tell_phone(*, conn: AsyncConnection, phone: str, template: str) -> None:
+    """One SMS to a number (e.g. the answer to a reply that matched nothing)."""
+    await conn.execute(
+        "INSERT INTO outbox (channel, recipient, body) VALUES ('sms', %s, %s)",
+        (phone, _body(template, {})),
+    )

@@ -1,0 +1,196 @@
+"""Who hears what, and how they answer, end to end on a real `anxin serve` with a
+stand-in SMS provider that verifies every request (simulators/receivers.py): the asked
+point's on-call person gets the dispatch text with a code and a link; a reply with the
+code accepts or declines (Alibaba's and Tencent's reply callbacks, answered in each
+one's format); a reply that matches nothing gets a polite text and changes nothing;
+the link accepts and reports arrival; the family hears when it opens and when it is
+over; the supervisor hears of an escalation."""
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from dispatch.notify.sms import TEMPLATES
+from simulators.receivers import AliyunSmsStandIn, TencentSmsStandIn
+from tests.alerts.test_dispatching import incident, post, timeline
+from tests.alerts.test_lifecycle import finding, open_one
+from tests.alerts.test_suggestions import ready
+from tests.api_world import World
+from tests.conftest import ServeProcess, wait_until
+
+CODES = {name: f"SMS_{k}" for k, name in enumerate(TEMPLATES)}
+CALLBACK = "callback-token-0123"
+NURSE = "13800001111"  # 李护士, on call at sp1 (tests.alerts.test_suggestions.ready)
+DAUGHTER = "13800000001"  # 王敏, r1's first contact (tests.api_world.seed)
+
+
+@pytest.fixture
+def aliyun(world: World, serve: ServeProcess) -> Iterator[AliyunSmsStandIn]:
+    stand_in = AliyunSmsStandIn(
+        templates={CODES[t]: set(params) for t, params in TEMPLATES.items()}
+    ).start()
+    serve.stop()
+    serve.env.update(
+        {
+            "ANXIN_SMS_PROVIDER": "aliyun",
+            "ANXIN_SMS_KEY_ID": stand_in.key_id,
+            "ANXIN_SMS_KEY_SECRET": stand_in.key_secret,
+            "ANXIN_SMS_ENDPOINT": stand_in.url,
+            "ANXIN_SMS_TEMPLATES": json.dumps(CODES),
+            "ANXIN_SMS_CALLBACK_TOKEN": CALLBACK,
+            "ANXIN_PUBLIC_URL": serve.base_url,
+        }
+    )
+    serve.start()
+    yield stand_in
+    stand_in.stop()
+
+
+def texts(stand_in: AliyunSmsStandIn, template: str, to: str) -> list[dict[str, Any]]:
+    return [
+        json.loads(sent["TemplateParam"])
+        for sent in stand_in.sent()
+        if sent["TemplateCode"] == CODES[template] and sent["PhoneNumbers"] == to
+    ]
+
+
+def dispatch_text(world: World, db: psycopg.Connection, stand_in: AliyunSmsStandIn) -> dict:  # type: ignore[type-arg]
+    ready(db)
+    post(world, "op", "r1", "ack")
+    post(world, "op", "r1", "assign")
+    wait_until(lambda: texts(stand_in, "dispatch", NURSE), timeout=10, what="the dispatch SMS")
+    (text,) = texts(stand_in, "dispatch", NURSE)
+    return text
+
+
+def smsup(world: World, phone: str, content: str) -> httpx.Response:
+    reply = [{"phone_number": phone, "send_time": "2026-11-24 09:00:00", "content": content,
+              "sign_name": "安心", "dest_code": "1234", "sequence_id": 1}]  # fmt: skip
+    return httpx.post(f"{world.base}/api/v1/sms/replies/aliyun/{CALLBACK}", json=reply, timeout=10)
+
+
+def test_the_point_is_texted_with_a_code_and_a_reply_with_it_accepts(
+    world: World, db: psycopg.Connection, aliyun: AliyunSmsStandIn
+) -> None:
+    text = dispatch_text(world, db, aliyun)
+    assert text["who"] == "王秀英"
+    assert len(text["code"]) == 4
+    assert text["link"].startswith(f"{world.base}/r/")
+    answer = smsup(world, NURSE, f"{text['code']} 1")
+    assert answer.json() == {"code": 0, "msg": "接收成功"}
+    assert incident(db, world, "r1")[:2] == ("dispatched", "sp1")
+    (accepted,) = [e for e in timeline(world, "r1") if e["action"] == "accept"]
+    assert accepted["actor"] == "李护士（短信回复）"
+
+
+def test_a_reply_that_matches_nothing_gets_a_polite_text_and_changes_nothing(
+    world: World, db: psycopg.Connection, aliyun: AliyunSmsStandIn
+) -> None:
+    text = dispatch_text(world, db, aliyun)
+    wrong = "0000" if text["code"] != "0000" else "0001"
+    for phone, content in ((NURSE, f"{wrong}1"), ("13900009999", f"{text['code']}1"),
+                           (NURSE, "好的马上到")):  # fmt: skip
+        assert smsup(world, phone, content).json()["code"] == 0
+    assert incident(db, world, "r1")[:2] == ("acknowledged", "sp1")
+    wait_until(
+        lambda: (
+            len(texts(aliyun, "reply_unmatched", NURSE)) == 2
+            and len(texts(aliyun, "reply_unmatched", "13900009999")) == 1
+        ),
+        timeout=10,
+        what="three polite answers",
+    )
+
+
+def test_a_reply_callback_with_a_wrong_token_is_not_found(world: World, aliyun: Any) -> None:
+    answer = httpx.post(f"{world.base}/api/v1/sms/replies/aliyun/guess", json=[], timeout=5)
+    assert answer.status_code == 404
+
+
+def test_the_link_accepts_and_reports_arrival_and_a_forged_one_is_not_found(
+    world: World, db: psycopg.Connection, aliyun: AliyunSmsStandIn
+) -> None:
+    link = dispatch_text(world, db, aliyun)["link"]
+    page = httpx.get(link, timeout=5).json()
+    assert (page["who"], page["actions"]) == ("王秀英", ["accept", "decline"])
+    assert httpx.post(f"{link}/arrive", timeout=5).status_code == 409  # not accepted yet
+    assert httpx.post(f"{link}/accept", timeout=5).json()["to_status"] == "dispatched"
+    assert httpx.post(f"{link}/accept", timeout=5).status_code == 409  # once
+    assert httpx.post(f"{link}/arrive", timeout=5).json()["to_status"] == "on_scene"
+    assert incident(db, world, "r1")[0] == "on_scene"
+    forged = link[:-1] + ("0" if link[-1] != "0" else "1")
+    assert httpx.get(forged, timeout=5).status_code == 404
+
+
+def test_the_family_hears_when_it_opens_and_when_it_is_over(
+    world: World, db: psycopg.Connection, aliyun: AliyunSmsStandIn, database_url: str
+) -> None:
+    post(world, "op", "r1", "cancel", note="误按")
+    world.alerts["r1"] = open_one(database_url, finding("w1")).id  # an SOS of r1's watch
+    wait_until(lambda: texts(aliyun, "family_opened", DAUGHTER), timeout=10, what="opened")
+    (opened,) = texts(aliyun, "family_opened", DAUGHTER)
+    assert opened["who"] == "王秀英"
+    post(world, "op", "r1", "ack")
+    post(world, "op", "r1", "resolve", outcome="assisted", note="扶起，无外伤")
+    wait_until(lambda: texts(aliyun, "family_resolved", DAUGHTER), timeout=10, what="over")
+    assert texts(aliyun, "family_resolved", DAUGHTER)[0]["outcome"] == "已协助"
+
+
+def test_the_supervisor_is_texted_when_an_incident_escalates(
+    world: World, db: psycopg.Connection, aliyun: AliyunSmsStandIn
+) -> None:
+    db.execute("UPDATE users SET phone = '13700007777' WHERE name = 'sup'")
+    db.execute("UPDATE incidents SET escalate_at = now() WHERE status = 'open'")
+    wait_until(
+        lambda: texts(aliyun, "escalated", "13700007777"), timeout=10, what="the escalation SMS"
+    )
+    levels = {t["level"] for t in texts(aliyun, "escalated", "13700007777")}
+    assert levels == {"1"}
+
+
+def test_a_decline_by_tencent_reply_asks_the_next_point(
+    world: World, serve: ServeProcess, db: psycopg.Connection
+) -> None:
+    tencent = TencentSmsStandIn(
+        templates={CODES[t]: len(params) for t, params in TEMPLATES.items()}
+    ).start()
+    try:
+        serve.stop()
+        serve.env.update(
+            {
+                "ANXIN_SMS_PROVIDER": "tencent",
+                "ANXIN_SMS_KEY_ID": tencent.key_id,
+                "ANXIN_SMS_KEY_SECRET": tencent.key_secret,
+                "ANXIN_SMS_APP_ID": tencent.app_id,
+                "ANXIN_SMS_ENDPOINT": tencent.url,
+                "ANXIN_SMS_TEMPLATES": json.dumps(CODES),
+                "ANXIN_SMS_CALLBACK_TOKEN": CALLBACK,
+            }
+        )
+        serve.start()
+        ready(db)
+        post(world, "op", "r1", "ack")
+        post(world, "op", "r1", "assign")
+
+        def dispatched() -> list[list[str]]:
+            return [
+                r.json()["TemplateParamSet"]
+                for r in tencent.verified()
+                if r.json()["TemplateId"] == CODES["dispatch"]
+            ]
+
+        wait_until(dispatched, timeout=10, what="the dispatch SMS")
+        code = dispatched()[0][TEMPLATES["dispatch"].index("code")]
+        reply = {"extend": "", "mobile": NURSE, "nationcode": "86", "sign": "安心",
+                 "text": f"{code}拒", "time": 1764000000}  # fmt: skip
+        answer = httpx.post(
+            f"{world.base}/api/v1/sms/replies/tencent/{CALLBACK}", json=reply, timeout=10
+        )
+        assert answer.json() == {"result": 0, "errmsg": "OK"}
+        assert incident(db, world, "r1")[:2] == ("acknowledged", "sp2")
+    finally:
+        tencent.stop()
