@@ -280,6 +280,7 @@ class Dispatcher:
             resident_id=resident_id,
             service=service,
             place=place,
+            local_now=self.local_now(),
         )
 
     async def release(self, conn: AsyncConnection, offer: offers.Offer, *, action: str) -> None:

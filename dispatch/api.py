@@ -2,6 +2,7 @@
 operators see them all (they are not the call centre's queue, but its supervisors
 keep an eye on what goes unserved)."""
 
+from datetime import datetime
 from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Path, Query, Request
@@ -25,6 +26,8 @@ class RouterSource(Protocol):
     """What the service wires in (alerts.dispatching.Dispatcher): the network now."""
 
     async def router(self, conn: AsyncConnection) -> Router: ...
+
+    def local_now(self) -> datetime: ...
 
 
 def _own_point(user: Principal) -> str | None:
@@ -62,5 +65,6 @@ async def act_on_request(
         request_id=request_id,
         action=action,
         by=user.name,
+        local_now=source.local_now(),
         point_id=point,
     )

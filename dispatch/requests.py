@@ -16,6 +16,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
 from dispatch.models import Capability
+from dispatch.notify import plan
 from dispatch.routing import Router, mask
 from kernel.errors import Conflict, NotFound
 
@@ -61,9 +62,11 @@ async def open_request(
     resident_id: str | None,
     service: str,
     place: tuple[float, float] | None,
+    local_now: datetime,
 ) -> int | None:
-    """Record the request and ask the nearest point offering `service`; None when this
-    press was recorded already (redelivered)."""
+    """Record the request and ask the nearest point offering `service` (its people on
+    shift at `local_now` are texted); None when this press was recorded already
+    (redelivered)."""
     cur = await conn.execute(
         "INSERT INTO service_requests (key, requested_at, device_id, resident_id, service,"
         " lat, lon) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (key) DO NOTHING RETURNING id",
@@ -72,7 +75,7 @@ async def open_request(
     row = await cur.fetchone()
     if row is None:
         return None
-    await _route(conn, router, int(row[0]), place, service, refused=())
+    await _route(conn, router, int(row[0]), place, service, refused=(), local_now=local_now)
     return int(row[0])
 
 
@@ -84,8 +87,10 @@ async def _route(
     service: str,
     *,
     refused: Collection[str],
+    local_now: datetime,
 ) -> str | None:
-    """Ask the nearest point offering the service now; note the decision."""
+    """Ask the nearest point offering the service now; note the decision and text the
+    point's people on shift."""
     if place is None:
         decision: dict[str, Any] = {"decision": "no_place"}
         point_id, minutes = None, None
@@ -103,7 +108,35 @@ async def _route(
         " history = history || %s::jsonb WHERE id = %s",
         (point_id, minutes, json.dumps([{**decision, "point_id": point_id}]), request_id),
     )
+    if point_id is not None:
+        await _tell(conn, request_id, point_id, service, local_now)
     return point_id
+
+
+SERVICE_WORDS = {
+    "meal": "助餐", "bath": "助浴", "cleaning": "助洁", "escort": "助行", "medical": "助医",
+    "nursing": "护理",
+}  # fmt: skip
+
+
+async def _tell(
+    conn: AsyncConnection, request_id: int, point_id: str, service: str, local_now: datetime
+) -> None:
+    cur = await conn.execute(
+        "SELECT r.name, r.address, r.phone FROM service_requests q"
+        " LEFT JOIN residents r ON r.id = q.resident_id WHERE q.id = %s",
+        (request_id,),
+    )
+    row = await cur.fetchone()
+    name, address, phone = row if row is not None else (None, None, None)
+    params = {
+        "who": name or "未登记的居民", "service": SERVICE_WORDS.get(service, service),
+        "address": address or "未登记", "phone": phone or "未登记",
+    }  # fmt: skip
+    await plan.tell_point(
+        conn=conn, incident_id=None, point_id=point_id, params=params, at=local_now,
+        template="help_request",
+    )  # fmt: skip
 
 
 async def act(
@@ -113,6 +146,7 @@ async def act(
     request_id: int,
     action: RequestAction,
     by: str,
+    local_now: datetime,
     point_id: str | None = None,
 ) -> dict[str, Any]:
     """Move a request on. `point_id`: a service point user's own point: it may answer
@@ -145,7 +179,9 @@ async def act(
                  "by": by}]), request_id),
             )  # fmt: skip
             place = (lat, lon) if lat is not None else None
-            await _route(conn, router, request_id, place, service, refused=refused)
+            await _route(
+                conn, router, request_id, place, service, refused=refused, local_now=local_now
+            )
         else:
             stamp = {R.ACCEPTED: "accepted_at", R.DONE: "done_at", R.CANCELLED: "closed_at"}[to]
             await conn.execute(

@@ -56,10 +56,11 @@ async def tell_supervisors(
 async def tell_point(
     *,
     conn: AsyncConnection,
-    incident_id: int,
+    incident_id: int | None,
     point_id: str,
     params: dict[str, Any],
     at: datetime,
+    template: str = "dispatch",
 ) -> int:
     """The point's on-call people on shift at `at` (local time) who take SMS, and the
     point's robots; returns how many messages were queued."""
@@ -75,7 +76,7 @@ async def tell_point(
         "SELECT kind, name FROM chat_bots WHERE point_id = %s ORDER BY name", (point_id,)
     )
     recipients = [("sms", p) for p in phones] + [(k, n) for k, n in await cur.fetchall()]
-    body = _body("dispatch", params)
+    body = _body(template, params)
     async with conn.cursor() as c:
         await c.executemany(
             "INSERT INTO outbox (incident_id, channel, recipient, body) VALUES (%s, %s, %s, %s)",

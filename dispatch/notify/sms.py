@@ -36,6 +36,7 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
     "family_opened": ("who", "what"),
     "family_resolved": ("who", "outcome"),
     "reply_unmatched": (),
+    "help_request": ("who", "service", "address", "phone"),
 }
 # a provider refuses a parameter longer than this (Alibaba: 35 characters for most
 # variable types); longer words are cut, with an ellipsis. A code or a link is never

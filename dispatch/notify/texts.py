@@ -16,6 +16,8 @@ WORDS: dict[str, dict[str, str]] = {
         "family_resolved": "您的家人{who}的求助已处理完毕：{outcome}。",
         "reply_unmatched": "抱歉，没有找到与您的回复相符的派单。请回复短信中的编号加1（接单）"
         "或0（拒单），或致电值班中心。",
+        "help_request": "求助：{who}需要{service}服务。地址：{address}，电话：{phone}。"
+        "请在服务系统中接单。",
     },
     "en": {
         "dispatch": "Dispatch: {who}, {what}. Address: {address}. Access: {access}. "
@@ -28,6 +30,8 @@ WORDS: dict[str, dict[str, str]] = {
         "family_resolved": "Your relative {who}: it is over: {outcome}.",
         "reply_unmatched": "Sorry, your reply matches no dispatch. Reply with the code in"
         " the text and 1 (accept) or 0 (decline), or call the duty centre.",
+        "help_request": "Help asked: {who} needs {service}. Address: {address}, phone:"
+        " {phone}. Take it in the service system.",
     },
 }
 

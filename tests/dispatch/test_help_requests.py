@@ -21,6 +21,13 @@ def requests_of(db: psycopg.Connection) -> list[tuple[Any, ...]]:
     ).fetchall()
 
 
+def help_texts(db: psycopg.Connection) -> list[tuple[str, str, str]]:
+    return db.execute(
+        "SELECT recipient, body->'params'->>'who', body->'params'->>'service' FROM outbox"
+        " WHERE body->>'template' = 'help_request' ORDER BY id"
+    ).fetchall()
+
+
 def answer(world: World, who: str, request_id: int, action: str) -> Any:
     return call(world, who, "POST", f"/api/v1/requests/{request_id}/{action}")
 
@@ -41,12 +48,15 @@ def test_a_help_press_is_asked_of_the_nearest_point_offering_it_and_never_pages_
     assert db.execute("SELECT count(*), max(id) FROM incidents").fetchone() == incidents_before
     assert db.execute("SELECT count(*) FROM alert_audit").fetchone() == audit_before
 
+    # sp1's nurse on shift is texted (the outbox keeps it: no SMS provider here)
+    assert help_texts(db) == [("13800001111", "王秀英", "助餐")]
     (seen,) = call(world, "sp1", "GET", "/api/v1/requests").json()
     assert seen["history"][0]["decision"] == "asked"
     assert call(world, "carer", "GET", "/api/v1/requests").status_code == 403
     declined = answer(world, "sp1", seen["id"], "decline")
     assert declined.status_code == 200, declined.text
     assert declined.json()["point_id"] == "sp2"
+    assert {t[0] for t in help_texts(db)[1:]} == {"13800002222", "13800003333"}
     skipped = {c["point_id"]: c["skipped"] for c in declined.json()["history"][-1]["considered"]}
     assert skipped["sp1"] == "declined_before"
     # no longer sp1's: it learns nothing of it
