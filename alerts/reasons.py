@@ -207,6 +207,7 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "repeated": ("再次告警", "repeated"),
         "downgraded": ("降级", "downgraded"),
         "escalated": ("超时升级", "escalated"),
+        "reopened": ("更紧急的告警，需重新受理", "reopened: more urgent, acknowledge again"),
         "ack": ("受理", "acknowledged"),
         "assign": ("派单", "assigned"),
         "arrive": ("到场", "arrived"),

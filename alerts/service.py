@@ -91,7 +91,7 @@ async def _incident_for(
     one with its acknowledgement deadline."""
     subject = resident_id or f"device:{finding.device_id}"
     cur = await conn.execute(
-        "SELECT id, severity FROM incidents WHERE subject = %s"
+        "SELECT id, severity, status FROM incidents WHERE subject = %s"
         " AND status NOT IN ('resolved', 'cancelled') FOR UPDATE",
         (subject,),
     )
@@ -128,6 +128,9 @@ async def _incident_for(
         return incident_id
     incident_id, current = row[0], Severity(row[1])
     raised = finding.severity.most_urgent(current)
+    if raised is not current and row[2] == AlertStatus.ACKNOWLEDGED:
+        await _reopen(conn, incident_id, finding, policy)
+        return incident_id
     # more urgent now: an unacknowledged incident's deadline is the sooner of the two
     await conn.execute(
         "UPDATE incidents SET severity = %(raised)s, last_seen_at = now(),"
@@ -137,6 +140,31 @@ async def _incident_for(
         {"raised": str(raised), "wait": policy.deadline(raised), "id": incident_id},
     )
     return incident_id
+
+
+async def _reopen(
+    conn: AsyncConnection, incident_id: int, finding: Finding, policy: EscalationPolicy
+) -> None:
+    """A more urgent finding (an SOS on an acknowledged low-battery incident) must not
+    be absorbed by an acknowledgement given for something lesser: the incident is
+    open again, at the new severity, with its deadline, and escalates if nobody
+    acknowledges it anew. (Once dispatched, someone is on the way: the raise shows in
+    the timeline and the stream.)"""
+    await conn.execute(
+        "UPDATE incidents SET severity = %s, status = 'open', last_seen_at = now(),"
+        " escalate_at = now() + %s WHERE id = %s",
+        (str(finding.severity), policy.deadline(finding.severity), incident_id),
+    )
+    await conn.execute("UPDATE alerts SET status = 'open' WHERE incident_id = %s", (incident_id,))
+    await audit.record(
+        conn,
+        incident_id=incident_id,
+        actor=SYSTEM,
+        action="reopened",
+        from_status=AlertStatus.ACKNOWLEDGED,
+        to_status=AlertStatus.OPEN,
+        data={"severity": str(finding.severity), "rule": finding.rule},
+    )
 
 
 async def _insert_alert(

@@ -230,6 +230,27 @@ def test_a_new_finding_after_resolution_opens_a_new_incident(
     assert db.execute("SELECT count(*) FROM incidents").fetchone() == (2,)
 
 
+def test_an_sos_joining_an_acknowledged_lesser_incident_must_be_acknowledged_anew(
+    database_url: str, db: psycopg.Connection, watch: str
+) -> None:
+    battery = open_one(database_url, finding(watch, "low_battery", Severity.P3))
+    act(database_url, battery.id, Action.ACK)
+    sos = open_one(database_url, finding(watch, "sos", Severity.P1))
+    assert sos.incident_id == battery.incident_id
+    row = db.execute(
+        "SELECT status, severity, escalate_at - now() FROM incidents WHERE id = %s",
+        (sos.incident_id,),
+    ).fetchone()
+    assert row is not None
+    assert row[:2] == ("open", "P1")
+    assert row[2].total_seconds() == pytest.approx(60, abs=2)
+    last = db.execute(
+        "SELECT action, from_status, to_status FROM alert_audit ORDER BY id DESC LIMIT 2"
+    ).fetchall()
+    assert ("reopened", "acknowledged", "open") in last
+    act(database_url, sos.id, Action.ACK)  # and it can be acknowledged again
+
+
 def test_a_more_urgent_finding_brings_an_open_incidents_deadline_forward(
     database_url: str, db: psycopg.Connection, watch: str
 ) -> None:
