@@ -1,7 +1,8 @@
 """Each channel against a stand-in of its receiver that checks the request as the
 provider documents it (simulators/receivers.py): Alibaba Cloud and Tencent Cloud SMS,
 DingTalk's and WeCom's robots. A request signed with the wrong secret is refused and
-not tried again; a 500 is tried again."""
+not tried again; a 500 from any of them is tried again (the outbox's retries,
+backoff and timeouts are tests/dispatch/test_outbox.py's)."""
 
 import asyncio
 import json
@@ -99,6 +100,9 @@ def test_tencent_cloud_sms_is_signed_with_tc3_and_carries_our_id(
     forged = send(lambda c: TencentSms(c, account("wrong")).send(to))
     assert (forged.ok, forged.retry) == (False, False)
     assert "AuthFailure.SignatureFailure" in str(forged.error)
+    server.fail_next = 1
+    down = send(lambda c: TencentSms(c, account(server.key_secret)).send(to))
+    assert (down.ok, down.retry, down.status_code) == (False, True, 500)
 
 
 def test_a_parameter_too_long_for_the_provider_is_cut(stand_ins: list[StandIn]) -> None:
@@ -134,9 +138,19 @@ def test_dingtalk_robot_is_signed_and_wecom_robot_keyed(stand_ins: list[StandIn]
     assert "310000" in str(forged.error)
     (request,) = ding.verified()
     assert request.json()["text"]["content"].startswith("【安心】派单：王秀英（82岁）")
+    ding.fail_next = 1
+    (down,) = asyncio.run(through("dingtalk", {
+        "duty": (f"{ding.url}robot/send?access_token={ding.access_token}", ding.secret),
+    }))  # fmt: skip
+    assert (down.ok, down.retry, down.status_code) == (False, True, 500)
     good, wrong = asyncio.run(through("wecom", {
         "duty": (f"{wecom.url}cgi-bin/webhook/send?key={wecom.key}", None),
         "wrong": (f"{wecom.url}cgi-bin/webhook/send?key=nope", None),
     }))  # fmt: skip
     assert good.ok, good.error
     assert (wrong.ok, wrong.retry) == (False, False)
+    wecom.fail_next = 1
+    (down,) = asyncio.run(through("wecom", {
+        "duty": (f"{wecom.url}cgi-bin/webhook/send?key={wecom.key}", None),
+    }))  # fmt: skip
+    assert (down.ok, down.retry, down.status_code) == (False, True, 500)
