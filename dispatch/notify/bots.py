@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import time
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import quote_plus
 
 import httpx
@@ -71,10 +70,9 @@ class ChatBots:
         answer = await post(self._client, url, json={"msgtype": "text", "text": {"content": text}})
         if isinstance(answer, Result):
             return answer
-        try:
-            body: dict[str, Any] = answer.response.json()
-        except ValueError:
-            return answer.failed(f"HTTP {answer.response.status_code}: not JSON")
+        body = answer.json()
+        if isinstance(body, Result):
+            return body
         code = body.get("errcode")
         if answer.response.is_success and code == 0:
             return answer.sent(body)

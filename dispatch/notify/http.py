@@ -24,6 +24,17 @@ class Answer:
             receipt=receipt, took_ms=self.took_ms,
         )  # fmt: skip
 
+    def json(self) -> dict[str, Any] | Result:
+        """The answer's JSON object, or a Result to try again: a provider's gateway
+        answering a page instead of JSON is its trouble, not a refusal."""
+        try:
+            body = self.response.json()
+        except ValueError:
+            return self.failed(f"HTTP {self.response.status_code}: not JSON", retry=True)
+        if not isinstance(body, dict):
+            return self.failed(f"HTTP {self.response.status_code}: not a JSON object", retry=True)
+        return body
+
     def sent(self, receipt: dict[str, Any] | None) -> Result:
         return Result(
             ok=True, status_code=self.response.status_code, receipt=receipt, took_ms=self.took_ms

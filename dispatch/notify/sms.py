@@ -124,7 +124,9 @@ class AliyunSms(_Provider):
         answer = await post(self._client, a.endpoint, data=params)
         if isinstance(answer, Result):
             return answer
-        body: dict[str, Any] = answer.response.json()
+        body = answer.json()
+        if isinstance(body, Result):
+            return body
         code = str(body.get("Code"))
         if code == "OK":
             return answer.sent({"BizId": body.get("BizId"), "RequestId": body.get("RequestId")})
@@ -199,7 +201,10 @@ class TencentSms(_Provider):
         answer = await post(self._client, a.endpoint, content=body, headers=headers)
         if isinstance(answer, Result):
             return answer
-        response: dict[str, Any] = answer.response.json().get("Response", {})
+        answered = answer.json()
+        if isinstance(answered, Result):
+            return answered
+        response: dict[str, Any] = answered.get("Response", {})
         error = response.get("Error")
         if error:
             code = str(error.get("Code"))

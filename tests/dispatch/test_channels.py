@@ -154,3 +154,21 @@ def test_dingtalk_robot_is_signed_and_wecom_robot_keyed(stand_ins: list[StandIn]
         "duty": (f"{wecom.url}cgi-bin/webhook/send?key={wecom.key}", None),
     }))  # fmt: skip
     assert (down.ok, down.retry, down.status_code) == (False, True, 500)
+
+
+class _GatewayPage(AliyunSmsStandIn):
+    """A provider's gateway answering with something that is not its JSON."""
+
+    def reply(self, request: Any) -> tuple[int, Any]:
+        return 200, "<html>502 Bad Gateway</html>"
+
+
+def test_an_answer_that_is_not_the_providers_json_is_tried_again_not_a_crash(
+    stand_ins: list[StandIn],
+) -> None:
+    server = _GatewayPage(templates={"SMS_1": set(TEMPLATES["dispatch"])}).start()
+    stand_ins.append(server)
+    odd = send(lambda c: AliyunSms(c, aliyun(server, server.key_secret)).send(
+        message("sms", "13800001111")))  # fmt: skip
+    assert (odd.ok, odd.retry) == (False, True)
+    assert "not a JSON object" in str(odd.error)
