@@ -20,7 +20,7 @@ from alerts.dispatching import Dispatcher
 from alerts.errors import IllegalTransition
 from alerts.lifecycle import Action, Request
 from dispatch import offers
-from dispatch.links import BadLink, link_key
+from dispatch.links import NO_LINK, BadLink, link_key
 from dispatch.notify import plan
 from kernel.errors import Conflict
 
@@ -106,6 +106,7 @@ async def _staff_offer(
 
 # -- the signed link ------------------------------------------------------------------------
 
+SAID = {"accepted": "已接单", "declined": "已拒单", "expired": "已超时", "withdrawn": "已撤回"}
 LINK_ACTIONS = {"accept": Action.ACCEPT, "decline": Action.DECLINE, "arrive": Action.ARRIVE}
 
 
@@ -120,7 +121,7 @@ async def _linked(conn: AsyncConnection, token: str) -> tuple[int, str, int, str
     )
     row = await cur.fetchone()
     if row is None:
-        raise BadLink("no such link")
+        raise BadLink(NO_LINK)
     return offer_id, row[0], int(row[1]), row[2]
 
 
@@ -131,10 +132,16 @@ async def by_link(
     _offer_id, point_id, alert_id, status = await _linked(conn, token)
     wanted = LINK_ACTIONS[action]
     if wanted is not Action.ARRIVE and status != "offered":
-        msg = f"this request was {status} already"
+        said = {
+            "accepted": "已接单",
+            "declined": "已拒单",
+            "expired": "已超时",
+            "withdrawn": "已撤回",
+        }
+        msg = f"此派单{said.get(status, status)}，无需再操作 (this request was {status} already)"
         raise Conflict(msg)
     if wanted is Action.ARRIVE and status != "accepted":
-        msg = "arrival can be reported once the request is accepted"
+        msg = "请先接单，再报告到场 (arrival can be reported once the request is accepted)"
         raise Conflict(msg)
     return await lifecycle.act(
         conn=conn,

@@ -14,6 +14,8 @@ from psycopg import AsyncConnection
 from kernel.errors import NotFound
 
 VALID_S = 24 * 3600
+# a caregiver reads these on a phone: Chinese first
+NO_LINK = "链接无效 (no such link)"
 
 
 class BadLink(NotFound):
@@ -33,12 +35,12 @@ class LinkKey:
         """The offer a valid token names; BadLink otherwise."""
         parts = token.split(".")
         if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
-            raise BadLink("no such link")
+            raise BadLink(NO_LINK)
         payload = f"{parts[0]}.{parts[1]}"
         if not hmac.compare_digest(self._mac(payload), parts[2]):
-            raise BadLink("no such link")
+            raise BadLink(NO_LINK)
         if int(parts[1]) < (now or time.time()):
-            raise BadLink("this link has expired; ask the duty centre for a new one")
+            raise BadLink("链接已过期，请联系值班中心重新发送 (this link has expired)")
         return int(parts[0])
 
     def _mac(self, payload: str) -> str:
