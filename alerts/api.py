@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from alerts import lifecycle, queries, reports
+from alerts import lifecycle, map_view, queries, reports
 from alerts.lifecycle import MAX_NOTE_CHARS, Action
 from alerts.models import AlertStatus, Resolution, Severity
 from alerts.reasons import Lang, explain, pick_language
@@ -25,6 +25,7 @@ from kernel.web import Conn
 router = APIRouter(prefix="/api/v1", tags=["incidents and alerts"])
 
 AlertId = Annotated[int, Path(ge=1, le=2**63 - 1, description="an alert's id")]
+IncidentId = Annotated[int, Path(ge=1, le=2**63 - 1, description="an incident's id")]
 AlertIdValue = Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 
@@ -111,6 +112,24 @@ async def list_incidents(
     return page
 
 
+@router.get("/incidents/{incident_id}")
+async def get_incident(
+    conn: Conn, user: User, lang: Language, incident_id: IncidentId
+) -> dict[str, Any]:
+    """One incident as the queue lists it (the dashboard reads a new one this way)."""
+    row = await queries.get_incident(conn=conn, user=user, incident_id=incident_id)
+    queries.explain_all([row], lang)
+    return row
+
+
+@router.get("/map")
+async def get_map(request: Request, conn: Conn, user: User) -> dict[str, Any]:
+    """What the map shows: the open incidents in the caller's scope where help goes
+    (home, else the device's last fix) and the point asked or sent, and the service
+    points (a service point user: its own) with what they hold now and can take."""
+    return await map_view.read(conn=conn, user=user, dispatcher=request.app.state.dispatcher)
+
+
 @router.get("/alerts", response_model=PageOut)
 async def list_alerts(
     conn: Conn,
@@ -129,10 +148,12 @@ async def list_alerts(
 
 @router.get("/alerts/{alert_id}")
 async def get_alert(conn: Conn, user: User, lang: Language, alert_id: AlertId) -> dict[str, Any]:
-    """The alert with its incident, timeline, resident, device and last 24 h of vitals;
-    `reason_text` in the caller's language."""
+    """The alert with its incident (and the actions legal on it now), timeline,
+    resident, device and last 24 h of vitals; `reason_text` in the caller's language."""
     alert = await queries.get_alert(conn=conn, user=user, alert_id=alert_id)
     queries.explain_all([alert], lang)
+    incident = alert["incident"]
+    incident["actions"] = lifecycle.legal_actions(AlertStatus(incident["status"]))
     return alert
 
 

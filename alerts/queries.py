@@ -10,7 +10,7 @@ from typing import Any
 from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 
-from alerts.errors import UnknownAlert
+from alerts.errors import UnknownAlert, UnknownIncident
 from alerts.models import AlertStatus, Severity
 from alerts.reasons import Lang, explain
 from devices.accounts import Principal, Role
@@ -141,6 +141,24 @@ async def list_incidents(
     )
 
 
+async def get_incident(
+    *, conn: AsyncConnection, user: Principal, incident_id: int
+) -> dict[str, Any]:
+    """One row of the queue, as list_incidents gives it; 404 outside the caller's scope."""
+    params: dict[str, Any] = {"id": incident_id}
+    query = sql.SQL(
+        "SELECT {columns} FROM incidents i LEFT JOIN residents r ON r.id = i.resident_id"
+        " WHERE i.id = %(id)s AND {visible}"
+    ).format(columns=sql.SQL(_INCIDENT_COLUMNS), visible=visible(user, params))
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(query, params)
+        row = await cur.fetchone()
+    if row is None:
+        msg = f"no incident {incident_id}"
+        raise UnknownIncident(msg)
+    return row
+
+
 async def list_alerts(
     *,
     conn: AsyncConnection,
@@ -219,14 +237,9 @@ async def get_alert(*, conn: AsyncConnection, user: Principal, alert_id: int) ->
         if alert is None:
             msg = f"no alert {alert_id}"
             raise UnknownAlert(msg)
-        await cur.execute(
-            sql.SQL(
-                "SELECT {c} FROM incidents i LEFT JOIN residents r ON r.id = i.resident_id"
-                " WHERE i.id = %s"
-            ).format(c=sql.SQL(_INCIDENT_COLUMNS)),
-            (alert["incident_id"],),
+        alert["incident"] = await get_incident(
+            conn=conn, user=user, incident_id=alert["incident_id"]
         )
-        alert["incident"] = await cur.fetchone()
         alert["timeline"] = await timeline(cur, alert["incident_id"])
         alert["resident"] = await _resident(cur, alert["resident_id"])
         alert["device"] = await _device(cur, alert["device_id"])

@@ -34,7 +34,8 @@ REPLAY_MAX = 10_000  # a reconnect replays at most this many; older ones: list t
 _ROWS = """
     SELECT e.id, e.at, e.incident_id, e.alert_id, e.actor, e.action, e.from_status,
            e.to_status, e.note, e.data, i.status, i.severity, i.escalation_level,
-           i.district, i.service_point_id, i.resident_id
+           i.district, i.service_point_id, i.resident_id, i.escalate_at AS ack_deadline,
+           i.opened_at, i.closed_at
     FROM alert_audit e JOIN incidents i ON i.id = e.incident_id
 """
 

@@ -2,11 +2,12 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Request, Response
+from pydantic import BaseModel, Field
 
 from devices import service
-from devices.accounts import Principal, Role
-from devices.auth import User, role_in
+from devices.accounts import Principal, Role, TokenCheck
+from devices.auth import SESSION_COOKIE, User, role_in
 from devices.errors import UnknownResident
 from devices.models import Resident, ResidentIn
 from kernel.errors import Invalid
@@ -17,6 +18,57 @@ router = APIRouter(prefix="/api/v1", tags=["residents"])
 
 RID = Annotated[ResidentId, Path(description="the resident's id")]
 Editor = Annotated[Principal, Depends(role_in(Role.ADMIN, Role.SUPERVISOR))]
+
+
+class SessionIn(BaseModel):
+    token: str = Field(min_length=1, max_length=200, description="from `anxin users add`")
+
+
+class Me(BaseModel):
+    name: str
+    role: Role
+    districts: list[str]
+    service_point_id: str | None
+    language: str
+
+
+def _me(user: Principal) -> Me:
+    return Me(
+        name=user.name,
+        role=user.role,
+        districts=list(user.districts),
+        service_point_id=user.service_point_id,
+        language=str(user.language),
+    )
+
+
+@router.post("/session", response_model=Me, tags=["session"])
+async def log_in(request: Request, response: Response, conn: Conn, body: SessionIn) -> Me:
+    """The dashboard's login: the token becomes an HttpOnly session cookie for this
+    site (12 hours, a shift and some), so the page's script never holds it."""
+    tokens: TokenCheck = request.app.state.tokens
+    user = await tokens.principal(conn=conn, token=body.token.strip())
+    response.set_cookie(
+        SESSION_COOKIE,
+        body.token.strip(),
+        max_age=12 * 3600,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return _me(user)
+
+
+@router.delete("/session", status_code=204, tags=["session"])
+async def log_out(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/")
+
+
+@router.get("/me", response_model=Me, tags=["session"])
+async def me(user: User) -> Me:
+    """Who the token or session belongs to, and what they may see."""
+    return _me(user)
 
 
 @router.get("/residents/{resident_id}", response_model=Resident)

@@ -1,5 +1,6 @@
-"""The caller of an API route: a bearer token checked against `users`, and the
-roles a route admits."""
+"""The caller of an API route: a bearer token checked against `users` (sent as the
+`Authorization` header, or by the dashboard as its session cookie), and the roles a
+route admits."""
 
 from collections.abc import Awaitable, Callable
 from typing import Annotated
@@ -14,17 +15,35 @@ from kernel.web import Conn
 
 _bearer = HTTPBearer(auto_error=False, description="a token from `anxin users add`")
 
+# The dashboard's session: the same token, in a cookie script cannot read
+# (HttpOnly, SameSite=Strict). A browser sends it to any request for this site, so a
+# request that changes something must also carry a header only the dashboard's own
+# script sets (another site's form cannot; its script would need CORS, not granted).
+SESSION_COOKIE = "anxin_session"
+CSRF_HEADER = "X-Anxin-Request"
+_SAFE = {"GET", "HEAD", "OPTIONS"}
+
+
+def _token(request: Request, credentials: HTTPAuthorizationCredentials | None) -> str:
+    if credentials is not None:
+        return credentials.credentials
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie is None:
+        msg = "missing bearer token: send 'Authorization: Bearer anx_...'"
+        raise Unauthorized(msg)
+    if request.method not in _SAFE and request.headers.get(CSRF_HEADER) != "1":
+        msg = f"a change made with the session cookie needs the header '{CSRF_HEADER}: 1'"
+        raise Forbidden(msg)
+    return cookie
+
 
 async def _principal(
     request: Request,
     conn: Conn,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    if credentials is None:
-        msg = "missing bearer token: send 'Authorization: Bearer anx_...'"
-        raise Unauthorized(msg)
     tokens: TokenCheck = request.app.state.tokens
-    return await tokens.principal(conn=conn, token=credentials.credentials)
+    return await tokens.principal(conn=conn, token=_token(request, credentials))
 
 
 User = Annotated[Principal, Depends(_principal)]

@@ -70,3 +70,8 @@ async def add_staff(*, conn: AsyncConnection, staff: Sequence[StaffIn]) -> int:
 async def known_points(*, conn: AsyncConnection) -> set[str]:
     cur = await conn.execute("SELECT id FROM service_points")
     return {r[0] for r in await cur.fetchall()}
+
+
+async def point_names(*, conn: AsyncConnection) -> dict[str, str]:
+    cur = await conn.execute("SELECT id, name FROM service_points")
+    return {r[0]: r[1] for r in await cur.fetchall()}
