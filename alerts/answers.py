@@ -16,9 +16,10 @@ from typing import Any
 from psycopg import AsyncConnection
 
 from alerts import lifecycle, notices
-from alerts.dispatching import Dispatcher
+from alerts.dispatching import Dispatcher, places
 from alerts.errors import IllegalTransition
 from alerts.lifecycle import Action, Request
+from alerts.models import Resolution
 from dispatch import offers
 from dispatch.links import NO_LINK, BadLink, link_key
 from dispatch.notify import plan
@@ -107,7 +108,12 @@ async def _staff_offer(
 # -- the signed link ------------------------------------------------------------------------
 
 SAID = {"accepted": "已接单", "declined": "已拒单", "expired": "已超时", "withdrawn": "已撤回"}
-LINK_ACTIONS = {"accept": Action.ACCEPT, "decline": Action.DECLINE, "arrive": Action.ARRIVE}
+LINK_ACTIONS = {
+    "accept": Action.ACCEPT,
+    "decline": Action.DECLINE,
+    "arrive": Action.ARRIVE,
+    "resolve": Action.RESOLVE,
+}
 
 
 async def _linked(conn: AsyncConnection, token: str) -> tuple[int, str, int, str]:
@@ -126,29 +132,40 @@ async def _linked(conn: AsyncConnection, token: str) -> tuple[int, str, int, str
 
 
 async def by_link(
-    *, conn: AsyncConnection, token: str, action: str, dispatcher: Dispatcher
+    *,
+    conn: AsyncConnection,
+    token: str,
+    action: str,
+    dispatcher: Dispatcher,
+    outcome: Resolution | None = None,
+    note: str | None = None,
 ) -> lifecycle.Change:
-    """Accept or decline the offer a link names, or report arrival once accepted."""
+    """Accept or decline the offer a link names; once accepted, report arrival and
+    resolve it (with an outcome and a note, as an operator would)."""
     _offer_id, point_id, alert_id, status = await _linked(conn, token)
     wanted = LINK_ACTIONS[action]
-    if wanted is not Action.ARRIVE and status != "offered":
-        said = {
-            "accepted": "已接单",
-            "declined": "已拒单",
-            "expired": "已超时",
-            "withdrawn": "已撤回",
-        }
-        msg = f"此派单{said.get(status, status)}，无需再操作 (this request was {status} already)"
+    answering = wanted in (Action.ACCEPT, Action.DECLINE)
+    if answering and status != "offered":
+        said = SAID.get(status, status)
+        msg = f"此派单{said}，无需再操作 (this request was {status} already)"
         raise Conflict(msg)
-    if wanted is Action.ARRIVE and status != "accepted":
-        msg = "请先接单，再报告到场 (arrival can be reported once the request is accepted)"
+    if not answering and status != "accepted":
+        msg = "请先接单，再报告到场或结案 (accept the request first)"
         raise Conflict(msg)
     return await lifecycle.act(
         conn=conn,
         alert_id=alert_id,
-        request=Request(action=wanted, actor=f"{point_id}（链接）"),
+        request=Request(action=wanted, actor=f"{point_id}（链接）", outcome=outcome, note=note),
         dispatcher=dispatcher,
     )
+
+
+def _link_actions(offer_status: str, incident_status: str) -> list[str]:
+    if offer_status == "offered":
+        return ["accept", "decline"]
+    if offer_status != "accepted":
+        return []
+    return {"dispatched": ["arrive", "resolve"], "on_scene": ["resolve"]}.get(incident_status, [])
 
 
 async def link_view(*, conn: AsyncConnection, token: str) -> dict[str, Any]:
@@ -156,18 +173,19 @@ async def link_view(*, conn: AsyncConnection, token: str) -> dict[str, Any]:
     can be done from here."""
     offer_id, point_id, alert_id, status = await _linked(conn, token)
     cur = await conn.execute(
-        "SELECT i.id, i.status FROM incidents i JOIN alerts a ON a.incident_id = i.id"
+        "SELECT i.id, i.status, i.severity, r.phone FROM incidents i"
+        " JOIN alerts a ON a.incident_id = i.id LEFT JOIN residents r ON r.id = i.resident_id"
         " WHERE a.id = %s",
         (alert_id,),
     )
     row = await cur.fetchone()
     assert row is not None
-    actions = (
-        ["accept", "decline"] if status == "offered"
-        else ["arrive"] if status == "accepted" and row[1] == "dispatched" else []
-    )  # fmt: skip
+    incident_id, incident_status, severity, phone = row
+    (place,) = await places(conn=conn, incident_ids=[incident_id])
     return {
         "offer_id": offer_id, "service_point_id": point_id, "offer_status": status,
-        "incident_id": row[0], "incident_status": row[1], "actions": actions,
-        **await notices.summary(conn, row[0]),
+        "incident_id": incident_id, "incident_status": incident_status,
+        "severity": severity, "phone": phone, "lat": place.lat, "lon": place.lon,
+        "actions": _link_actions(status, incident_status),
+        **await notices.summary(conn, incident_id),
     }  # fmt: skip

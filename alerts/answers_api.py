@@ -6,10 +6,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Path, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from alerts import answers
 from alerts.answers import LINK_ACTIONS
 from alerts.dispatching import Dispatcher
+from alerts.lifecycle import MAX_NOTE_CHARS
+from alerts.models import Resolution
 from kernel.errors import NotFound
 from kernel.web import Conn
 
@@ -62,24 +65,39 @@ async def tencent_reply(
     return {"result": 0, "errmsg": "OK"}
 
 
-@router.get("/r/{token}")
+class LinkAnswer(BaseModel):
+    # resolve: how it ended, and what was done (both required, as for an operator)
+    outcome: Resolution | None = None
+    note: str | None = Field(default=None, max_length=MAX_NOTE_CHARS)
+
+
+@router.get("/api/v1/links/{token}")
 async def responder_view(conn: Conn, token: Token) -> dict[str, Any]:
-    """The incident a responder's link names: who, what, where, how to get in, and the
-    actions open to them now. No password: the link is the key, and it expires."""
+    """What the responder's page (`/r/<token>`, the link in a dispatch SMS) shows: who,
+    what, where, how to get in, and the actions open now. No password: the link is
+    the key, and it expires."""
     return await answers.link_view(conn=conn, token=token)
 
 
-@router.post("/r/{token}/{action}")
+@router.post("/api/v1/links/{token}/{action}")
 async def responder_action(
     request: Request,
     conn: Conn,
     token: Token,
-    action: Literal["accept", "decline", "arrive"],
+    action: Literal["accept", "decline", "arrive", "resolve"],
+    body: LinkAnswer | None = None,
 ) -> JSONResponse:
-    """accept or decline the request; arrive once there."""
+    """accept or decline the request; once accepted, arrive and resolve (with
+    `outcome` and `note`)."""
     assert action in LINK_ACTIONS
+    body = body or LinkAnswer()
     change = await answers.by_link(
-        conn=conn, token=token, action=action, dispatcher=request.app.state.dispatcher
+        conn=conn,
+        token=token,
+        action=action,
+        dispatcher=request.app.state.dispatcher,
+        outcome=body.outcome,
+        note=body.note,
     )
     return JSONResponse(
         {"incident_id": change.incident_id, "from_status": str(change.from_status),

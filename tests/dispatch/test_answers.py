@@ -111,18 +111,25 @@ def test_a_reply_callback_with_a_wrong_token_is_not_found(world: World, aliyun: 
     assert answer.status_code == 404
 
 
-def test_the_link_accepts_and_reports_arrival_and_a_forged_one_is_not_found(
+def test_the_link_accepts_reports_arrival_resolves_and_a_forged_one_is_not_found(
     world: World, db: psycopg.Connection, aliyun: AliyunSmsStandIn
 ) -> None:
     link = dispatch_text(world, db, aliyun)["link"]
-    page = httpx.get(link, timeout=5).json()
+    api = link.replace("/r/", "/api/v1/links/")  # the page at /r/ reads and acts through it
+    page = httpx.get(api, timeout=5).json()
     assert (page["who"], page["actions"]) == ("王秀英", ["accept", "decline"])
-    assert httpx.post(f"{link}/arrive", timeout=5).status_code == 409  # not accepted yet
-    assert httpx.post(f"{link}/accept", timeout=5).json()["to_status"] == "dispatched"
-    assert httpx.post(f"{link}/accept", timeout=5).status_code == 409  # once
-    assert httpx.post(f"{link}/arrive", timeout=5).json()["to_status"] == "on_scene"
+    assert httpx.post(f"{api}/arrive", timeout=5).status_code == 409  # not accepted yet
+    assert httpx.post(f"{api}/accept", timeout=5).json()["to_status"] == "dispatched"
+    assert httpx.post(f"{api}/accept", timeout=5).status_code == 409  # once
+    assert httpx.get(api, timeout=5).json()["actions"] == ["arrive", "resolve"]
+    assert httpx.post(f"{api}/arrive", timeout=5).json()["to_status"] == "on_scene"
     assert incident(db, world, "r1")[0] == "on_scene"
-    forged = link[:-1] + ("0" if link[-1] != "0" else "1")
+    no_outcome = httpx.post(f"{api}/resolve", json={"note": "扶起"}, timeout=5)
+    assert no_outcome.status_code == 422
+    done = httpx.post(f"{api}/resolve", json={"outcome": "assisted", "note": "扶起"}, timeout=5)
+    assert done.json()["to_status"] == "resolved"
+    assert httpx.get(api, timeout=5).json()["actions"] == []
+    forged = api[:-1] + ("0" if api[-1] != "0" else "1")
     assert httpx.get(forged, timeout=5).status_code == 404
 
 
