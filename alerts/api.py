@@ -258,8 +258,14 @@ async def stream(
 
     async def changes() -> AsyncIterator[ServerSentEvent]:
         async for row in hub.events(user=user, last_event_id=last_event_id):
-            if "ready" in row:  # no id: a client's Last-Event-ID stays what it was
-                yield ServerSentEvent(data=as_json({"last_event_id": row["ready"]}), event="ready")
+            if "ready" in row:
+                # its id is the position reached: a client that has seen no change yet
+                # still resumes from here, missing nothing committed while it was away
+                yield ServerSentEvent(
+                    data=as_json({"last_event_id": row["ready"]}),
+                    id=str(row["ready"]),
+                    event="ready",
+                )
             else:
                 row = dict(row)  # the hub hands the same row to every client
                 explain(row, lang)

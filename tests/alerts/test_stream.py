@@ -29,6 +29,7 @@ class Listener(threading.Thread):
     last_event_id: int | None = None
     events: list[tuple[int, dict[str, Any], float]] = field(default_factory=list)
     ready: threading.Event = field(default_factory=threading.Event)
+    ready_id: str | None = None
 
     def __post_init__(self) -> None:
         super().__init__(daemon=True)
@@ -44,6 +45,7 @@ class Listener(threading.Thread):
         ):
             for sse in source.iter_sse():
                 if sse.event == "ready":
+                    self.ready_id = sse.id
                     self.ready.set()
                 elif sse.event == "change":
                     self.events.append((int(sse.id), json.loads(sse.data), time.time()))
@@ -109,6 +111,16 @@ def test_a_client_reconnecting_with_last_event_id_misses_nothing(
     ).json()["event_id"]
     wait_until(lambda: live in back.ids(), timeout=5, what="the live change")
     assert back.ids() == [*missed, live]
+
+
+def test_a_client_that_has_seen_no_change_resumes_from_where_it_was_ready(
+    world: World,
+) -> None:
+    first = Listener(world.base, world.tokens["op"]).connect()
+    assert first.ready_id is not None  # a browser keeps it as its Last-Event-ID
+    event_id, _ = ack(world, "admin", world.alerts["r2"])  # while it is away, say
+    back = Listener(world.base, world.tokens["op"], int(first.ready_id)).connect()
+    wait_until(lambda: event_id in back.ids(), timeout=5, what="the change made meanwhile")
 
 
 def test_a_client_sees_only_changes_in_its_scope(world: World) -> None:
