@@ -108,6 +108,10 @@ _INCIDENT_COLUMNS = """
     i.opened_at, i.last_seen_at, i.acknowledged_at, i.dispatched_at, i.on_scene_at,
     i.closed_at, i.outcome, i.district, i.service_point_id, i.device_id, i.resident_id,
     r.name AS resident_name, r.address AS resident_address,
+    (SELECT e.action FROM alert_audit e WHERE e.incident_id = i.id ORDER BY e.id DESC LIMIT 1)
+        AS last_action,
+    (SELECT e.at FROM alert_audit e WHERE e.incident_id = i.id ORDER BY e.id DESC LIMIT 1)
+        AS last_at,
     (SELECT coalesce(sum(a.count), 0) FROM alerts a WHERE a.incident_id = i.id)::int
         AS finding_count,
     (SELECT json_agg(json_build_object('id', a.id, 'rule', a.rule, 'severity', a.severity,

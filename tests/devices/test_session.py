@@ -56,6 +56,7 @@ def test_one_incident_reads_as_its_queue_row_and_the_map_places_it(world: World)
                   if i["resident_id"] == "r3"]  # fmt: skip
         one = browser.get(f"/api/v1/incidents/{row['id']}").json()
         assert one["status_text"] == "已派单"
+        assert one["last_action"] == "accept"  # what was done to it last, and when
         assert {k: one[k] for k in ("id", "status", "service_point_id")} == {
             "id": row["id"], "status": "dispatched", "service_point_id": "sp2"}  # fmt: skip
         assert browser.get("/api/v1/incidents/999999").status_code == 404
