@@ -20,7 +20,7 @@ from alerts.escalation import POLL_S, EscalationWorker
 from alerts.metrics import refresh_gauges
 from alerts.stream import StreamHub
 from alerts.workers import every
-from anxin import __version__, ops_routes
+from anxin import __version__, ops_routes, web_routes
 from anxin.db import create_pool, database_info
 from anxin.ingest_service import IngestService
 from anxin.policies import channels, dispatcher, escalation_policy
@@ -121,4 +121,5 @@ def create_app(settings: Settings, *, ingest: bool = True) -> FastAPI:
     app.include_router(answers_api.router)
     app.include_router(devices_api.router)
     app.include_router(dispatch_api.router)
+    web_routes.mount(app, settings)
     return app

@@ -178,8 +178,11 @@ async def _run(settings: Settings, args: argparse.Namespace, stop: threading.Eve
     )
     simulator.start()
     say(f"simulating {fleet.n} watches at {args.rate:.0f} readings/s with occasional SOS")
-    say(f"open {base}/docs (API) and {base}/metrics (live counters); Ctrl-C stops everything")
-    say(f"a supervisor's API token (user 'demo'): {token}")
+    say(
+        f"open {base}/ (the operators' dashboard: log in with the token below),"
+        f" {base}/docs (API) and {base}/metrics (live counters); Ctrl-C stops everything"
+    )
+    say(f"a supervisor's token (user 'demo'), for the dashboard and the API: {token}")
     say(f"the queue: curl -H 'Authorization: Bearer {token}' {base}/api/v1/incidents")
     say(f"live changes: curl -N -H 'Authorization: Bearer {token}' {base}/api/v1/stream")
     say(f"the database: psql '{settings.database_dsn}'")

@@ -2,7 +2,7 @@
 (database, broker subscriptions, every supervised task) and Prometheus metrics."""
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from psycopg_pool import AsyncConnectionPool
 
@@ -10,12 +10,6 @@ from anxin.ingest_service import IngestService
 from anxin.supervisor import Supervisor
 
 router = APIRouter(include_in_schema=False)
-
-
-@router.get("/")
-async def home() -> RedirectResponse:
-    # the operators' dashboard will live here; until then, the API's own pages
-    return RedirectResponse("/docs")
 
 
 @router.get("/healthz")

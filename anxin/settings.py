@@ -146,6 +146,13 @@ class Settings(BaseSettings):
     # operators' time zone: report days, and times shown to people
     time_zone: str = "Asia/Shanghai"
 
+    # the dashboard's map draws points and incidents on a plain background; a tile
+    # server the operators' network reaches (the city's own, say) can be laid under them
+    map_tile_url: str | None = Field(
+        default=None, pattern=r"^(https?:)?//.*\{z\}.*\{x\}.*\{y\}", max_length=500
+    )
+    map_tile_attribution: str = Field(default="", max_length=300)
+
     # a long-running task that fails is restarted with backoff (from backoff_s, doubling
     # up to 30 s); more than max_restarts failures within window_s stop the process
     supervisor_max_restarts: int = Field(default=5, ge=0)

@@ -4,6 +4,7 @@ transition, audit rows, grouping into incidents, repeats, and the CHECKs."""
 import asyncio
 import itertools
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -28,7 +29,10 @@ def run(database_url: str, work: Callable[[psycopg.AsyncConnection], Awaitable[T
         async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
             return await work(conn)
 
-    return asyncio.run(main())
+    # a thread of its own: Playwright's sync API (the browser tests) keeps a loop
+    # running in this one, and asyncio.run refuses to start inside it
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, main()).result()
 
 
 def finding(device: str, rule: str = "sos", severity: Severity = Severity.P1) -> Finding:

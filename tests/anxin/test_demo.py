@@ -50,7 +50,7 @@ def test_demo_runs_on_embedded_services_and_leaves_nothing_behind(tmp_path: Path
     out = res.stdout
     assert "embedded PostgreSQL" in out
     assert "amqtt in-process" in out
-    assert re.search(r"open http://127\.0\.0\.1:\d+/docs", out)
+    assert re.search(r"open http://127\.0\.0\.1:\d+/ \(the operators' dashboard", out)
     assert "demo: the database: psql 'postgresql://" in out
     assert re.search(r"press an SOS by hand: mosquitto_pub .* -t anxin/v1/\S+-sos/event", out)
     assert "Warning" not in res.stdout + res.stderr
@@ -142,7 +142,14 @@ def test_the_demo_prints_a_token_that_works_and_its_docs_need_no_internet(
         base = re.findall(r"(http://127\.0\.0\.1:\d+)/api/v1/incidents", out)[0]
         queue = httpx.get(f"{base}/api/v1/incidents", headers={"Authorization": f"Bearer {token}"})
         assert queue.status_code == 200, queue.text
-        assert httpx.get(base).headers["location"] == "/docs"  # not a 404
+        dashboard = httpx.get(base)  # the operators' screen, all of it from this server
+        assert dashboard.status_code == 200
+        assert 'id="login"' in dashboard.text
+        scripts = re.findall(r"(?:src|href)=[\"'](/[^\"']+\.(?:js|css))", dashboard.text)
+        assert len(scripts) >= 5, dashboard.text  # Leaflet's and uPlot's too
+        for asset in scripts:
+            assert httpx.get(base + asset).status_code == 200, asset
+        assert "://" not in "".join(re.findall(r"(?:src|href)=\S+", dashboard.text))
         docs = httpx.get(f"{base}/docs").text
         assets = re.findall(r"(?:src|href)=[\"'](/[^\"']+\.(?:js|css))", docs)
         assert len(assets) == 2, docs  # Swagger UI's script and style, from this server

@@ -1,0 +1,217 @@
+"""The operator's dashboard and the responder's phone page in headless Chromium,
+against a real `anxin serve`, database and broker: an SOS published over MQTT is worked
+from the queue to resolution, every step in the timeline; a service point's user sees
+only its own point's incidents, on the page and through the API behind it."""
+
+import time
+from pathlib import Path
+
+import psycopg
+from playwright.sync_api import Browser, Page, expect
+
+from alerts.lifecycle import Action
+from dispatch.links import link_key
+from simulators.publisher import Publisher
+from tests.alerts.test_lifecycle import run
+from tests.alerts.test_suggestions import ready
+from tests.api_world import World, admin_act
+from tests.conftest import Mosquitto, ServeProcess, register
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+
+
+def log_in(browser: Browser, world: World, who: str) -> Page:
+    page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+    page.goto(world.base + "/")
+    page.fill("#login-token", world.tokens[who])
+    page.click("#login button[type=submit]")
+    expect(page.locator("#link-state")).to_have_class("link-state up")
+    return page
+
+
+def a_resident_with_a_button(db: psycopg.Connection) -> None:
+    """赵淑芬 lives 0.5 km from sp1 and wears an SOS button."""
+    db.execute(
+        "INSERT INTO residents (id, name, district, address, phone, home_lat, home_lon,"
+        " medical_notes, access_notes, birth_date)"
+        " VALUES ('r4', '赵淑芬', '江岸区', '江岸区一元路12号3单元501', '13900004444',"
+        " 30.6045, 114.3000, '高血压，房颤', '钥匙箱密码 4711', '1941-03-08')"
+    )
+    db.execute(
+        "INSERT INTO resident_contacts (resident_id, position, name, relation, phone)"
+        " VALUES ('r4', 1, '赵强', '儿子', '13800004444')"
+    )
+    register(db, "btn4", kind="sos_button")
+    db.execute("UPDATE devices SET resident_id = 'r4' WHERE id = 'btn4'")
+
+
+def responder_link(database_url: str, world: World, db: psycopg.Connection) -> str:
+    (offer_id,) = db.execute(
+        "SELECT o.id FROM dispatch_offers o JOIN incidents i ON i.id = o.incident_id"
+        " WHERE i.resident_id = 'r4' AND o.status = 'offered'"
+    ).fetchone() or (None,)
+    assert offer_id is not None, "no offer waiting for r4's incident"
+    key = run(database_url, lambda conn: link_key(conn=conn))
+    return f"{world.base}/r/{key.token(offer_id)}"
+
+
+def test_an_sos_is_worked_from_the_queue_to_resolved_by_the_responders_phone(
+    browser: Browser,
+    world: World,
+    db: psycopg.Connection,
+    database_url: str,
+    broker: Mosquitto,
+    screenshots: Path,
+) -> None:
+    ready(db)
+    a_resident_with_a_button(db)
+    operator = log_in(browser, world, "op")
+    expect(operator.locator("#queue-rows tr")).to_have_count(3)  # the world's incidents
+
+    with Publisher("127.0.0.1", broker.port, client_id="btn4") as button:
+        button.publish("anxin/v1/btn4/event", {"ts": time.time(), "type": "sos"}, "sos")
+    row = operator.locator("#queue-rows tr", has_text="赵淑芬")
+    expect(row).to_be_visible(timeout=2000)  # the issue's promise: in the queue within 2 s
+    expect(row.locator("td").first).to_have_text("P1")
+    expect(row.locator("td.timer")).to_have_class("num timer ok")  # 60 s to acknowledge
+    operator.screenshot(path=screenshots / "queue.png")
+
+    row.click()
+    detail = operator.locator("#detail")
+    expect(detail.locator("h2")).to_have_text("赵淑芬")
+    expect(detail).to_contain_text("钥匙箱密码 4711")
+    expect(detail).to_contain_text("13800004444")
+    expect(detail).not_to_contain_text("null")
+    detail.locator('[data-action="ack"]').click()
+    expect(detail.locator(".status")).to_have_text("已受理")
+    expect(row.locator("td").nth(1)).to_have_text("已受理")
+
+    detail.locator('[data-action="assign"]').click()
+    best = detail.locator(".suggestions li.eligible").first
+    expect(best).to_contain_text("一元路站")
+    best.locator("button").click()
+    expect(detail.locator('.timeline li[data-action="offered"]')).to_contain_text("一元路站")
+    operator.screenshot(path=screenshots / "detail.png")
+
+    phone = browser.new_context(**PHONE, locale="zh-CN").new_page()
+    phone.goto(responder_link(database_url, world, db))
+    expect(phone.locator("h1")).to_contain_text("赵淑芬")
+    expect(phone.locator("#what")).not_to_be_empty()
+    expect(phone.locator("a[href^='geo:30.6045,114.3']")).to_be_visible()
+    expect(phone.locator("body")).not_to_contain_text("null")  # nothing left unfilled
+    phone.screenshot(path=screenshots / "responder.png", full_page=True)
+
+    phone.click('[data-action="accept"]')
+    expect(phone.locator("#state")).to_contain_text("已派单")
+    expect(detail.locator(".status")).to_have_text("已派单")  # the operator sees it, no reload
+    phone.click('[data-action="arrive"]')
+    expect(phone.locator("#state")).to_contain_text("已到场")
+    expect(row.locator("td").nth(1)).to_have_text("已到场")
+    phone.select_option("#outcome", "assisted")
+    phone.fill("#note", "老人跌倒后按键，已扶起，无外伤")
+    phone.click('[data-action="resolve"]')
+    expect(phone.locator(".done")).to_be_visible()
+    expect(row).to_have_count(0)  # resolved: off the queue
+
+    steps = detail.locator(".timeline li")
+    expect(steps.last).to_contain_text("结案")
+    actions = [s.get_attribute("data-action") for s in steps.all()]
+    for step in ("opened", "ack", "assign", "offered", "accept", "arrive", "resolve"):
+        assert step in actions, f"{step} missing from the timeline: {actions}"
+    expect(detail.locator('.timeline li[data-action="resolve"]')).to_contain_text("已协助")
+
+
+def test_a_service_point_user_sees_only_its_own_points_incidents_on_the_page_and_the_api(
+    browser: Browser, world: World, database_url: str
+) -> None:
+    # r1's incident is asked of sp1; r3's went to sp2 (the world); r2's to nobody yet
+    for action in (Action.ACK, Action.ASSIGN):
+        admin_act(database_url, world.alerts["r1"], action)
+    page = log_in(browser, world, "sp1")
+    rows = page.locator("#queue-rows tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("王秀英")
+    theirs = world.alerts["r3"]
+    # with the page's own session cookie
+    assert page.request.get(f"{world.base}/api/v1/alerts/{theirs}").status == 404
+    assert page.request.get(f"{world.base}/api/v1/alerts/{theirs}/suggestions").status == 403
+    incident = page.request.get(
+        f"{world.base}/api/v1/alerts/{theirs}",
+        headers={"Authorization": f"Bearer {world.tokens['admin']}"},
+    ).json()["incident"]["id"]
+    assert page.request.get(f"{world.base}/api/v1/incidents/{incident}").status == 404
+    points = page.request.get(f"{world.base}/api/v1/map").json()["points"]
+    assert [p["id"] for p in points] == ["sp1"]
+    # nor by changing the page's own requests: acting on it is refused as unknown
+    acked = page.request.post(
+        f"{world.base}/api/v1/alerts/{theirs}/note",
+        data={"note": "x"},
+        headers={"X-Anxin-Request": "1"},
+    )
+    assert acked.status == 404
+
+
+def test_the_timer_turns_amber_as_the_deadline_nears_and_red_once_escalated(
+    browser: Browser, world: World, db: psycopg.Connection
+) -> None:
+    def incident_of(resident: str) -> str:
+        return f"(SELECT incident_id FROM alerts WHERE id = {world.alerts[resident]:d})"
+
+    db.execute(
+        "UPDATE incidents SET opened_at = now() - interval '50 seconds',"
+        f" escalate_at = now() + interval '20 seconds' WHERE id = {incident_of('r2')}"
+    )
+    db.execute(f"UPDATE incidents SET escalation_level = 1 WHERE id = {incident_of('r1')}")
+    page = log_in(browser, world, "op")
+    timer = {
+        r: page.locator("#queue-rows tr", has_text=name).locator("td:nth-child(7)")
+        for r, name in (("r1", "王秀英"), ("r2", "李建国"), ("r3", "张桂兰"))
+    }
+    expect(timer["r2"]).to_have_class("num timer amber")
+    expect(timer["r1"]).to_have_class("num timer red")
+    expect(timer["r3"]).to_have_text("✓")  # dispatched: nothing left to acknowledge
+
+
+def test_the_map_shows_incidents_and_points_with_no_tile_server(
+    browser: Browser, world: World, db: psycopg.Connection, screenshots: Path
+) -> None:
+    db.execute(
+        "UPDATE residents SET home_lat = 30.59 + 0.01 * substr(id, 2)::int,"
+        " home_lon = 114.29 + 0.01 * substr(id, 2)::int"
+    )
+    page = log_in(browser, world, "op")
+    page.keyboard.press("m")
+    markers = page.locator("#map path.leaflet-interactive")
+    # three incidents, two points and r3's line to sp2, drawn on a plain background
+    expect(markers).to_have_count(6)
+    assert page.locator("#map img.leaflet-tile").count() == 0
+    page.screenshot(path=screenshots / "map.png")
+
+
+def test_the_shift_view_and_english_on_request(browser: Browser, world: World) -> None:
+    page = log_in(browser, world, "op")
+    page.keyboard.press("s")
+    expect(page.locator("#shift-open")).to_contain_text("P1 3")
+    expect(page.locator("#shift-acked")).to_contain_text("33% (1/3)")  # r3 was, at once
+    expect(page.locator("#shift-oldest")).to_contain_text("P1")
+    page.keyboard.press("l")
+    expect(page.locator("[data-view=shift]")).to_have_text("This shift")
+    page.keyboard.press("q")
+    expect(page.locator("#queue-rows tr").first.locator("td").nth(1)).to_have_text("open")
+    expect(page.locator("#queue-rows tr").first.locator("td").nth(3)).to_have_text(
+        "SOS button pressed"
+    )
+
+
+def test_a_lost_connection_shows_itself_and_what_happened_meanwhile_arrives(
+    browser: Browser, world: World, serve: ServeProcess, database_url: str
+) -> None:
+    page = log_in(browser, world, "op")
+    serve.stop()
+    expect(page.locator("#link-state")).to_have_class("link-state down")
+    expect(page.locator("#link-state")).to_have_text("连接中断，正在重连…")
+    admin_act(database_url, world.alerts["r2"], Action.ACK)  # while nobody was listening
+    serve.start()
+    expect(page.locator("#link-state")).to_have_class("link-state up", timeout=15_000)
+    row = page.locator("#queue-rows tr", has_text="李建国")
+    expect(row.locator("td").nth(1)).to_have_text("已受理")
