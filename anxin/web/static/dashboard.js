@@ -95,7 +95,7 @@ async function loadQueue() {
     all.push(...page.items);
     cursor = page.next_cursor;
   } while (cursor);
-  queue.replaceAll(all);
+  await queue.replaceAll(all);
 }
 
 // -- the stream: subscribe first, then read the queue, then apply what arrived
