@@ -3,8 +3,10 @@ against a real `anxin serve`, database and broker: an SOS published over MQTT is
 from the queue to resolution, every step in the timeline; a service point's user sees
 only its own point's incidents, on the page and through the API behind it."""
 
+import re
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import psycopg
 from playwright.sync_api import Browser, Page, expect
@@ -74,6 +76,7 @@ def test_an_sos_is_worked_from_the_queue_to_resolved_by_the_responders_phone(
     expect(row).to_be_visible(timeout=2000)  # the issue's promise: in the queue within 2 s
     expect(row.locator("td").first).to_have_text("P1")
     expect(row.locator("td.timer")).to_have_class("num timer ok")  # 60 s to acknowledge
+    expect(operator).to_have_title(re.compile("P1 新事件"))  # a new P1 flashes the tab
     operator.screenshot(path=screenshots / "queue.png")
 
     row.click()
@@ -131,6 +134,12 @@ def test_a_service_point_user_sees_only_its_own_points_incidents_on_the_page_and
     rows = page.locator("#queue-rows tr")
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("王秀英")
+    rows.first.click()
+    expect(page.locator("#detail h2")).to_have_text("王秀英")
+    expect(page.locator('#detail .actions [data-action="accept"]')).to_be_visible()
+    for call_centre_only in ("ack", "assign", "cancel"):
+        button = page.locator(f'#detail .actions [data-action="{call_centre_only}"]')
+        expect(button).to_have_count(0)
     theirs = world.alerts["r3"]
     # with the page's own session cookie
     assert page.request.get(f"{world.base}/api/v1/alerts/{theirs}").status == 404
@@ -215,3 +224,39 @@ def test_a_lost_connection_shows_itself_and_what_happened_meanwhile_arrives(
     expect(page.locator("#link-state")).to_have_class("link-state up", timeout=15_000)
     row = page.locator("#queue-rows tr", has_text="李建国")
     expect(row.locator("td").nth(1)).to_have_text("已受理")
+
+
+def test_a_district_operator_sees_only_their_district(browser: Browser, world: World) -> None:
+    page = log_in(browser, world, "op_jiangan")
+    expect(page.locator("#queue-rows tr")).to_have_count(1)
+    expect(page.locator("#queue-rows tr").first).to_contain_text("江岸区")
+
+
+def test_keys_open_and_acknowledge_and_times_are_the_operators_zone_not_the_browsers(
+    browser: Browser, world: World, db: psycopg.Connection
+) -> None:
+    db.execute(
+        "INSERT INTO vitals (ts, device_id, hr, spo2)"
+        " SELECT now() - g * interval '10 minutes', 'w1', 70 + g % 7, 96"
+        " FROM generate_series(1, 100) g"
+    )
+    page = browser.new_page(timezone_id="America/New_York", locale="zh-CN")
+    page.goto(world.base + "/")
+    page.fill("#login-token", world.tokens["op"])
+    page.keyboard.press("Enter")
+    expect(page.locator("#queue-rows tr")).to_have_count(3)
+    page.keyboard.press("j")  # the first row: r1's, the oldest P1
+    page.keyboard.press("Enter")
+    detail = page.locator("#detail")
+    expect(detail.locator("h2")).to_have_text("王秀英")
+    expect(detail.locator(".chart canvas").first).to_be_visible()  # 24 h of vitals
+    page.keyboard.press("a")
+    expect(detail.locator(".status")).to_have_text("已受理")
+    (opened,) = db.execute(
+        "SELECT at FROM alert_audit WHERE alert_id = %s ORDER BY id LIMIT 1",
+        (world.alerts["r1"],),
+    ).fetchone() or (None,)
+    shanghai = opened.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%m/%d %H:%M:%S")
+    expect(detail.locator(".timeline li time").first).to_have_text(shanghai)
+    page.keyboard.press("Escape")
+    expect(detail).to_be_hidden()
