@@ -233,7 +233,7 @@ def test_a_district_operator_sees_only_their_district(browser: Browser, world: W
 
 
 def test_keys_open_and_acknowledge_and_times_are_the_operators_zone_not_the_browsers(
-    browser: Browser, world: World, db: psycopg.Connection
+    browser: Browser, world: World, db: psycopg.Connection, database_url: str
 ) -> None:
     db.execute(
         "INSERT INTO vitals (ts, device_id, hr, spo2)"
@@ -252,11 +252,19 @@ def test_keys_open_and_acknowledge_and_times_are_the_operators_zone_not_the_brow
     expect(detail.locator(".chart canvas").first).to_be_visible()  # 24 h of vitals
     page.keyboard.press("a")
     expect(detail.locator(".status")).to_have_text("已受理")
+    page.keyboard.press("n")
+    page.keyboard.type("正在联系家属")
+    admin_act(database_url, world.alerts["r1"], Action.NOTE, note="主管：已知悉")
+    expect(detail.locator(".timeline")).to_contain_text("主管：已知悉")  # re-rendered live
+    expect(detail.locator("#note")).to_have_value("正在联系家属")  # and the typing survived
+    expect(detail.locator("#note")).to_be_focused()
     (opened,) = db.execute(
         "SELECT at FROM alert_audit WHERE alert_id = %s ORDER BY id LIMIT 1",
         (world.alerts["r1"],),
     ).fetchone() or (None,)
     shanghai = opened.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%m/%d %H:%M:%S")
     expect(detail.locator(".timeline li time").first).to_have_text(shanghai)
+    page.keyboard.press("Escape")  # out of the note first, keeping what was typed
+    expect(detail.locator("#note")).not_to_be_focused()
     page.keyboard.press("Escape")
     expect(detail).to_be_hidden()

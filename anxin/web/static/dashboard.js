@@ -50,8 +50,6 @@ function showLogin(message = "") {
 
 $("login").addEventListener("submit", async (event) => {
   event.preventDefault();
-  // a sound may play only after a gesture: this click is the operator's
-  audio ??= new AudioContext();
   try {
     const me = await api("POST", "/api/v1/session", { token: $("login-token").value });
     $("login-token").value = "";
@@ -215,6 +213,15 @@ function switchLanguage() {
 }
 
 // -- a new P1 announces itself, even in a background tab ---------------------------------
+// A page may sound only after the operator's first click or key (the browsers' rule),
+// so the sound is readied then, whether that was logging in or anything after a reload.
+function readySound() {
+  audio ??= new AudioContext();
+  audio.resume().catch(() => {});
+}
+document.addEventListener("pointerdown", readySound, { once: true, capture: true });
+document.addEventListener("keydown", readySound, { once: true, capture: true });
+
 function announce(incident) {
   beep();
   if (flashing) return;

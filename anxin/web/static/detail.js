@@ -48,6 +48,10 @@ export class Detail {
 
   render() {
     const { incident, resident, device, timeline, vitals_24h: vitals } = this.data;
+    // a change to this incident re-renders it: what the operator was typing stays
+    const typed = this.pane.querySelector("#note")?.value || "";
+    const chosen = this.pane.querySelector("#outcome")?.value;
+    const typing = document.activeElement?.id === "note";
     this.chart?.destroy();
     this.chart = null;
     const chartBox = el("div", { class: "chart" });
@@ -74,6 +78,11 @@ export class Detail {
       section(t("timeline"), el("ol", { class: "timeline" }, timeline.map((e) => timelineItem(e, this.pointName)))),
     );
     this.pane.hidden = false;
+    const note = this.pane.querySelector("#note");
+    note.value = typed;
+    if (typing) note.focus();
+    const outcome = this.pane.querySelector("#outcome");
+    if (outcome && chosen) outcome.value = chosen;
     if (vitals.length) this.chart = vitalsChart(chartBox, vitals);
   }
 
