@@ -39,6 +39,9 @@ class EventType(StrEnum):
     TAMPER = "tamper"
     # one-key help (一键求助): data.service names what is asked for (HelpService)
     HELP = "help"
+    # a watch's own fence, or an OwnTracks region (data.region): stored, never paged
+    GEOFENCE_EXIT = "geofence_exit"
+    GEOFENCE_ENTER = "geofence_enter"
 
 
 class HelpService(StrEnum):

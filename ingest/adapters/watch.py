@@ -1,0 +1,315 @@
+"""The text protocol of many elderly and children's "3G" watches, as far as Anxin needs
+it: frames out of a byte stream, and each frame's canonical messages and reply.
+
+The facts come from Traccar's `WatchProtocolDecoder` and `WatchFrameDecoder` (the
+public reference; no code taken): a frame is `[MF*ID*LEN*CONTENT]` or
+`[MF*ID*INDEX*LEN*CONTENT]`, MF a two-character maker code (3G, SG, ZJ, CS...), LEN
+four hex digits that devices often get wrong, so brackets, not LEN, delimit a frame.
+Binary content (voice `TK`, images) escapes `}` `[` `]` `,` `*` as 0x7D followed by
+0x01-0x05. Content is `TYPE,field,...`. A reply is a frame of the same shape (index
+kept when the device sent one).
+"""
+
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from kernel.types import is_device_id
+
+MAX_FRAME = 64 * 1024  # bytes between brackets: a voice frame is the largest a watch sends
+_ESCAPED = {1: 0x7D, 2: 0x5B, 3: 0x5D, 4: 0x2C, 5: 0x2A}
+_HEX4 = re.compile(rb"^[0-9A-Fa-f]{4}$")
+_MAKER = re.compile(rb"^[0-9A-Za-z]{2}$")
+_KIND = re.compile(r"^[A-Za-z0-9_]{1,16}$")
+
+# status word bits (a position's 16th field, hex)
+LOW_BATTERY = (0, 17)
+FENCE_OUT = (1, 18)
+FENCE_IN = (2, 19)
+SOS = 16
+TAKEN_OFF = 20
+FALL = (21, 22)
+ALARM_BITS = sum(1 << b for b in (*FENCE_OUT, *FENCE_IN, SOS, TAKEN_OFF, *FALL))
+
+
+class BadFrame(ValueError):
+    """A frame that cannot be read; the reason says why."""
+
+
+class FrameTooLong(BadFrame):
+    pass
+
+
+@dataclass
+class FrameSplitter:
+    """Whole frames out of a connection's bytes, however the network cut them. Bytes
+    outside brackets are garbage: counted (the gateway closes a connection that sends
+    too much of it) and dropped. Holds at most `max_frame` bytes of an unfinished one."""
+
+    max_frame: int = MAX_FRAME
+    garbage: int = 0  # bytes dropped since the last whole frame
+    _held: bytearray = field(default_factory=bytearray)
+
+    def feed(self, data: bytes) -> list[bytes]:
+        held = self._held
+        held += data
+        frames: list[bytes] = []
+        at = 0  # what is before `at` is used up; cut once at the end, not per frame
+        while True:
+            end = held.find(b"]", at)
+            if end < 0:
+                break
+            # the last '[' before the ']': a frame cut short is garbage before the next
+            start = held.rfind(b"[", at, end)
+            if start < 0:
+                self.garbage += end + 1 - at
+            else:
+                self.garbage += start - at
+                frames.append(bytes(held[start + 1 : end]))
+                self.garbage = 0
+            at = end + 1
+        start = held.find(b"[", at)
+        if start < 0:
+            self.garbage += len(held) - at
+            held.clear()
+        elif len(held) - start > self.max_frame:
+            held.clear()
+            msg = f"no ']' within {self.max_frame} bytes of a '['"
+            raise FrameTooLong(msg)
+        else:
+            self.garbage += start - at
+            del held[:start]
+        return frames
+
+    @property
+    def holding(self) -> int:
+        return len(self._held)
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    maker: str
+    device_id: str
+    index: str | None
+    kind: str
+    content: bytes  # after TYPE and its comma, unescaped
+
+    def fields(self) -> list[str]:
+        return self.content.decode("latin-1").split(",") if self.content else []
+
+    def reply(self, content: str) -> bytes:
+        """A frame back to the same watch, with its index if it sent one."""
+        body = content.encode("ascii")
+        index = f"{self.index}*" if self.index is not None else ""
+        return f"[{self.maker}*{self.device_id}*{index}{len(body):04X}*".encode() + body + b"]"
+
+
+def unescape(content: bytes) -> bytes:
+    if b"\x7d" not in content:
+        return content
+    out = bytearray()
+    k = 0
+    while k < len(content):
+        byte = content[k]
+        if byte == 0x7D and k + 1 < len(content) and content[k + 1] in _ESCAPED:
+            out.append(_ESCAPED[content[k + 1]])
+            k += 2
+        else:
+            out.append(byte)
+            k += 1
+    return bytes(out)
+
+
+def parse_frame(body: bytes) -> Frame:
+    """One frame's body (between the brackets)."""
+    parts = body.split(b"*", 4)
+    if len(parts) == 5 and _HEX4.match(parts[3]):
+        maker, device, index, _length, content = parts
+    elif len(parts) >= 4 and _HEX4.match(parts[2]):
+        maker, device, _length = parts[:3]
+        content, index = b"*".join(parts[3:]), None
+    else:
+        msg = "not MF*ID*LEN*CONTENT or MF*ID*INDEX*LEN*CONTENT"
+        raise BadFrame(msg)
+    if not _MAKER.match(maker):
+        msg = f"maker code {maker[:8]!r} is not two letters or digits"
+        raise BadFrame(msg)
+    device_id = device.decode("latin-1")
+    if not is_device_id(device_id):
+        msg = f"device id {device_id[:40]!r} is not [A-Za-z0-9_-]{{1,64}}"
+        raise BadFrame(msg)
+    if index is not None and not index.isalnum():
+        msg = f"index {index[:16]!r} is not letters or digits"
+        raise BadFrame(msg)
+    content = unescape(content)
+    kind_bytes, _, rest = content.partition(b",")
+    kind = kind_bytes.decode("latin-1")
+    if not _KIND.match(kind):
+        msg = f"content type {kind[:20]!r} is not a protocol keyword"
+        raise BadFrame(msg)
+    return Frame(maker.decode(), device_id, index.decode() if index else None, kind, rest)
+
+
+# -- what a frame means ---------------------------------------------------------------
+
+
+@dataclass
+class Meaning:
+    """A frame's canonical messages (channel, payload) and the reply it asks for."""
+
+    messages: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    reply: bytes | None = None
+
+
+POSITIONS = {"UD", "UD2", "UD_LTE", "UD_WCDMA", "UD3", "AL", "AL_LTE", "WT"}
+ALARMS = {"AL", "AL_LTE"}
+
+
+def meaning(frame: Frame, now: float) -> Meaning:
+    """What `frame` says, in canonical messages. A field a watch left empty or zero is
+    left out, not sent as a reading ingest would refuse. BadFrame if its fields are not
+    the protocol's."""
+    kind = frame.kind
+    try:
+        if kind in POSITIONS:
+            said = _position(frame, now)
+            if kind in ALARMS:
+                said.reply = frame.reply(kind.split("_")[0])
+            return said
+        if kind == "LK":
+            return _link(frame, now)
+        if kind.lower() in ("bphrt", "blood", "heart", "pulse", "btemp2", "oxygen"):
+            return _vitals(frame, kind.lower(), now)
+    except (ValueError, IndexError) as exc:
+        msg = f"{kind} fields not as the protocol has them: {exc}"
+        raise BadFrame(msg) from exc
+    if kind in ("TKQ", "TKQ2"):
+        return Meaning(reply=frame.reply(kind))
+    if kind == "INIT":
+        return Meaning(reply=frame.reply("INIT,1"))
+    return Meaning()  # voice, images, settings echoes: nothing Anxin stores
+
+
+def _link(frame: Frame, now: float) -> Meaning:
+    """LK, the keepalive: `LK` or `LK,steps,rolls,battery`."""
+    said = Meaning(reply=frame.reply("LK"))
+    values = frame.fields()
+    status: dict[str, Any] = {"ts": now, "online": True}
+    if len(values) >= 3:
+        _put(status, "battery", _number(values[2]), 0, 100)
+        steps: dict[str, Any] = {"ts": now}
+        _put(steps, "steps", _number(values[0]), 0, 1_000_000)
+        if len(steps) > 1:
+            said.messages.append(("vitals", {**steps, "steps": int(steps["steps"])}))
+    said.messages.insert(0, ("status", status))
+    return said
+
+
+def _position(frame: Frame, now: float) -> Meaning:
+    v = frame.fields()
+    if len(v) < 16:
+        msg = f"a position has 16 fields before the cells, this one {len(v)}"
+        raise ValueError(msg)
+    ts = _when(v[0], v[1])
+    said = Meaning()
+    lat, lon = _degrees(v[3], v[4], "NS"), _degrees(v[5], v[6], "EW")
+    if v[2] == "A" and not (lat == 0 and lon == 0):
+        said.messages.append(("location", {"ts": ts, "lat": lat, "lon": lon}))
+    status: dict[str, Any] = {"ts": ts}
+    _put(status, "battery", _number(v[12]), 0, 100)
+    if len(status) > 1:
+        said.messages.append(("status", status))
+    steps = _number(v[13])
+    if steps > 0:
+        said.messages.append(("vitals", {"ts": ts, "steps": int(steps)}))
+    word = int(v[15], 16) if v[15] else 0
+    said.messages += [("event", e) for e in status_events(word, frame.kind, ts)]
+    return said
+
+
+def status_events(word: int, kind: str, ts: float) -> list[dict[str, Any]]:
+    """Every alarm the status word carries, not just the first: one frame can hold an SOS
+    and a low battery at once, and the SOS must not be lost behind the battery. Each
+    event's id is the frame's time, so a watch repeating an unanswered alarm is stored
+    once."""
+    found: list[dict[str, Any]] = []
+    if not word & ALARM_BITS:  # most positions carry none
+        return found
+    stamp = int(ts)
+
+    def event(kind_of: str, **data: Any) -> None:
+        payload: dict[str, Any] = {"ts": ts, "type": kind_of, "id": f"{kind}-{stamp}-{kind_of}"}
+        if data:
+            payload["data"] = data
+        found.append(payload)
+
+    if word >> SOS & 1:
+        event("sos")
+    if any(word >> bit & 1 for bit in FALL):
+        event("fall")
+    if word >> TAKEN_OFF & 1:
+        event("removed")
+    if any(word >> bit & 1 for bit in FENCE_OUT):
+        event("geofence_exit", region="watch")
+    if any(word >> bit & 1 for bit in FENCE_IN):
+        event("geofence_enter", region="watch")
+    return found
+
+
+def _vitals(frame: Frame, kind: str, now: float) -> Meaning:
+    v = frame.fields()
+    vitals: dict[str, Any] = {"ts": now}
+    if kind in ("bphrt", "blood"):
+        _put(vitals, "sbp", _number(v[0]), 40, 300)
+        _put(vitals, "dbp", _number(v[1]), 20, 200)
+        if len(v) > 2:
+            _put(vitals, "hr", _number(v[2]), 20, 300)
+    elif kind in ("heart", "pulse"):
+        _put(vitals, "hr", _number(v[0]), 20, 300)
+    elif kind == "btemp2":
+        if _number(v[0]) > 0:  # the flag: a measured temperature follows
+            _put(vitals, "temp", _number(v[1]), 25, 45)
+    else:  # oxygen
+        _put(vitals, "spo2", _number(v[0]), 50, 100)
+    return Meaning(messages=[("vitals", vitals)] if len(vitals) > 1 else [])
+
+
+def _put(payload: dict[str, Any], key: str, value: float, low: float, high: float) -> None:
+    """A watch sends 0 (or nonsense) for "not measured": only a plausible value counts."""
+    if low <= value <= high and value != 0:
+        payload[key] = value
+
+
+def _number(text: str) -> float:
+    value = float(text) if text.strip() else 0.0
+    if not math.isfinite(value):
+        msg = f"{text[:20]!r} is not a number"
+        raise ValueError(msg)
+    return value
+
+
+def _when(date: str, time: str) -> float:
+    """ddmmyy, hhmmss, in UTC as the watches send them. (Read by hand: strptime cost
+    more than the rest of a position's decoding together.)"""
+    if len(date) != 6 or len(time) != 6 or not (date + time).isdigit():
+        msg = f"date {date[:8]!r} and time {time[:8]!r} are not ddmmyy and hhmmss"
+        raise ValueError(msg)
+    at = datetime(
+        2000 + int(date[4:6]), int(date[2:4]), int(date[0:2]),
+        int(time[0:2]), int(time[2:4]), int(time[4:6]), tzinfo=UTC,
+    )  # fmt: skip
+    return at.timestamp()
+
+
+def _degrees(value: str, hemisphere: str, allowed: str) -> float:
+    if hemisphere and hemisphere not in allowed:
+        msg = f"hemisphere {hemisphere[:4]!r} is not one of {allowed}"
+        raise ValueError(msg)
+    degrees = _number(value)
+    limit = 90 if allowed == "NS" else 180
+    if abs(degrees) > limit:
+        msg = f"{degrees} is outside ±{limit}"
+        raise ValueError(msg)
+    return -abs(degrees) if hemisphere in ("S", "W") else degrees
