@@ -30,6 +30,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("serve", help="run ingest and the HTTP API")
 
+    gateway = sub.add_parser("gateway", help="protocol gateways for devices that cannot speak MQTT")
+    gw_sub = gateway.add_subparsers(dest="gateway_command", required=True)
+    gw_watch = gw_sub.add_parser(
+        "watch", help='the TCP gateway for "3G" watches ([3G*ID*LEN*CONTENT] frames)'
+    )
+    gw_watch.add_argument("--host", default="0.0.0.0", help="address to listen on")
+    gw_watch.add_argument("--port", type=_port, default=5093)
+    gw_watch.add_argument(
+        "--idle", type=_positive_int, default=900, help="close a watch silent this long (s)"
+    )
+
     db = sub.add_parser("db", help="database tasks").add_subparsers(
         dest="db_command", required=True
     )
@@ -252,6 +263,17 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        msg = f"expected a TCP port from 0 to 65535, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
 def _setting(text: str) -> tuple[str, object]:
     key, sep, value = text.partition("=")
     if not sep or not key:
@@ -297,6 +319,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     match args.command:
         case "serve":
             return commands.serve(settings)
+        case "gateway":
+            from anxin.gateway_cli import run_watch_gateway
+
+            return run_watch_gateway(settings, args)
         case "db":
             print(asyncio.run(commands.db_init(settings)))
         case "residents" if args.residents_command == "overrides":

@@ -73,6 +73,8 @@ class Settings(BaseSettings):
 
     mqtt_url: str = "mqtt://127.0.0.1:1883"
     mqtt_client_id: str = Field(default="anxin-ingest", min_length=1, max_length=128)
+    # the watch gateway's own client id (it publishes for every watch it serves)
+    gateway_client_id: str = Field(default="anxin-watch-gateway", min_length=1, max_length=128)
     mqtt_protocol: Literal["5", "3.1.1"] = "5"
     # Empty (the default): one ingest instance on plain subscriptions, which Mosquitto
     # keeps across its own restarts. A name: instances split the stream through

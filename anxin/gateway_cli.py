@@ -1,0 +1,70 @@
+"""`anxin gateway watch`: the "3G" watch gateway as a process of its own, publishing to
+the broker of `ANXIN_MQTT_URL` as `ANXIN_GATEWAY_CLIENT_ID`. Stops on SIGTERM or Ctrl-C,
+after the broker has what was already received."""
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import resource
+import signal
+
+from anxin import logs
+from anxin.settings import Settings
+from ingest.broker_out import BrokerGone, BrokerOut
+from ingest.watch_gateway import Limits, WatchGateway
+
+log = logging.getLogger("anxin.gateway")
+
+
+def run_watch_gateway(settings: Settings, args: argparse.Namespace) -> int:
+    logs.configure(settings.log_level, settings.log_format)
+    _allow_many_connections()
+    try:
+        asyncio.run(_serve(settings, args))
+    except BrokerGone as exc:
+        log.error("%s", exc)
+        return 1
+    except OSError as exc:  # the port is taken, the address is not this machine's
+        log.error("cannot listen on %s:%s: %s", args.host, args.port, exc.strerror or exc)
+        return 1
+    return 0
+
+
+async def _serve(settings: Settings, args: argparse.Namespace) -> None:
+    mqtt = settings.mqtt
+    broker = BrokerOut(
+        host=mqtt.host, port=mqtt.port, client_id=settings.gateway_client_id,
+        username=mqtt.username, password=mqtt.password, tls=mqtt.tls,
+    )  # fmt: skip
+    await broker.start()
+    gateway = WatchGateway(broker, Limits(idle_s=float(args.idle)))
+    server = await gateway.serve(args.host, args.port)
+    sweeping = asyncio.create_task(gateway.sweep())
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    log.info(
+        "watch gateway listening on %s:%d, publishing to %s",
+        args.host, server.sockets[0].getsockname()[1], mqtt.redacted(),
+    )  # fmt: skip
+    await stop.wait()
+    server.close()
+    for conn in list(gateway.connections):
+        conn.close("the gateway is stopping")
+    sweeping.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await sweeping
+    unacknowledged = await broker.drain(timeout=5)
+    if unacknowledged:
+        log.error("stopping with %d messages the broker has not acknowledged", unacknowledged)
+    broker.stop()
+    log.info("watch gateway stopped")
+
+
+def _allow_many_connections() -> None:
+    """Each watch holds a connection: raise the open-files limit to what is allowed."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

@@ -1,0 +1,177 @@
+"""The TCP gateway for "3G" watches (`anxin gateway watch --port 5093`): it reads the
+watches' frames and publishes what they say as canonical messages, so the rest of Anxin
+sees one format. Where the protocol has a reply (an alarm's `AL`, the keepalive's
+`LK`), the watch gets it only once the broker has every message of that frame, so a
+watch that hears nothing sends again and nothing is lost between the two.
+
+One connection speaks for one watch: a frame naming another is refused and the
+connection closed. A malformed frame is logged and skipped; a connection that sends
+garbage for too long, or a frame without end, is closed; a connection silent past the
+idle limit is closed (a watch's keepalive comes every few minutes). Each connection
+holds at most one unfinished frame. Built on asyncio's Protocol, not streams: an idle
+connection costs a transport, a socket and a few small objects.
+"""
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import msgspec
+
+from ingest.adapters.watch import BadFrame, FrameSplitter, FrameTooLong, meaning, parse_frame
+from ingest.topics import PREFIX
+
+log = logging.getLogger("anxin.gateway")
+
+GARBAGE_MAX = 4096  # bytes outside any frame in a row before the connection is closed
+IDLE_S = 900.0
+SWEEP_S = 30.0
+
+
+class Broker(Protocol):
+    on_pressure: Callable[[bool], None]
+
+    def publish(self, topic: str, payload: bytes) -> "asyncio.Future[None]": ...
+
+    def send(self, topic: str, payload: bytes) -> bool: ...
+
+
+@dataclass
+class Limits:
+    max_frame: int = 64 * 1024
+    garbage_max: int = GARBAGE_MAX
+    idle_s: float = IDLE_S
+
+
+class WatchConnection(asyncio.Protocol):
+    __slots__ = ("device_id", "gateway", "last_seen", "splitter", "transport")
+
+    def __init__(self, gateway: "WatchGateway") -> None:
+        self.gateway = gateway
+        self.splitter = FrameSplitter(gateway.limits.max_frame)
+        self.transport: asyncio.Transport | None = None
+        self.device_id: str | None = None
+        self.last_seen = time.monotonic()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.gateway.connections.add(self)
+        if self.gateway.slowed:
+            transport.pause_reading()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.gateway.connections.discard(self)
+        self.transport = None
+
+    def data_received(self, data: bytes) -> None:
+        self.last_seen = time.monotonic()
+        try:
+            bodies = self.splitter.feed(data)
+        except FrameTooLong as exc:
+            self.close(f"frame too long: {exc}")
+            return
+        for body in bodies:
+            self.gateway.frame(self, body)
+        if self.splitter.garbage > self.gateway.limits.garbage_max:
+            self.close(f"{self.splitter.garbage} bytes outside any frame")
+
+    def send(self, reply: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(reply)
+
+    def close(self, why: str) -> None:
+        self.gateway.counts["closed"] += 1
+        log.warning("closing %s (%s): %s", self.peer(), self.device_id or "no frame yet", why)
+        if self.transport is not None:
+            self.transport.close()
+
+    def peer(self) -> str:
+        info = self.transport.get_extra_info("peername") if self.transport else None
+        return f"{info[0]}:{info[1]}" if info else "?"
+
+
+class WatchGateway:
+    def __init__(self, broker: Broker, limits: Limits | None = None) -> None:
+        self.broker = broker
+        self.limits = limits or Limits()
+        self.connections: set[WatchConnection] = set()
+        self.counts: Counter[str] = Counter()
+        self._encode = msgspec.json.Encoder().encode
+        # while the broker is behind, the watches wait in their sockets, not in memory
+        self.slowed = False
+        broker.on_pressure = self._slow
+
+    def _slow(self, slow: bool) -> None:
+        self.slowed = slow
+        self.counts["slowed" if slow else "resumed"] += 1
+        for conn in self.connections:
+            if conn.transport is not None and not conn.transport.is_closing():
+                if slow:
+                    conn.transport.pause_reading()
+                else:
+                    conn.transport.resume_reading()
+
+    async def serve(self, host: str, port: int) -> asyncio.Server:
+        loop = asyncio.get_running_loop()
+        return await loop.create_server(lambda: WatchConnection(self), host, port, backlog=4096)
+
+    def frame(self, conn: WatchConnection, body: bytes) -> None:
+        self.counts["frames"] += 1
+        try:
+            frame = parse_frame(body)
+            said = meaning(frame, time.time())
+        except BadFrame as exc:
+            self.counts["bad_frames"] += 1
+            log.info("bad frame from %s (%s): %s", conn.peer(), conn.device_id, exc)
+            return
+        if conn.device_id is None:
+            conn.device_id = frame.device_id
+        elif frame.device_id != conn.device_id:
+            conn.close(f"a frame for {frame.device_id!r} on {conn.device_id!r}'s connection")
+            return
+        self.counts["published"] += len(said.messages)
+        topic = f"{PREFIX}/{frame.device_id}/"
+        if said.reply is None:
+            for channel, payload in said.messages:
+                if not self.broker.send(topic + channel, self._encode(payload)):
+                    # the broker is away and the queue full: a position is lost, the
+                    # watch sends its next in a minute, and the count shows it
+                    self.counts["not_queued"] += 1
+            return
+        sent = [
+            self.broker.publish(topic + channel, self._encode(payload))
+            for channel, payload in said.messages
+        ]
+        if not sent:
+            conn.send(said.reply)
+        else:
+            reply = said.reply
+            both = asyncio.gather(*sent)
+            both.add_done_callback(lambda done: self._answer(conn, reply, done))
+
+    def _answer(
+        self, conn: WatchConnection, reply: bytes, done: "asyncio.Future[list[None]]"
+    ) -> None:
+        if done.cancelled() or done.exception() is not None:
+            self.counts["unanswered"] += 1  # the watch will send it again
+            return
+        self.counts["replies"] += 1
+        conn.send(reply)
+
+    async def sweep(self) -> None:
+        """Close connections silent past the idle limit; log the counts each round."""
+        while True:
+            await asyncio.sleep(SWEEP_S)
+            cutoff = time.monotonic() - self.limits.idle_s
+            for conn in [c for c in self.connections if c.last_seen < cutoff]:
+                conn.close(f"silent for {self.limits.idle_s:.0f} s")
+            log.info(
+                "%d watches connected; %s",
+                len(self.connections),
+                ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items())) or "nothing yet",
+            )

@@ -1,0 +1,243 @@
+"""The "3G" watch gateway over real TCP, a real broker and a real `anxin serve`: frames in
+every shape a watch sends them, the replies it waits for (only once the broker has the
+message), the canonical messages on MQTT, and what lands in the database; an SOS bit is
+a P1 alert. Garbage and impostors are shut out; the gateway carries on."""
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import psycopg
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from anxin.localstack import free_port, wait_for_port
+from simulators.watch import POSITION as UD_BODY
+from simulators.watch import frame
+from tests.conftest import Mosquitto, ServeProcess, register, wait_until
+
+WATCH = "8800000015"
+
+
+class Gateway:
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.port = free_port()
+        self.log_path = log
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "anxin.cli", "gateway", "watch",
+             "--host", "127.0.0.1", "--port", str(self.port)],
+            env={**env, "ANXIN_LOG_FORMAT": "text"}, stdout=log.open("ab"),
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        wait_for_port(self.port, timeout=15, proc=self.proc)
+
+    def connect(self) -> socket.socket:
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(15)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture
+def gateway(anxin_env: dict[str, str], tmp_path: Path) -> Iterator[Gateway]:
+    started = Gateway(anxin_env, tmp_path / "gateway.log")
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def watch(db: psycopg.Connection, serve: ServeProcess) -> str:
+    db.execute("INSERT INTO residents (id, name, district) VALUES ('r1', '王秀英', '江岸区')")
+    register(db, WATCH)
+    db.execute("UPDATE devices SET resident_id = 'r1' WHERE id = %s", (WATCH,))
+    serve.start()
+    return WATCH
+
+
+def read_reply(sock: socket.socket, timeout: float = 10) -> bytes:
+    sock.settimeout(timeout)
+    got = b""
+    while not got.endswith(b"]"):
+        try:
+            chunk = sock.recv(4096)
+        except ConnectionResetError:  # closed with what we sent still unread
+            break
+        if not chunk:
+            break
+        got += chunk
+    return got
+
+
+def rows(db: psycopg.Connection, query: str) -> list[tuple[object, ...]]:
+    return [tuple(r) for r in db.execute(query, (WATCH,)).fetchall()]
+
+
+def alarm(status: str, *, index: str | None = None, kind: str = "AL") -> bytes:
+    return frame(f"{kind}," + UD_BODY.format(status=status), index=index)
+
+
+def test_an_sos_alarm_is_answered_and_becomes_a_p1_alert(
+    gateway: Gateway, watch: str, db: psycopg.Connection
+) -> None:
+    with gateway.connect() as sock:
+        sock.sendall(alarm("00010001", index="0001"))  # SOS and low battery at once
+        assert read_reply(sock) == b"[3G*8800000015*0001*0002*AL]"
+    wait_until(
+        lambda: (
+            rows(db, "SELECT rule, severity FROM alerts WHERE device_id = %s") == [("sos", "P1")]
+        ),
+        timeout=10,
+        what="the SOS alert",
+    )
+    assert rows(db, "SELECT lat, lon FROM locations WHERE device_id = %s") == [
+        (30.5928, 114.3055)]  # fmt: skip
+    assert rows(db, "SELECT battery FROM device_status WHERE device_id = %s") == [(62.0,)]
+
+
+def test_sos_fall_and_taken_off_together_are_each_stored_and_alerted(
+    gateway: Gateway, watch: str, db: psycopg.Connection
+) -> None:
+    with gateway.connect() as sock:
+        sock.sendall(alarm("00310000", kind="AL_LTE"))  # bits 16, 20, 21
+        assert read_reply(sock).endswith(b"*AL]")
+        sock.sendall(alarm("00310000", kind="AL_LTE"))  # the watch repeats it
+        assert read_reply(sock).endswith(b"*AL]")
+    wait_until(
+        lambda: (
+            sorted(rows(db, "SELECT type FROM events WHERE device_id = %s"))
+            == [("fall",), ("removed",), ("sos",)]
+        ),
+        timeout=10,
+        what="three events, once each",
+    )
+    wait_until(
+        lambda: (
+            {r[0] for r in rows(db, "SELECT rule FROM alerts WHERE device_id = %s")}
+            >= {"sos", "fall"}
+        ),
+        timeout=10,
+        what="SOS and fall alerts",
+    )
+
+
+def test_split_concatenated_and_indexed_frames_with_noise_all_land(
+    gateway: Gateway, watch: str, db: psycopg.Connection, broker: Mosquitto
+) -> None:
+    seen: list[tuple[str, dict[str, object]]] = []
+    listener = mqtt.Client(CallbackAPIVersion.VERSION2)
+    listener.on_message = lambda _c, _u, m: seen.append((m.topic, json.loads(m.payload)))
+    listener.connect("127.0.0.1", broker.port)
+    listener.subscribe(f"anxin/v1/{WATCH}/#", qos=1)
+    listener.loop_start()
+    time.sleep(0.5)
+    stream = (
+        frame("LK,120,0,80", index="00A1")
+        + b"\r\n"  # some watches end lines
+        + frame("bphrt,135,85,72,,,,", length="0000")  # a wrong LEN: brackets decide
+        + frame("btemp2,1,37.9")
+        + frame("oxygen,95")
+        + frame("heart,81")
+        + frame("UD," + UD_BODY.format(status="0"))
+    )
+    with gateway.connect() as sock:
+        for k in range(0, len(stream), 7):  # seven bytes at a time
+            sock.sendall(stream[k : k + 7])
+            time.sleep(0.001)
+        assert read_reply(sock) == b"[3G*8800000015*00A1*0002*LK]"
+    wait_until(
+        lambda: rows(
+            db, "SELECT count(*) FILTER (WHERE sbp = 135 AND dbp = 85 AND hr = 72),"
+            " count(*) FILTER (WHERE temp > 37.8), count(*) FILTER (WHERE spo2 = 95),"
+            " count(*) FILTER (WHERE hr = 81), count(*) FILTER (WHERE steps = 1234)"
+            " FROM vitals WHERE device_id = %s",
+        ) == [(1, 1, 1, 1, 1)],
+        timeout=10,
+        what="every measurement stored once",
+    )  # fmt: skip
+    listener.loop_stop()
+    topics = {t for t, _ in seen}
+    assert {f"anxin/v1/{WATCH}/{c}" for c in ("status", "vitals", "location")} <= topics
+    (bp,) = [p for t, p in seen if p.get("sbp") == 135]
+    assert bp["dbp"] == 85
+    assert not rows(db, "SELECT reason FROM dead_letters WHERE device_id = %s")
+
+
+def test_the_watch_is_answered_only_once_the_broker_has_its_alarm(
+    gateway: Gateway, watch: str, db: psycopg.Connection, broker: Mosquitto
+) -> None:
+    with gateway.connect() as sock:
+        sock.sendall(frame("LK"))
+        assert read_reply(sock).endswith(b"*LK]")
+        broker.stop()
+        sock.sendall(alarm("00010000"))
+        sock.settimeout(1.5)
+        with pytest.raises(TimeoutError):
+            sock.recv(100)  # no broker, no reply: the watch will send it again
+        broker.start()
+        assert read_reply(sock, timeout=20).endswith(b"*AL]")
+    wait_until(
+        lambda: rows(db, "SELECT rule FROM alerts WHERE device_id = %s") == [("sos",)],
+        timeout=20,
+        what="the SOS once the broker is back",
+    )
+
+
+BAD_FRAMES = (
+    b"[3G*8800000015]",
+    b"[3G*ID WITH SPACE*0002*LK]",
+    frame("UD,1,2,3"),
+    frame("bphrt,abc,def"),
+    frame("UD," + UD_BODY.format(status="zz")),
+)
+
+
+def test_garbage_impostors_and_bad_frames_are_shut_out_and_the_gateway_carries_on(
+    gateway: Gateway, watch: str
+) -> None:
+    with gateway.connect() as noisy:
+        noisy.sendall(b"GET / HTTP/1.1\r\n" + b"x" * 5000)
+        assert read_reply(noisy) == b""  # closed: too long outside any frame
+    with gateway.connect() as impostor:
+        impostor.sendall(frame("LK"))
+        assert read_reply(impostor).endswith(b"*LK]")
+        impostor.sendall(b"[3G*8800000099*0002*LK]")  # speaking for another watch
+        assert read_reply(impostor) == b""
+    with gateway.connect() as endless:
+        endless.sendall(b"[3G*8800000015*FFFF*TK," + b"\x01" * 70_000)
+        assert read_reply(endless) == b""  # no end within 64 KiB
+    with gateway.connect() as sock:
+        for bad in BAD_FRAMES:
+            sock.sendall(bad)
+        sock.sendall(frame("LK"))
+        assert read_reply(sock).endswith(b"*LK]")  # still reading this connection
+    assert gateway.proc.poll() is None
+    assert "Traceback" not in gateway.log()
+
+
+def test_a_thousand_idle_watches_are_held_and_the_next_one_is_answered(
+    gateway: Gateway, watch: str
+) -> None:
+    idle = [gateway.connect() for _ in range(1000)]
+    try:
+        for sock in idle[:10]:
+            sock.sendall(frame("LK"))
+        for sock in idle[:10]:
+            assert read_reply(sock).endswith(b"*LK]")
+        with gateway.connect() as sock:
+            sock.sendall(frame("TKQ"))
+            assert read_reply(sock).endswith(b"*TKQ]")
+    finally:
+        for sock in idle:
+            sock.close()
