@@ -37,12 +37,17 @@ class BrokerGone(ConnectionError):
 
 
 def _length(n: int) -> bytes:
+    if n < 128:
+        return _SHORT[n]
     out = bytearray()
     while True:
         byte, n = n % 128, n // 128
         out.append(byte | (0x80 if n else 0))
         if not n:
             return bytes(out)
+
+
+_SHORT = [bytes((n,)) for n in range(128)]
 
 
 def _text(value: str) -> bytes:
@@ -178,9 +183,12 @@ class BrokerOut:
             if len(self._topics) >= TOPICS_KEPT:
                 self._topics.clear()
             head = self._topics[topic] = _text(topic)
-        self._queued.append((head, payload, done))
-        if self._transport is not None:
-            self._admit()
+        if self._transport is not None and not self._queued and len(self._inflight) < WINDOW:
+            self._fly(head, payload, done)  # the usual case: straight out
+        else:
+            self._queued.append((head, payload, done))
+            if self._transport is not None:
+                self._admit()
         if not self.slowed and len(self._inflight) + len(self._queued) >= SLOW_AT:
             self._pressure()
         return True
@@ -193,15 +201,17 @@ class BrokerOut:
     def _admit(self) -> None:
         """Queued messages into flight while packet ids are free (they are 16-bit)."""
         while self._queued and len(self._inflight) < WINDOW:
-            topic, payload, done = self._queued.popleft()
-            while self._next_id in self._inflight:
-                self._next_id = self._next_id % 65535 + 1
-            pid = self._next_id
-            self._next_id = pid % 65535 + 1
-            body = topic + struct.pack("!H", pid) + payload
-            packet = b"\x32" + _length(len(body)) + body
-            self._inflight[pid] = (packet, done)
-            self._send(packet)
+            self._fly(*self._queued.popleft())
+
+    def _fly(self, head: bytes, payload: bytes, done: "asyncio.Future[None] | None") -> None:
+        pid = self._next_id
+        while pid in self._inflight:
+            pid = pid % 65535 + 1
+        self._next_id = pid % 65535 + 1
+        size = len(head) + 2 + len(payload)
+        packet = b"".join((b"\x32", _length(size), head, pid.to_bytes(2, "big"), payload))
+        self._inflight[pid] = (packet, done)
+        self._send(packet)
 
     def _pressure(self) -> None:
         backlog = self.backlog

@@ -96,8 +96,9 @@ class Frame:
     kind: str
     content: bytes  # after TYPE and its comma, unescaped
 
-    def fields(self) -> list[str]:
-        return self.content.decode("latin-1").split(",") if self.content else []
+    def fields(self, first: int = -1) -> list[str]:
+        """The content's fields; with `first`, those and the rest unsplit as one more."""
+        return self.content.decode("latin-1").split(",", first) if self.content else []
 
     def reply(self, content: str) -> bytes:
         """A frame back to the same watch, with its index if it sent one."""
@@ -208,7 +209,7 @@ def _link(frame: Frame, now: float) -> Meaning:
 
 
 def _position(frame: Frame, now: float) -> Meaning:
-    v = frame.fields()
+    v = frame.fields(16)  # the cells and Wi-Fi after them: not read
     if len(v) < 16:
         msg = f"a position has 16 fields before the cells, this one {len(v)}"
         raise ValueError(msg)
