@@ -101,9 +101,15 @@ def test_an_sos_alarm_is_answered_and_becomes_a_p1_alert(
         timeout=10,
         what="the SOS alert",
     )
-    assert rows(db, "SELECT lat, lon FROM locations WHERE device_id = %s") == [
-        (30.5928, 114.3055)]  # fmt: skip
-    assert rows(db, "SELECT battery FROM device_status WHERE device_id = %s") == [(62.0,)]
+    # the position's readings go by the readings lane, batched: a moment behind the SOS
+    wait_until(
+        lambda: (
+            rows(db, "SELECT lat, lon FROM locations WHERE device_id = %s") == [(30.5928, 114.3055)]
+            and rows(db, "SELECT battery FROM device_status WHERE device_id = %s") == [(62.0,)]
+        ),
+        timeout=10,
+        what="the alarm's location and battery",
+    )
 
 
 def test_sos_fall_and_taken_off_together_are_each_stored_and_alerted(
