@@ -22,6 +22,8 @@ import struct
 from collections import deque
 from collections.abc import Callable
 
+from kernel.mqtt_wire import connect_packet, remaining_length, text
+
 log = logging.getLogger("anxin.gateway.mqtt")
 
 MAX_QUEUED = 100_000  # messages held unacknowledged, connected or not
@@ -34,38 +36,6 @@ RETRY_S = (0.5, 1.0, 2.0, 5.0)
 
 class BrokerGone(ConnectionError):
     pass
-
-
-def _length(n: int) -> bytes:
-    if n < 128:
-        return _SHORT[n]
-    out = bytearray()
-    while True:
-        byte, n = n % 128, n // 128
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-_SHORT = [bytes((n,)) for n in range(128)]
-
-
-def _text(value: str) -> bytes:
-    raw = value.encode()
-    return struct.pack("!H", len(raw)) + raw
-
-
-def connect_packet(client_id: str, username: str | None, password: str | None) -> bytes:
-    flags = 0x02  # clean session: what was not acknowledged, this side sends again
-    payload = _text(client_id)
-    if username is not None:
-        flags |= 0x80
-        payload += _text(username)
-        if password is not None:
-            flags |= 0x40
-            payload += _text(password)
-    body = _text("MQTT") + bytes([4, flags]) + struct.pack("!H", KEEPALIVE_S) + payload
-    return b"\x10" + _length(len(body)) + body
 
 
 _PUBACK = struct.Struct("!BBH")
@@ -131,7 +101,10 @@ class BrokerOut:
         tls: bool = False,
     ) -> None:
         self._host, self._port = host, port
-        self._connect = connect_packet(client_id, username, password)
+        # clean session: what was not acknowledged, this side sends again
+        self._connect = connect_packet(
+            client_id, username=username, password=password, keepalive_s=KEEPALIVE_S
+        )
         self._tls = ssl.create_default_context() if tls else None
         self._transport: asyncio.Transport | None = None
         self._inflight: dict[int, tuple[bytes, asyncio.Future[None] | None]] = {}
@@ -182,7 +155,7 @@ class BrokerOut:
         if head is None:
             if len(self._topics) >= TOPICS_KEPT:
                 self._topics.clear()
-            head = self._topics[topic] = _text(topic)
+            head = self._topics[topic] = text(topic)
         if self._transport is not None and not self._queued and len(self._inflight) < WINDOW:
             self._fly(head, payload, done)  # the usual case: straight out
         else:
@@ -209,7 +182,7 @@ class BrokerOut:
             pid = pid % 65535 + 1
         self._next_id = pid % 65535 + 1
         size = len(head) + 2 + len(payload)
-        packet = b"".join((b"\x32", _length(size), head, pid.to_bytes(2, "big"), payload))
+        packet = b"".join((b"\x32", remaining_length(size), head, pid.to_bytes(2, "big"), payload))
         self._inflight[pid] = (packet, done)
         self._send(packet)
 

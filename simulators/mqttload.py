@@ -16,33 +16,19 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
+from kernel import mqtt_wire
+
 CONNECT_TIMEOUT_S = 5.0
 WINDOW = 30_000  # unacknowledged messages at most (packet ids are 16-bit)
 
 
-def _remaining_length(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, n = n % 128, n // 128
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _string(s: str) -> bytes:
-    raw = s.encode()
-    return struct.pack("!H", len(raw)) + raw
-
-
 def connect_packet(client_id: str) -> bytes:
-    # protocol "MQTT" level 4, clean session, keepalive 0 (off)
-    body = _string("MQTT") + bytes([4, 0x02]) + struct.pack("!H", 0) + _string(client_id)
-    return b"\x10" + _remaining_length(len(body)) + body
+    return mqtt_wire.connect_packet(client_id)  # clean session, keepalive 0 (off)
 
 
 def publish_packet(topic: str, payload: bytes, pid: int) -> bytes:
-    body = _string(topic) + struct.pack("!H", pid) + payload
-    return b"\x32" + _remaining_length(len(body)) + body  # PUBLISH, QoS 1
+    body = mqtt_wire.text(topic) + struct.pack("!H", pid) + payload
+    return b"\x32" + mqtt_wire.remaining_length(len(body)) + body  # PUBLISH, QoS 1
 
 
 class LoadPublisher:
