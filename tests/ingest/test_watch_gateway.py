@@ -44,7 +44,12 @@ class Gateway:
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()
-            self.proc.wait(15)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()  # and the test says so below
+                self.proc.wait()
+                pytest.fail(f"the gateway did not stop on SIGTERM:\n{self.log()}")
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -210,7 +215,7 @@ BAD_FRAMES = (
 
 
 def test_garbage_impostors_and_bad_frames_are_shut_out_and_the_gateway_carries_on(
-    gateway: Gateway, watch: str
+    gateway: Gateway,
 ) -> None:
     with gateway.connect() as noisy:
         noisy.sendall(b"GET / HTTP/1.1\r\n" + b"x" * 5000)
@@ -233,7 +238,7 @@ def test_garbage_impostors_and_bad_frames_are_shut_out_and_the_gateway_carries_o
 
 
 def test_a_thousand_idle_watches_are_held_and_the_next_one_is_answered(
-    gateway: Gateway, watch: str
+    gateway: Gateway,
 ) -> None:
     idle = [gateway.connect() for _ in range(1000)]
     try:
