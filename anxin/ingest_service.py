@@ -143,6 +143,7 @@ class IngestService:
         """
         for ln in self.lanes:
             ln.consumer.stop_taking()
+            ln.pipeline.flush()
         deadline = time.monotonic() + drain_s
         quiet_since = time.monotonic()
         while time.monotonic() < deadline and time.monotonic() - quiet_since < DRAIN_QUIET_S:

@@ -81,6 +81,7 @@ class IngestPipeline:
         self._urgent_in = 0  # SOS and falls submitted (paho thread)
         self._urgent_out = 0  # ... and taken into a batch (writer)
         self._wake = asyncio.Event()
+        self._flushing = False  # stopping: what is held is written now, not at its timer
         self._loop: asyncio.AbstractEventLoop | None = None
         self._outage = outage or OutageLog(log)
         self._blind = False  # saw the database away since the last commit
@@ -133,6 +134,12 @@ class IngestPipeline:
             return outcome
         return Limited(outcome.device_id, self._over_limit_reason)
 
+    def flush(self) -> None:
+        """Stopping: write what is held at once instead of at the batch timer (with a
+        long timer, a clean stop would otherwise wait out its drain limit)."""
+        self._flushing = True
+        self._wake.set()
+
     def idle(self) -> bool:
         """Nothing buffered and no batch being written."""
         return not self._buffer and not self._batch
@@ -161,7 +168,7 @@ class IngestPipeline:
             size = len(self._buffer)
             if oldest is not None:
                 remaining = oldest + self._max_delay_s - time.monotonic()
-                if urgent or size >= self._batch_max or remaining <= 0:
+                if urgent or size >= self._batch_max or remaining <= 0 or self._flushing:
                     return
             else:
                 remaining = None

@@ -124,6 +124,25 @@ def test_sos_is_not_held_by_the_batch_timer(
     assert time.monotonic() - sent < 5
 
 
+def test_a_clean_stop_writes_what_it_holds_at_once_not_at_the_batch_timer(
+    db: psycopg.Connection, broker: Mosquitto, serve: ServeProcess
+) -> None:
+    register(db, "w1")
+    serve.env["ANXIN_BATCH_MAX_DELAY_MS"] = "60000"  # a minute: stopping must not wait for it
+    serve.start()
+    with publisher(broker) as pub:
+        for k in range(5):
+            pub.publish("anxin/v1/w1/vitals", {"ts": time.time() - k, "hr": 70 + k}, "vitals")
+    held = '{lane="readings"}'
+    wait_until(
+        lambda: metric(serve, "anxin_ingest_pending_messages").get(held) == 5,
+        timeout=10,
+        what="five readings held",
+    )
+    serve.stop()  # within its drain limit (10 s), well before the timer
+    assert count(db, "SELECT count(*) FROM vitals") == 5
+
+
 def test_smoke_gas_and_water_alarms_take_the_fast_path(
     db: psycopg.Connection, broker: Mosquitto, serve: ServeProcess
 ) -> None:
