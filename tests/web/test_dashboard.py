@@ -226,8 +226,18 @@ def test_a_lost_connection_shows_itself_and_what_happened_meanwhile_arrives(
     expect(row.locator("td").nth(1)).to_have_text("已受理")
 
 
+def test_a_wrong_token_is_refused_in_chinese(browser: Browser, world: World) -> None:
+    page = browser.new_page(locale="zh-CN")
+    page.goto(world.base + "/")
+    page.fill("#login-token", "anx_000000000000_wrong")
+    page.keyboard.press("Enter")
+    expect(page.locator("#login-error")).to_contain_text("令牌无效")
+    expect(page.locator("#app")).to_be_hidden()
+
+
 def test_a_district_operator_sees_only_their_district(browser: Browser, world: World) -> None:
     page = log_in(browser, world, "op_jiangan")
+    expect(page.locator("#who")).to_contain_text("接警员")
     expect(page.locator("#queue-rows tr")).to_have_count(1)
     expect(page.locator("#queue-rows tr").first).to_contain_text("江岸区")
 

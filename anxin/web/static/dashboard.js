@@ -55,7 +55,8 @@ $("login").addEventListener("submit", async (event) => {
     $("login-token").value = "";
     await start(me);
   } catch (error) {
-    $("login-error").textContent = error.message;
+    $("login-error").textContent =
+      error instanceof ApiError && error.status === 401 ? t("bad_token") : error.message;
   }
 });
 
@@ -74,7 +75,7 @@ for (const tab of document.querySelectorAll("[data-view]")) {
 async function start(me) {
   $("login").hidden = true;
   $("app").hidden = false;
-  $("who").textContent = `${me.name} · ${me.role}${me.districts.length ? ` · ${me.districts.join("、")}` : ""}`;
+  $("who").textContent = `${me.name} · ${t(`role_${me.role}`)}${me.districts.length ? ` · ${me.districts.join("、")}` : ""}`;
   document.body.dataset.role = me.role;
   await loadPoints(); // the queue names the points
   connect();

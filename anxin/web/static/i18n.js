@@ -67,6 +67,13 @@ const WORDS = {
   capacity: ["容量", "capacity"],
   closed_now: ["未营业", "closed now"],
   failed: ["操作失败", "Failed"],
+  bad_token: ["令牌无效或已停用，请向管理员索取新令牌", "Unknown or revoked token: ask an administrator for a new one"],
+  no_library: ["地图或图表组件未安装：请运维执行 scripts/install-web", "Map or chart library not installed: run scripts/install-web"],
+  role_operator: ["接警员", "operator"],
+  role_supervisor: ["值班主管", "supervisor"],
+  role_admin: ["管理员", "administrator"],
+  role_service_point: ["服务点", "service point"],
+  role_caregiver: ["照护人", "caregiver"],
   shortcuts: ["快捷键：J/K 上下，Enter 打开，A 受理，D 派单，N 备注，Esc 关闭",
               "Keys: J/K move, Enter open, A acknowledge, D assign, N note, Esc close"],
 };

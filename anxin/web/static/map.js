@@ -18,7 +18,7 @@ export class IncidentMap {
 
   async show() {
     if (typeof window.L !== "object") {
-      this.box.textContent = "Leaflet missing: run scripts/install-web";
+      this.box.textContent = t("no_library");
       return null;
     }
     if (this.map === null) {

@@ -5,7 +5,7 @@ import { config, t } from "./i18n.js";
 
 export function vitalsChart(box, vitals) {
   if (typeof window.uPlot !== "function") {
-    box.textContent = "uPlot missing: run scripts/install-web";
+    box.textContent = t("no_library");
     return null;
   }
   const xs = vitals.map((v) => Date.parse(v.ts) / 1000);
