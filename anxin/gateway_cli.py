@@ -22,7 +22,7 @@ def run_watch_gateway(settings: Settings, args: argparse.Namespace) -> int:
     _allow_many_connections()
     try:
         asyncio.run(_serve(settings, args))
-    except BrokerGone as exc:
+    except (BrokerGone, GatewayFailed) as exc:
         log.error("%s", exc)
         return 1
     except OSError as exc:  # the port is taken, the address is not this machine's
@@ -40,7 +40,7 @@ async def _serve(settings: Settings, args: argparse.Namespace) -> None:
     await broker.start()
     gateway = WatchGateway(broker, Limits(idle_s=float(args.idle)))
     server = await gateway.serve(args.host, args.port)
-    sweeping = asyncio.create_task(gateway.sweep())
+    sweeping = asyncio.create_task(gateway.sweep(), name="idle sweeper")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -49,18 +49,35 @@ async def _serve(settings: Settings, args: argparse.Namespace) -> None:
         "watch gateway listening on %s:%d, publishing to %s",
         args.host, server.sockets[0].getsockname()[1], mqtt.redacted(),
     )  # fmt: skip
-    await stop.wait()
+    # the gateway's background work is watched: if the broker connection's task or the
+    # sweeper ends, the process says why and exits 1 (its service manager restarts it)
+    # rather than go on taking frames it can no longer publish
+    stopping = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait(
+        {stopping, sweeping, broker.task}, return_when=asyncio.FIRST_COMPLETED
+    )
+    failed = [t for t in done if t is not stopping]
     server.close()
     for conn in list(gateway.connections):
         conn.close("the gateway is stopping")
     sweeping.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await sweeping
+    stopping.cancel()
+    if failed:
+        broker.stop()
+        task = failed[0]
+        why = task.exception() if not task.cancelled() else "cancelled"
+        raise GatewayFailed(f"the gateway's {task.get_name()} task ended: {why!r}")
     unacknowledged = await broker.drain(timeout=5)
     if unacknowledged:
         log.error("stopping with %d messages the broker has not acknowledged", unacknowledged)
     broker.stop()
     log.info("watch gateway stopped")
+
+
+class GatewayFailed(RuntimeError):
+    pass
 
 
 def _allow_many_connections() -> None:

@@ -125,13 +125,19 @@ class BrokerOut:
     async def start(self, timeout: float = 10) -> None:
         """Connect (BrokerGone if the broker does not answer in time), then keep the
         connection: reconnect and send again what was not acknowledged."""
-        self._task = asyncio.create_task(self._run())
+        self._task = asyncio.create_task(self._run(), name="broker connection")
         try:
             await asyncio.wait_for(self.connected.wait(), timeout)
         except TimeoutError:
             self._task.cancel()
             msg = f"no CONNACK from the broker at {self._host}:{self._port} in {timeout:.0f} s"
             raise BrokerGone(msg) from None
+
+    @property
+    def task(self) -> "asyncio.Task[None]":
+        """The task keeping the connection: it ends only if something unforeseen broke."""
+        assert self._task is not None, "start() first"
+        return self._task
 
     def publish(self, topic: str, payload: bytes) -> "asyncio.Future[None]":
         """Publish; the future completes when the broker has it."""
