@@ -441,6 +441,24 @@ CREATE INDEX IF NOT EXISTS dead_letters_received ON dead_letters (received_at DE
 -- Upgrades of databases made by earlier versions ----------------------------------
 
 ALTER TABLE devices ADD COLUMN IF NOT EXISTS over_limit_at timestamptz;
+-- How the device speaks (devices.models.Protocol): canonical MQTT, a "3G" watch through
+-- the gateway, a Zigbee sensor through Zigbee2MQTT, a phone running OwnTracks. `name`
+-- is what it calls itself there (a Zigbee2MQTT friendly name, OwnTracks' user/device).
+-- `account`: the MQTT account that speaks for it (a home's Zigbee2MQTT speaks for all
+-- of that home's sensors); NULL for a watch, whose gateway speaks for it.
+ALTER TABLE devices ADD COLUMN IF NOT EXISTS protocol text NOT NULL DEFAULT 'canonical';
+ALTER TABLE devices ADD COLUMN IF NOT EXISTS name text;
+ALTER TABLE devices ADD COLUMN IF NOT EXISTS account text;
+CREATE UNIQUE INDEX IF NOT EXISTS devices_name ON devices (protocol, name);
+
+-- MQTT accounts of devices: the password only as Mosquitto's PBKDF2-SHA512 hash
+-- ($7$iterations$salt$hash), shown once when made; `anxin devices export-mosquitto`
+-- writes them, with what each may publish and read, into the broker's configuration.
+CREATE TABLE IF NOT EXISTS mqtt_accounts (
+    name          text PRIMARY KEY CHECK (name ~ '^[A-Za-z0-9_-]{1,64}$'),
+    password_hash text NOT NULL CHECK (password_hash LIKE '$7$%'),
+    created_at    timestamptz NOT NULL DEFAULT now()
+);
 ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS messages bigint NOT NULL DEFAULT 1
     CHECK (messages > 0);
 ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS last_at timestamptz;

@@ -15,8 +15,12 @@ from alerts.policy import EscalationPolicy
 from anxin.policies import dispatcher
 from anxin.settings import Settings
 from anxin.supervisor import Supervisor
+from ingest.adapters.names import DeviceNames
+from ingest.adapters.owntracks import OwnTracks
+from ingest.adapters.zigbee2mqtt import Zigbee2Mqtt
 from ingest.codec import Codec
 from ingest.consumer import MqttConsumer
+from ingest.decoding import Decoder
 from ingest.pipeline import IngestPipeline
 from ingest.ratelimit import RateLimiter
 from ingest.topics import (
@@ -63,6 +67,13 @@ class IngestService:
             max_payload_bytes=settings.max_payload_bytes,
             future_tolerance_s=settings.future_tolerance_s,
         )
+        # Devices that speak Zigbee2MQTT or OwnTracks: their topics are subscribed on
+        # the lane of what they say (a home sensor's state is its events: a door, a
+        # smoke alarm, an SOS press), and their adapters turn them into canonical ones.
+        names = DeviceNames()
+        zigbee = Zigbee2Mqtt(names, settings.zigbee2mqtt_base_topic)
+        owntracks = OwnTracks(names)
+        decoder = Decoder(codec, (zigbee, owntracks))
 
         def lane(
             name: str,
@@ -76,7 +87,8 @@ class IngestService:
             pipeline = IngestPipeline(
                 alerts=intake,
                 pool=pool,
-                codec=codec,
+                decoder=decoder,
+                names=names,
                 batch_max=batch_max,
                 max_delay_s=delay_s,
                 outage=outage,
@@ -107,10 +119,16 @@ class IngestService:
 
         # Events are written as they come: never in a batch timer, never behind readings.
         self.lanes = [
-            lane("events", EVENT_SUBSCRIPTIONS, 1000, 0.0, client_suffix="-events"),
+            lane(
+                "events",
+                (*EVENT_SUBSCRIPTIONS, *zigbee.subscriptions, *owntracks.event_subscriptions),
+                1000,
+                0.0,
+                client_suffix="-events",
+            ),
             lane(
                 "readings",
-                READING_SUBSCRIPTIONS,
+                (*READING_SUBSCRIPTIONS, *owntracks.reading_subscriptions),
                 settings.batch_max_messages,
                 settings.batch_max_delay_ms / 1000,
                 elsewhere=EVENT_SUFFIX,

@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     # `stock`: paho's public API only. fast falls back to stock if paho changed.
     mqtt_client: Literal["fast", "stock"] = "fast"
 
+    # Zigbee2MQTT's base_topic: its sensors' states arrive on <base>/<friendly name>
+    zigbee2mqtt_base_topic: str = Field(
+        default="zigbee2mqtt", pattern=r"^[A-Za-z0-9_-]{1,64}(/[A-Za-z0-9_-]{1,64}){0,3}$"
+    )
+
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=1, le=65535)
 

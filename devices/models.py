@@ -19,6 +19,12 @@ class DeviceKind(StrEnum):
     SMOKE = "smoke"
     GAS = "gas"
     WATER = "water"
+    # a Zigbee remote or panic button that is not registered as an SOS button: its
+    # presses are stored as `button` events (an `emergency` action is still an SOS)
+    BUTTON = "button"
+    # a phone running OwnTracks (the app reports when it moves, so it can be silent for
+    # hours: it is not watched for silence like a wearable)
+    PHONE = "phone"
 
 
 # What a device can report on its `event` channel (see DESIGN, MQTT topics).
@@ -42,6 +48,8 @@ class EventType(StrEnum):
     # a watch's own fence, or an OwnTracks region (data.region): stored, never paged
     GEOFENCE_EXIT = "geofence_exit"
     GEOFENCE_ENTER = "geofence_enter"
+    # a sensor says its battery is low (Zigbee's battery_low): a maintenance task
+    BATTERY_LOW = "battery_low"
 
 
 class HelpService(StrEnum):
@@ -98,6 +106,8 @@ EXPECTED_INTERVAL_S: dict[DeviceKind, int] = {
     DeviceKind.SMOKE: 3600,
     DeviceKind.GAS: 3600,
     DeviceKind.WATER: 3600,
+    DeviceKind.BUTTON: 3600,
+    DeviceKind.PHONE: 6 * 3600,
 }
 
 
@@ -153,11 +163,55 @@ class Resident(ResidentIn):
     phone: str | None = None
 
 
+class Protocol(StrEnum):
+    """How a device reaches Anxin (ingest.adapters turns each into canonical readings)."""
+
+    CANONICAL = "canonical"  # anxin/v1/<id>/<channel>, Anxin's own JSON
+    WATCH = "watch"  # a "3G" watch, through `anxin gateway watch`
+    ZIGBEE2MQTT = "zigbee2mqtt"  # <base topic>/<friendly name>, a home's Zigbee2MQTT
+    OWNTRACKS = "owntracks"  # owntracks/<user>/<device>, a phone
+
+
+# A Zigbee2MQTT friendly name may hold slashes (`home12/door`); OwnTracks' is
+# `user/device`. Neither may hold MQTT's wildcards, and no level may be empty.
+DEVICE_NAME_PATTERN = r"^[^/+#\s]{1,64}(/[^/+#\s]{1,64}){0,3}$"
+DeviceName = Annotated[str, Field(pattern=DEVICE_NAME_PATTERN, max_length=200)]
+AccountName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+
 class DeviceIn(BaseModel):
     id: DeviceId
     kind: DeviceKind
     resident_id: ResidentId | None = None
     expected_interval_s: int | None = Field(default=None, gt=0)
+    protocol: Protocol = Protocol.CANONICAL
+    # what it calls itself on its protocol: required for zigbee2mqtt and owntracks
+    name: DeviceName | None = None
+    # the MQTT account that speaks for it; default its own id (a watch: the gateway's)
+    account: AccountName | None = None
+
+    @model_validator(mode="after")
+    def _named_where_its_protocol_names_it(self) -> "DeviceIn":
+        named = self.protocol in (Protocol.ZIGBEE2MQTT, Protocol.OWNTRACKS)
+        if named and self.name is None:
+            msg = f"a {self.protocol} device needs its name on that protocol (--name)"
+            raise ValueError(msg)
+        if self.protocol is Protocol.OWNTRACKS and self.name and self.name.count("/") != 1:
+            msg = f"an OwnTracks name is user/device, got {self.name!r}"
+            raise ValueError(msg)
+        if not named and self.name is not None:
+            msg = f"a {self.protocol} device goes by its id; a name is for zigbee2mqtt, owntracks"
+            raise ValueError(msg)
+        if self.protocol is Protocol.WATCH and self.account is not None:
+            msg = "a watch has no MQTT account of its own: the watch gateway speaks for it"
+            raise ValueError(msg)
+        return self
+
+    @property
+    def mqtt_account(self) -> str | None:
+        if self.protocol is Protocol.WATCH:
+            return None
+        return self.account or self.id
 
 
 class Device(BaseModel):
@@ -165,6 +219,9 @@ class Device(BaseModel):
     kind: DeviceKind
     resident_id: ResidentId | None
     expected_interval_s: int
+    protocol: Protocol = Protocol.CANONICAL
+    name: str | None = None
+    account: str | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -10,6 +10,7 @@ from psycopg.rows import class_row, dict_row
 from devices.errors import DeviceExists, UnknownDevice, UnknownResident
 from devices.models import EXPECTED_INTERVAL_S, Device, DeviceIn, Resident, ResidentIn
 
+_DEVICE = "id, kind, resident_id, expected_interval_s, protocol, name, account"
 _PROFILE = (
     "name", "home_lat", "home_lon", "address", "flags", "phone", "birth_date", "district",
     "community", "medical_notes", "allergies", "mobility", "access_notes", "language",
@@ -93,14 +94,17 @@ async def _insert_devices(
 ) -> None:
     async with conn.cursor() as cur:
         await cur.executemany(
-            "INSERT INTO devices (id, kind, resident_id, expected_interval_s)"
-            f" VALUES (%s, %s, %s, %s) {on_conflict}",
+            "INSERT INTO devices (id, kind, resident_id, expected_interval_s, protocol, name,"
+            f" account) VALUES (%s, %s, %s, %s, %s, %s, %s) {on_conflict}",
             [
                 (
                     d.id,
                     str(d.kind),
                     d.resident_id,
                     d.expected_interval_s or EXPECTED_INTERVAL_S[d.kind],
+                    str(d.protocol),
+                    d.name,
+                    d.mqtt_account,
                 )
                 for d in devices
             ],
@@ -117,7 +121,7 @@ async def flag_over_limit(*, conn: AsyncConnection, device_ids: Iterable[str]) -
 async def get_device(*, conn: AsyncConnection, device_id: str) -> Device:
     async with conn.cursor(row_factory=class_row(Device)) as cur:
         await cur.execute(
-            "SELECT id, kind, resident_id, expected_interval_s FROM devices WHERE id = %s",
+            f"SELECT {_DEVICE} FROM devices WHERE id = %s",
             (device_id,),
         )
         device = await cur.fetchone()
@@ -132,7 +136,7 @@ async def list_devices(
 ) -> list[Device]:
     async with conn.cursor(row_factory=class_row(Device)) as cur:
         await cur.execute(
-            "SELECT id, kind, resident_id, expected_interval_s FROM devices"
+            f"SELECT {_DEVICE} FROM devices"
             " WHERE %(after)s::text IS NULL OR id > %(after)s ORDER BY id LIMIT %(limit)s",
             {"after": after, "limit": limit},
         )
@@ -143,8 +147,7 @@ async def devices_by_id(*, conn: AsyncConnection, ids: Iterable[str] | None = No
     """The devices with these ids (unregistered ones are left out), or all of them."""
     async with conn.cursor(row_factory=class_row(Device)) as cur:
         await cur.execute(
-            "SELECT id, kind, resident_id, expected_interval_s FROM devices"
-            " WHERE %(ids)s::text[] IS NULL OR id = ANY(%(ids)s)",
+            f"SELECT {_DEVICE} FROM devices WHERE %(ids)s::text[] IS NULL OR id = ANY(%(ids)s)",
             {"ids": None if ids is None else list(ids)},
         )
         return await cur.fetchall()

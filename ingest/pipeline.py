@@ -23,11 +23,21 @@ from psycopg_pool import AsyncConnectionPool
 
 from alerts.intake import Intake
 from ingest import metrics
-from ingest.codec import Codec
+from ingest.adapters.names import DeviceNames
+from ingest.decoding import Decoded, Decoder
 from ingest.observations import to_observations
 from ingest.ratelimit import RateLimiter, SummaryRows
-from ingest.records import Elsewhere, Limited, Reading, Rejected, bare_event
+from ingest.records import (
+    Elsewhere,
+    Limited,
+    Outcome,
+    Reading,
+    Rejected,
+    Unresolved,
+    bare_event,
+)
 from ingest.salvage import note
+from ingest.topics import PREFIX
 from ingest.writer import BatchResult, Message, write_batch
 from kernel.db import DB_UNAVAILABLE, OutageLog, first_line
 from kernel.ratelog import BoundedLog
@@ -44,9 +54,11 @@ CONTENT_REFUSED = (psycopg.DataError, psycopg.IntegrityError)
 @dataclass(slots=True)
 class _Pending:
     message: Message
-    mid: int
+    mid: int  # 0 and qos 0 on all but the last of what one message said (see submit)
     qos: int
     arrived: float
+    wall: float  # time.time() at arrival: a message decoded again is decoded as of then
+    urgent: bool  # to be written at once (an emergency, or a name to look up first)
 
 
 class IngestPipeline:
@@ -54,7 +66,7 @@ class IngestPipeline:
         self,
         *,
         pool: AsyncConnectionPool,
-        codec: Codec,
+        decoder: Decoder,
         batch_max: int,
         max_delay_s: float,
         retry_max_s: float = 2.0,
@@ -63,14 +75,17 @@ class IngestPipeline:
         elsewhere: str | None = None,
         limiter: RateLimiter | None = None,
         lane: str = "readings",
+        names: DeviceNames | None = None,
     ) -> None:
         """`elsewhere`: a topic suffix (`/event`) another lane stores; acknowledged
         here with its batch, and not stored. `limiter`: the rate limit per device and
-        channel, beyond which messages are only counted."""
+        channel, beyond which messages are only counted. `names`: where the
+        adapters' device names are looked up (those they return `Unresolved`)."""
         self._alerts = alerts
         self._elsewhere = elsewhere
         self._pool = pool
-        self._codec = codec
+        self._decoder = decoder
+        self._names = names or DeviceNames()
         self._batch_max = batch_max
         self._max_delay_s = max_delay_s
         self._retry_max_s = retry_max_s
@@ -102,26 +117,52 @@ class IngestPipeline:
     # -- paho thread ---------------------------------------------------------------
 
     def submit(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
-        """Called on the MQTT thread for every message. Never raises."""
+        """Called on the MQTT thread for every message. Never raises.
+
+        A message that says several things (an adapter's) is held as several, and only
+        the last carries its id: the broker's copy is acknowledged when the last part
+        is committed, and batches commit in order, so by then every part is stored."""
         now = time.time()
-        outcome: Reading | Rejected | Elsewhere | Limited
+        decoded: Decoded | Elsewhere
         try:
-            if self._elsewhere is not None and topic.endswith(self._elsewhere):
-                outcome = Elsewhere()
+            if (
+                self._elsewhere is not None
+                and topic.endswith(self._elsewhere)
+                and topic.startswith(PREFIX)
+            ):
+                decoded = Elsewhere()
             else:
-                outcome = self._codec.decode(topic, payload, now)
+                decoded = self._decoder.decode(topic, payload, now)
         except Exception as exc:  # a codec bug must not kill the MQTT thread
             self._refusals.log(logging.ERROR, "codec", "codec failed on %s", topic, exc_info=True)
-            outcome = Rejected(f"internal decode error: {type(exc).__name__}")
-        if self._limiter is not None and isinstance(outcome, Reading | Rejected):
-            outcome = self._limit(self._limiter, topic, outcome)
-        urgent = isinstance(outcome, Reading) and outcome.urgent
-        pending = _Pending(Message(topic, payload, outcome), mid, qos, time.monotonic())
-        if urgent:  # counted before it can be taken, so the difference is never < 0
-            self._urgent_in += 1
-        self._buffer.append(pending)
+            decoded = Rejected(f"internal decode error: {type(exc).__name__}")
+        parts = decoded if isinstance(decoded, tuple) else (decoded,)
+        if not parts:  # an adapter found nothing to store: acknowledged with the batch
+            parts = (Elsewhere(),)
+        wake = False
+        arrived = time.monotonic()
+        for k, part in enumerate(parts, start=1):
+            outcome: Outcome = part
+            if self._limiter is not None and isinstance(outcome, Reading | Rejected):
+                outcome = self._limit(self._limiter, topic, outcome)
+            urgent = isinstance(outcome, Unresolved) or (
+                isinstance(outcome, Reading) and outcome.urgent
+            )
+            last = k == len(parts)
+            pending = _Pending(
+                Message(topic, payload, outcome),
+                mid if last else 0,
+                qos if last else 0,
+                arrived,
+                now,
+                urgent,
+            )
+            if urgent:  # counted before it can be taken, so the difference is never < 0
+                self._urgent_in += 1
+                wake = True
+            self._buffer.append(pending)
         size = len(self._buffer)
-        if (size == 1 or urgent or size == self._batch_max) and self._loop is not None:
+        if (size <= len(parts) or wake or size >= self._batch_max) and self._loop is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
 
     def _limit(
@@ -179,9 +220,7 @@ class IngestPipeline:
     def _take(self) -> list[_Pending]:
         popleft = self._buffer.popleft
         batch = [popleft() for _ in range(min(len(self._buffer), self._batch_max))]
-        self._urgent_out += sum(
-            1 for p in batch if isinstance(p.message.outcome, Reading) and p.message.outcome.urgent
-        )
+        self._urgent_out += sum(1 for p in batch if p.urgent)
         return batch
 
     async def _commit(self, batch: list[_Pending]) -> None:
@@ -193,9 +232,9 @@ class IngestPipeline:
         while the database is away, so a batch is observed exactly once even when
         writing it took several attempts.
         """
-        messages = [p.message for p in batch]
         held = len(batch)
         started = time.perf_counter()
+        messages = await self._until_done(lambda: self._resolved(batch), held)
         device_ids = {m.outcome.device_id for m in messages if isinstance(m.outcome, Reading)}
         unregistered = await self._until_done(lambda: self._alerts.admit(device_ids), held)
         result = await self._until_done(lambda: self._store(messages, unregistered), held)
@@ -206,6 +245,33 @@ class IngestPipeline:
         metrics.BATCH_SIZE.observe(len(batch))
         self._count(result)
         self.committed_batches += 1
+
+    async def _resolved(self, batch: list[_Pending]) -> list[Message]:
+        """The batch's messages, those from devices known by a name not yet looked up
+        decoded again once the names are loaded (what they say may be several)."""
+        unresolved = {
+            (p.message.outcome.protocol, p.message.outcome.name)
+            for p in batch
+            if isinstance(p.message.outcome, Unresolved)
+        }
+        if not unresolved:
+            return [p.message for p in batch]
+        async with self._pool.connection() as conn:
+            await self._names.load(conn, unresolved)
+        messages: list[Message] = []
+        for p in batch:
+            m = p.message
+            if not isinstance(m.outcome, Unresolved):
+                messages.append(m)
+                continue
+            decoded = self._decoder.decode(m.topic, m.payload, p.wall)
+            if isinstance(decoded, Unresolved):  # renamed since: a race, not a fault
+                decoded = Rejected(
+                    f"{decoded.protocol} name {decoded.name!r} could not be looked up"
+                )
+            parts = decoded if isinstance(decoded, tuple) else (decoded,)
+            messages += [Message(m.topic, m.payload, part) for part in parts]
+        return messages
 
     async def _detect(self, messages: list[Message], held: int) -> int:
         readings = [m.outcome for m in messages if isinstance(m.outcome, Reading)]
@@ -273,7 +339,8 @@ class IngestPipeline:
                 return await self._write([message], unregistered)
             except CONTENT_REFUSED:
                 log.exception("database refused an emergency event even without its details")
-        message.outcome = Rejected(reason, outcome.device_id)
+        device_id = outcome.device_id if isinstance(outcome, Reading | Rejected) else None
+        message.outcome = Rejected(reason, device_id)
         return await self._write([message], unregistered)
 
     async def _write(self, messages: list[Message], unregistered: set[str]) -> BatchResult:

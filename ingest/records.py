@@ -89,6 +89,25 @@ class Elsewhere:
 
 
 @dataclass(frozen=True, slots=True)
+class Ignored:
+    """A message that carries no reading and is no fault: a Zigbee2MQTT bridge topic, a
+    command on its way to a device, an OwnTracks card. Acknowledged, not stored, not a
+    dead letter."""
+
+    what: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unresolved:
+    """A message from a device known by its name on its protocol (a Zigbee2MQTT friendly
+    name) that ingest has not looked up yet: the writer looks it up in the registry and
+    decodes the message again (ingest.adapters.names)."""
+
+    protocol: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class Limited:
     """A message over its device's rate limit for its channel: acknowledged, counted in
     a summary dead letter, not stored (ingest.ratelimit)."""
@@ -111,3 +130,7 @@ def bare_event(reading: Reading, damage: Damage) -> Reading:
         (ts, device_id, event_type, key, seq, data),
         urgent=reading.urgent,
     )
+
+
+# what ingest made of one message (or one part of what a message said)
+Outcome = Reading | Rejected | Elsewhere | Limited | Ignored | Unresolved

@@ -16,7 +16,7 @@ from alerts.intake import Intake
 from devices.models import EventType
 from devices.service import flag_over_limit
 from ingest.ratelimit import SummaryRows
-from ingest.records import COLUMNS, TABLES, Elsewhere, Limited, Reading, Rejected
+from ingest.records import COLUMNS, TABLES, Limited, Outcome, Reading, Rejected
 from ingest.topics import Channel
 
 
@@ -26,7 +26,7 @@ class Message:
 
     topic: str
     payload: bytes
-    outcome: Reading | Rejected | Elsewhere | Limited
+    outcome: Outcome
 
 
 @dataclass(slots=True)

@@ -13,6 +13,7 @@ from alerts.intake import Intake
 from alerts.live import LiveDetector
 from anxin.localstack import Mosquitto
 from ingest.codec import Codec
+from ingest.decoding import Decoder
 from ingest.pipeline import IngestPipeline
 from ingest.writer import Message
 from tests.conftest import ServeProcess, register, wait_until
@@ -158,7 +159,11 @@ async def _store_with_one_refused_row(url: str, n: int) -> tuple[int, object]:
     ]
     async with AsyncConnectionPool(url, min_size=1, max_size=2) as pool:
         pipeline = IngestPipeline(
-            pool=pool, codec=codec, batch_max=n, max_delay_s=0.05, alerts=Intake(LiveDetector(pool))
+            pool=pool,
+            decoder=Decoder(codec),
+            batch_max=n,
+            max_delay_s=0.05,
+            alerts=Intake(LiveDetector(pool)),
         )
         writes = 0
         write = pipeline._write

@@ -1,0 +1,97 @@
+"""OwnTracks: a phone's location, its geofence crossings, and its last will.
+
+Facts from the OwnTracks booklet (JSON format): the app publishes `_type: location`
+to `owntracks/<user>/<device>` (`lat`, `lon`, `tst` in epoch seconds; `acc`, `batt`,
+`vel`... optional, and left out when zero), `_type: transition` to
+`owntracks/<user>/<device>/event` (`event` enter/leave, `desc` the region's name,
+`rid` its id, `tst`, and where it happened), and its last will, `_type: lwt`, to the
+device topic. Other types (cards, waypoints, status, commands) are not readings.
+"""
+
+from typing import Any
+
+import msgspec
+
+from devices.models import Protocol
+from ingest.adapters.names import DeviceNames, Known
+from ingest.adapters.translated import Canonical, Translated
+from ingest.records import Ignored, Rejected
+
+PROTOCOL = str(Protocol.OWNTRACKS)
+BASE = "owntracks"
+_decode_json = msgspec.json.Decoder().decode
+
+
+class OwnTracks:
+    def __init__(self, names: DeviceNames) -> None:
+        self._names = names
+
+    # transitions are events: they travel on the events lane, never behind locations
+    event_subscriptions = (f"{BASE}/+/+/event",)
+    reading_subscriptions = (f"{BASE}/+/+",)
+
+    def owns(self, topic: str) -> bool:
+        return topic.startswith(BASE + "/")
+
+    def translate(self, topic: str, payload: bytes, now: float) -> Translated:
+        levels = topic.split("/")
+        if (len(levels) == 4 and levels[3] != "event") or len(levels) > 4:
+            return Ignored(f"OwnTracks {levels[3]} topic")
+        if len(levels) < 3 or not levels[1] or not levels[2]:
+            return Rejected(f"topic {topic[:120]!r} is not owntracks/<user>/<device>")
+        name = f"{levels[1]}/{levels[2]}"
+        known = self._names.find(PROTOCOL, name)
+        if not isinstance(known, Known):
+            return known
+        device = known.device_id
+        try:
+            body = _decode_json(payload)
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+            return Rejected(f"owntracks payload is not JSON: {exc}", device)
+        if not isinstance(body, dict):
+            return Rejected("owntracks payload is not a JSON object", device)
+        kind = body.get("_type")
+        if len(levels) == 4 and kind != "transition":
+            return Rejected(f"an OwnTracks event topic carries transitions, not {kind!r}", device)
+        if kind == "location":
+            return _location(device, body)
+        if kind == "transition":
+            return _transition(device, body)
+        if kind == "lwt":  # the phone lost its connection; the will's tst is its connect time
+            return [(device, "status", {"online": False})]
+        if isinstance(kind, str):
+            return Ignored(f"OwnTracks {kind[:40]}")
+        return Rejected("owntracks payload has no _type", device)
+
+
+def _location(device: str, body: dict[str, Any]) -> Translated:
+    missing = [k for k in ("lat", "lon", "tst") if k not in body]
+    if missing:
+        return Rejected(f"owntracks location lacks {', '.join(missing)}", device)
+    out: list[Canonical] = [(device, "location", _where(body))]
+    if "batt" in body:
+        out.append((device, "status", {"ts": body["tst"], "battery": body["batt"]}))
+    return out
+
+
+def _transition(device: str, body: dict[str, Any]) -> Translated:
+    event, tst = body.get("event"), body.get("tst")
+    if event not in ("enter", "leave") or tst is None:
+        return Rejected("owntracks transition needs event enter or leave, and tst", device)
+    kind = "geofence_enter" if event == "enter" else "geofence_exit"
+    region = body.get("desc") if isinstance(body.get("desc"), str) else None
+    rid = body.get("rid") if isinstance(body.get("rid"), str) else None
+    data = {k: v[:100] for k, v in (("region", region), ("rid", rid)) if v}
+    # the same crossing sent again is the same event
+    ident = f"{(rid or region or 'region')[:60]}-{event}-{tst}"
+    out: list[Canonical] = [(device, "event", {"ts": tst, "type": kind, "id": ident, "data": data})]
+    if "lat" in body and "lon" in body:
+        out.append((device, "location", _where(body)))
+    return out
+
+
+def _where(body: dict[str, Any]) -> dict[str, Any]:
+    where = {"ts": body.get("tst"), "lat": body.get("lat"), "lon": body.get("lon")}
+    if "acc" in body:
+        where["acc"] = body["acc"]
+    return where

@@ -1,0 +1,177 @@
+"""Zigbee2MQTT: a home's Zigbee sensors and buttons, as its bridge publishes them.
+
+Facts from Zigbee2MQTT's documentation: each device's state is a JSON object on
+`<base>/<friendly name>` (the whole state every time, not only what changed; with
+`advanced.last_seen` set, it carries the time the device was last heard);
+`<base>/<name>/availability` is `online`/`offline` (1.x) or `{"state": "online"}`
+(2.x); `<base>/bridge/...` is the bridge's own business; `<name>/set` and `/get` are
+requests *to* the device. A friendly name may contain slashes.
+
+Translation: `occupancy: true` is motion; `contact: false` is the door open (true:
+closed); `water_leak`, `smoke`, `gas`, `tamper` and `battery_low` are events when they
+become true; `battery` is a status. An SOS comes from `action: "emergency"` (IAS ACE
+keypads and pendants), `sos: true` (some IAS zones), or any press (`single`, `double`,
+`hold`, ...) of a button registered as an SOS button.
+
+Because the state repeats, a door or alarm is reported when its value changes (and on
+the first message after a start), not at every battery report. Without `last_seen`
+the time is when ingest received the message, so a message redelivered after a crash
+is stored again; the README tells the installer to set `last_seen: epoch`.
+"""
+
+import math
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from devices.models import DeviceKind, Protocol
+from ingest.adapters.names import DeviceNames, Known
+from ingest.adapters.translated import Canonical, Translated
+from ingest.records import Ignored, Rejected
+
+PROTOCOL = str(Protocol.ZIGBEE2MQTT)
+# What a button says when it is pressed: Zigbee2MQTT's action values for single,
+# double, long presses and releases across vendors. An SOS button sends one of these.
+PRESSES = frozenset(
+    {
+        "single",
+        "double",
+        "triple",
+        "hold",
+        "long",
+        "press",
+        "long_press",
+        "on",
+        "toggle",
+        "emergency",
+    }
+)
+# state keys that become an event when they turn true
+ALARMS = {
+    "water_leak": "water_leak",
+    "smoke": "smoke",
+    "gas": "gas",
+    "tamper": "tamper",
+    "sos": "sos",
+}
+_REQUESTS = ("/set", "/get")
+_decode_json = msgspec.json.Decoder().decode
+
+
+class Zigbee2Mqtt:
+    def __init__(self, names: DeviceNames, base_topic: str = "zigbee2mqtt") -> None:
+        self.base = base_topic.rstrip("/")
+        self._prefix = self.base + "/"
+        self._names = names
+        # what each device's last message said of contact and the alarms: the state
+        # repeats, and only a change is an event
+        self._last: dict[tuple[str, str], object] = {}
+
+    @property
+    def subscriptions(self) -> tuple[str, ...]:
+        return (f"{self.base}/#",)
+
+    def owns(self, topic: str) -> bool:
+        return topic.startswith(self._prefix)
+
+    def translate(self, topic: str, payload: bytes, now: float) -> Translated:
+        rest = topic[len(self._prefix) :]
+        if rest == "bridge" or rest.startswith("bridge/"):
+            return Ignored("Zigbee2MQTT bridge topic")
+        availability = rest.endswith("/availability")
+        name = rest.removesuffix("/availability")
+        if not availability and _is_request(name):
+            return Ignored("a request to a Zigbee2MQTT device")
+        if not payload:  # clears a retained message: says nothing
+            return Ignored("empty message")
+        known = self._names.find(PROTOCOL, name)
+        if not isinstance(known, Known):
+            return known
+        if availability:
+            return _availability(known.device_id, payload)
+        try:
+            state = _decode_json(payload)
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+            return Rejected(f"zigbee2mqtt payload is not JSON: {exc}", known.device_id)
+        if not isinstance(state, dict):
+            return Rejected("zigbee2mqtt payload is not a JSON object", known.device_id)
+        return self._state(known, state, now)
+
+    def _state(self, known: Known, state: dict[str, Any], now: float) -> Translated:
+        device = known.device_id
+        ts = _last_seen(state.get("last_seen"), now)
+        out: list[Canonical] = []
+
+        def event(kind: str, ident: str | None = None, **data: Any) -> None:
+            body: dict[str, Any] = {"ts": ts, "type": kind}
+            if ident is not None:
+                body["id"] = ident
+            if data:
+                body["data"] = data
+            out.append((device, "event", body))
+
+        if state.get("occupancy") is True:
+            event("motion")
+        contact = state.get("contact")
+        if isinstance(contact, bool) and self._changed(device, "contact", contact):
+            event("door_close" if contact else "door_open")
+        for key, kind in ALARMS.items():
+            value = state.get(key)
+            if isinstance(value, bool) and self._changed(device, key, value) and value:
+                event(kind)
+        low = state.get("battery_low")
+        if isinstance(low, bool) and self._changed(device, "battery_low", low) and low:
+            event("battery_low")
+        action = state.get("action")
+        if isinstance(action, str) and action:
+            if action == "emergency" or (known.kind is DeviceKind.SOS_BUTTON and action in PRESSES):
+                event("sos", action=action)
+            else:
+                event("button", action=action[:64])
+        status: dict[str, Any] = {"ts": ts}
+        battery = state.get("battery")
+        if isinstance(battery, int | float) and not isinstance(battery, bool):
+            status["battery"] = battery
+        if len(status) > 1 or not out:  # a message with nothing else still says it lives
+            out.append((device, "status", status))
+        return out
+
+    def _changed(self, device: str, key: str, value: object) -> bool:
+        before = self._last.get((device, key))
+        self._last[(device, key)] = value
+        return before != value
+
+
+def _is_request(name: str) -> bool:
+    return any(name.endswith(r) or f"{r}/" in name for r in _REQUESTS)
+
+
+def _availability(device: str, payload: bytes) -> Translated:
+    text: object = payload.decode("utf-8", "replace").strip()
+    if isinstance(text, str) and text.startswith("{"):
+        try:
+            body = _decode_json(payload)
+        except (msgspec.DecodeError, RecursionError):
+            body = None
+        text = body.get("state") if isinstance(body, dict) else None  # 2.x
+    if text not in ("online", "offline"):
+        return Rejected(
+            f'availability is neither online/offline nor {{"state": ...}}: {payload[:60]!r}',
+            device,
+        )
+    return [(device, "status", {"online": text == "online"})]
+
+
+def _last_seen(value: object, now: float) -> float:
+    """Zigbee2MQTT's last_seen: epoch milliseconds, or ISO 8601; else now."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return value / 1000
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return now
+        if parsed.tzinfo is not None:
+            return parsed.timestamp()
+    return now

@@ -1,0 +1,53 @@
+"""One message in, what ingest stores out: canonical topics go to the codec; a foreign
+protocol's topic goes to its adapter first, whose canonical messages the codec then
+checks like any device's (ranges, times, emergencies), so there is one set of rules.
+
+One foreign message may say several things (a door sensor's state: the door, the
+battery), so the result may be a tuple of outcomes, stored together.
+"""
+
+from typing import Protocol as Interface
+
+import msgspec
+
+from ingest.adapters.translated import Translated
+from ingest.codec import Codec
+from ingest.records import Ignored, Reading, Rejected, Unresolved
+from ingest.topics import PREFIX
+
+Decoded = Reading | Rejected | Ignored | Unresolved | tuple[Reading | Rejected, ...]
+_encode = msgspec.json.encode
+
+
+class Adapter(Interface):
+    def owns(self, topic: str) -> bool: ...
+
+    def translate(self, topic: str, payload: bytes, now: float) -> Translated: ...
+
+
+class Decoder:
+    def __init__(self, codec: Codec, adapters: tuple[Adapter, ...] = ()) -> None:
+        self.codec = codec
+        self.adapters = adapters
+        self._canonical = PREFIX + "/"
+
+    def decode(self, topic: str, payload: bytes, now: float) -> Decoded:
+        if topic.startswith(self._canonical) or not self.adapters:
+            return self.codec.decode(topic, payload, now)
+        for adapter in self.adapters:
+            if adapter.owns(topic):
+                return self._canonical_of(adapter, topic, payload, now)
+        return Rejected(f"topic {topic[:120]!r} is no protocol Anxin reads")
+
+    def _canonical_of(self, adapter: Adapter, topic: str, payload: bytes, now: float) -> Decoded:
+        if len(payload) > self.codec.max_payload_bytes:
+            return Rejected(
+                f"payload of {len(payload)} bytes exceeds {self.codec.max_payload_bytes}"
+            )
+        translated = adapter.translate(topic, payload, now)
+        if not isinstance(translated, list):
+            return translated
+        return tuple(
+            self.codec.decode(f"{PREFIX}/{device}/{channel}", _encode(body), now)
+            for device, channel, body in translated
+        )

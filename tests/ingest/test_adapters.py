@@ -1,0 +1,151 @@
+"""Zigbee2MQTT and OwnTracks through a real broker and a real `anxin serve`: what each
+says lands in the database as Anxin's own readings, events, status and alerts; the
+bridge's own topics, requests to devices and OwnTracks' cards leave no dead letter."""
+
+import time
+
+import psycopg
+
+from tests.conftest import Mosquitto, ServeProcess, wait_until
+from tests.ingest.test_end_to_end import count, publisher
+
+
+def add(db: psycopg.Connection, device: str, kind: str, protocol: str, name: str) -> None:
+    """A device of its own resident's (a resident's alerts are grouped into one)."""
+    db.execute("INSERT INTO residents (id, name) VALUES (%s, '王秀英')", (f"r-{device}",))
+    db.execute(
+        "INSERT INTO devices (id, kind, resident_id, expected_interval_s, protocol, name)"
+        " VALUES (%s, %s, %s, 3600, %s, %s)",
+        (device, kind, f"r-{device}", protocol, name),
+    )
+
+
+def events(db: psycopg.Connection, device: str) -> list[str]:
+    rows = db.execute(
+        "SELECT type FROM events WHERE device_id = %s ORDER BY ts, type", (device,)
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def dead_letters(db: psycopg.Connection) -> list[tuple[str, str]]:
+    return [(r[0], r[1]) for r in db.execute("SELECT topic, reason FROM dead_letters").fetchall()]
+
+
+def test_zigbee2mqtt_sensors_and_buttons_become_events_status_and_alerts(
+    db: psycopg.Connection, broker: Mosquitto, serve: ServeProcess
+) -> None:
+    for device, kind, name in [
+        ("z-door", "door", "home12/door"),
+        ("z-pir", "motion", "home12/pir"),
+        ("z-smoke", "smoke", "home12/smoke"),
+        ("z-sos", "sos_button", "home12/sos"),
+        ("z-remote", "button", "home12/remote"),
+        ("z-zone", "button", "home12/zone"),
+    ]:
+        add(db, device, kind, "zigbee2mqtt", name)
+    serve.start()
+    seen = int(time.time() * 1000) - 60_000
+    with publisher(broker) as pub:
+        for topic, payload in [
+            # the bridge's own business, retained or not: ignored
+            ("zigbee2mqtt/bridge/state", b"online"),
+            ("zigbee2mqtt/bridge/info", b'{"version":"1.40.2","coordinator":{}}'),
+            ("zigbee2mqtt/bridge/logging", b'{"level":"info","message":"MQTT publish"}'),
+            # a door: open, the same state again (a battery report), then closed
+            ("zigbee2mqtt/home12/door", {"contact": False, "battery": 88, "battery_low": False,
+                                         "tamper": False, "linkquality": 96, "last_seen": seen}),
+            ("zigbee2mqtt/home12/door", {"contact": False, "battery": 87, "battery_low": False,
+                                         "tamper": False, "linkquality": 90,
+                                         "last_seen": seen + 1000}),
+            ("zigbee2mqtt/home12/door", {"contact": True, "battery": 87, "battery_low": True,
+                                         "tamper": True, "last_seen": seen + 2000}),
+            ("zigbee2mqtt/home12/door/set", {"state": "ON"}),  # a request to it: ignored
+            ("zigbee2mqtt/home12/pir", {"occupancy": True, "battery": 100,
+                                        "last_seen": seen + 3000}),
+            ("zigbee2mqtt/home12/smoke", {"smoke": True, "battery": 70, "last_seen": seen + 4000}),
+            # a press of a button registered as an SOS button is an SOS ...
+            ("zigbee2mqtt/home12/sos", {"action": "single", "battery": 90,
+                                        "last_seen": seen + 5000}),
+            # ... of another button it is a button press, unless it says emergency
+            ("zigbee2mqtt/home12/remote", {"action": "double", "last_seen": seen + 6000}),
+            ("zigbee2mqtt/home12/remote", {"action": "emergency", "last_seen": seen + 7000}),
+            ("zigbee2mqtt/home12/zone", {"sos": True, "battery_low": False,
+                                         "last_seen": seen + 8000}),
+            # availability in Zigbee2MQTT 1.x and 2.x
+            ("zigbee2mqtt/home12/door/availability", b"offline"),
+            ("zigbee2mqtt/home12/pir/availability", b'{"state":"online"}'),
+            ("zigbee2mqtt/home99/ghost", {"occupancy": True}),  # no such device registered
+        ]:  # fmt: skip
+            pub.publish(topic, payload, "event")
+        pub.flush()
+
+    def stored() -> bool:
+        return count(db, "SELECT count(*) FROM device_status WHERE online IS NOT NULL") == 2
+
+    wait_until(stored, timeout=10, what="both availability messages stored")
+    wait_until(lambda: bool(dead_letters(db)), timeout=5, what="the ghost's dead letter")
+    assert events(db, "z-door") == ["door_open", "battery_low", "door_close", "tamper"]
+    assert events(db, "z-pir") == ["motion"]
+    assert events(db, "z-smoke") == ["smoke"]
+    assert events(db, "z-sos") == ["sos"]
+    assert events(db, "z-remote") == ["button", "sos"]
+    assert events(db, "z-zone") == ["sos"]
+    door = db.execute(
+        "SELECT battery, online FROM device_status WHERE device_id = 'z-door' ORDER BY ts"
+    ).fetchall()
+    assert door == [(88.0, None), (87.0, None), (87.0, None), (None, False)]
+    assert db.execute(
+        "SELECT online FROM device_status WHERE device_id = 'z-pir' AND online IS NOT NULL"
+    ).fetchall() == [(True,)]
+    alerts = db.execute(
+        "SELECT device_id, rule, severity FROM alerts ORDER BY device_id, rule"
+    ).fetchall()
+    emergencies = [a for a in alerts if a[2] == "P1"]
+    assert sorted(a[0] for a in emergencies) == ["z-remote", "z-smoke", "z-sos", "z-zone"]
+    assert dead_letters(db) == [
+        ("zigbee2mqtt/home99/ghost", "no zigbee2mqtt device named 'home99/ghost' is registered")
+    ]
+
+
+def test_owntracks_locations_crossings_and_last_will_are_stored(
+    db: psycopg.Connection, broker: Mosquitto, serve: ServeProcess
+) -> None:
+    add(db, "phone-wang", "phone", "owntracks", "wang/pixel")
+    serve.start()
+    now = int(time.time()) - 120
+    leave = {"_type": "transition", "event": "leave", "desc": "家", "rid": "a1b2", "t": "c",
+             "tst": now + 10, "wtst": now - 86_400, "lat": 30.6012, "lon": 114.3021,
+             "acc": 25}  # fmt: skip
+    with publisher(broker) as pub:
+        for topic, payload in [
+            ("owntracks/wang/pixel", {"_type": "location", "lat": 30.6, "lon": 114.3, "tst": now,
+                                      "acc": 12, "batt": 54, "tid": "WX", "vel": 0, "t": "u"}),
+            ("owntracks/wang/pixel/event", leave),
+            ("owntracks/wang/pixel/event", leave),  # sent again: the same crossing
+            ("owntracks/wang/pixel/event", {**leave, "event": "enter", "tst": now + 60}),
+            ("owntracks/wang/pixel/info", {"_type": "card", "name": "王秀英"}),
+            ("owntracks/wang/pixel/waypoints", {"_type": "waypoints", "waypoints": []}),
+            ("owntracks/wang/pixel", {"_type": "location", "lon": 114.3, "tst": now + 70}),
+            ("owntracks/wang/pixel", {"_type": "lwt", "tst": now - 3600}),
+        ]:  # fmt: skip
+            pub.publish(topic, payload, "location")
+        pub.flush()
+
+    def stored() -> bool:
+        return count(db, "SELECT count(*) FROM device_status WHERE online = false") == 1
+
+    wait_until(stored, timeout=10, what="the last will stored")
+    assert db.execute(
+        "SELECT lat, lon, acc FROM locations WHERE device_id = 'phone-wang' ORDER BY ts"
+    ).fetchall() == [(30.6, 114.3, 12.0), (30.6012, 114.3021, 25.0), (30.6012, 114.3021, 25.0)]
+    assert events(db, "phone-wang") == ["geofence_exit", "geofence_enter"]
+    region = db.execute(
+        "SELECT data->>'region', data->>'rid' FROM events WHERE type = 'geofence_exit'"
+    ).fetchone()
+    assert region == ("家", "a1b2")
+    assert db.execute(
+        "SELECT battery FROM device_status WHERE device_id = 'phone-wang' AND battery IS NOT NULL"
+    ).fetchall() == [(54.0,)]
+    assert dead_letters(db) == [("owntracks/wang/pixel", "owntracks location lacks lat")]
+    # the crossings are stored, not paged; the last will is the offline rule's (P3)
+    assert db.execute("SELECT rule, severity FROM alerts").fetchall() == [("offline", "P3")]
