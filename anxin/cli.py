@@ -13,11 +13,11 @@ from pydantic import ValidationError
 from alerts.detect.config import Overrides
 from alerts.lifecycle import Action
 from alerts.models import AlertStatus, Resolution
-from anxin import __version__
+from anxin import __version__, devices_cli
 from anxin.reports_cli import incident_kind, month
 from anxin.settings import Settings, SettingsError, load_settings
 from devices.accounts import Language, Role
-from devices.models import CareFlag, DeviceKind
+from devices.models import CareFlag
 from kernel.db import first_line
 from kernel.errors import AnxinError, describe
 
@@ -86,11 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     devices = sub.add_parser("devices", help="devices").add_subparsers(
         dest="devices_command", required=True
     )
-    d_add = devices.add_parser("add", help="register a device")
-    d_add.add_argument("id")
-    d_add.add_argument("--kind", required=True, choices=[k.value for k in DeviceKind])
-    d_add.add_argument("--resident")
-    d_add.add_argument("--interval", type=_positive_int, help="expected seconds between messages")
+    devices_cli.add_parsers(devices)
 
     users = sub.add_parser("users", help="API users and their tokens").add_subparsers(
         dest="users_command", required=True
@@ -341,8 +337,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             resident = asyncio.run(commands.add_resident(settings, args))
             print(resident.model_dump_json())
         case "devices":
-            device = asyncio.run(commands.add_device(settings, args))
-            print(device.model_dump_json())
+            print(asyncio.run(devices_cli.run(settings, args)))
         case "users":
             user, token = asyncio.run(commands.add_user(settings, args))
             print(f"user {user.name} added ({user.role}); token:")

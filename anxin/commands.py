@@ -18,7 +18,7 @@ from devices import accounts
 from devices import service as devices
 from devices.accounts import UserIn
 from devices.errors import UnknownResident
-from devices.models import Device, DeviceIn, DeviceKind, Resident, ResidentIn
+from devices.models import DeviceIn, DeviceKind, Resident, ResidentIn
 from devices.residents_file import read_residents
 from dispatch import service as dispatch
 from dispatch.notify import endpoints
@@ -97,17 +97,6 @@ async def resident_overrides(settings: Settings, args: argparse.Namespace) -> di
         return await overrides.set_overrides(
             conn=conn, resident_id=args.id, changes=dict(args.changes)
         )
-
-
-async def add_device(settings: Settings, args: argparse.Namespace) -> Device:
-    device = DeviceIn(
-        id=args.id,
-        kind=DeviceKind(args.kind),
-        resident_id=args.resident,
-        expected_interval_s=args.interval,
-    )
-    async with await psycopg.AsyncConnection.connect(settings.database_dsn) as conn:
-        return await devices.register_device(conn=conn, device=device)
 
 
 async def add_user(settings: Settings, args: argparse.Namespace) -> tuple[UserIn, str]:

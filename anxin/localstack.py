@@ -57,6 +57,9 @@ class Mosquitto:
     workdir: Path
     port: int = field(default_factory=free_port)
     executable: str = "mosquitto"
+    # the tests' and the demo's broker takes anyone; the shipped config takes no one
+    # until `anxin devices export-mosquitto`'s lines are added
+    auth: str = "allow_anonymous true\n"
     _proc: subprocess.Popen[bytes] | None = None
 
     @staticmethod
@@ -76,7 +79,8 @@ class Mosquitto:
         conf = self.workdir / "mosquitto.conf"
         conf.write_text(
             mosquitto_config_text()
-            + f"\nlistener {self.port} 127.0.0.1\nallow_anonymous true\n"
+            + f"\nlistener {self.port} 127.0.0.1\n"
+            + self.auth
             + f"persistence_location {self.workdir}/\n"
             + f"log_dest file {self.workdir}/mosquitto.log\n"
         )

@@ -3,13 +3,11 @@ contacts as contact1_name, contact1_relation, contact1_phone, contact1_sms, ...)
 JSON (an array of objects, or one object per line). Each bad row is reported with its
 line and what is wrong; the good ones are kept."""
 
-import json
 from pathlib import Path
 from typing import Any
 
 from devices.models import ResidentIn
-from kernel.errors import Invalid
-from kernel.rows import Parsed, csv_records, read_text, validate_rows
+from kernel.rows import Parsed, csv_records, file_rows, validate_rows
 
 MAX_CONTACTS_IN_CSV = 3
 _CONTACT_FIELDS = ("name", "relation", "phone", "sms")
@@ -18,33 +16,7 @@ _NO = {"0", "false", "no", "n", "否", "不"}
 
 
 def read_residents(path: Path) -> Parsed[ResidentIn]:
-    text = read_text(path)
-    if path.suffix.lower() in (".json", ".jsonl", ".ndjson"):
-        rows = _json_rows(text)
-    else:
-        rows = _csv_rows(text)
-    return validate_rows(rows, ResidentIn, lambda r: r.id)
-
-
-def _json_rows(text: str) -> list[tuple[int, Any]]:
-    stripped = text.lstrip()
-    if stripped.startswith("["):
-        try:
-            items = json.loads(text)
-        except json.JSONDecodeError as exc:
-            msg = f"not valid JSON: {exc}"
-            raise Invalid(msg) from exc
-        # an array's items are numbered from 1, as its lines are unknown
-        return list(enumerate(items, start=1))
-    rows: list[tuple[int, Any]] = []
-    for line, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip():
-            continue
-        try:
-            rows.append((line, json.loads(raw)))
-        except json.JSONDecodeError as exc:
-            rows.append((line, f"not valid JSON: {exc.msg}"))
-    return rows
+    return validate_rows(file_rows(path, _csv_rows), ResidentIn, lambda r: r.id)
 
 
 def _csv_rows(text: str) -> list[tuple[int, Any]]:

@@ -9,6 +9,8 @@ from psycopg.rows import class_row, dict_row
 
 from devices.errors import DeviceExists, UnknownDevice, UnknownResident
 from devices.models import EXPECTED_INTERVAL_S, Device, DeviceIn, Resident, ResidentIn
+from devices.mqtt_access import ensure_account
+from kernel.errors import Invalid
 
 _DEVICE = "id, kind, resident_id, expected_interval_s, protocol, name, account"
 _PROFILE = (
@@ -71,12 +73,54 @@ async def register_device(*, conn: AsyncConnection, device: DeviceIn) -> Device:
         async with conn.transaction():
             await _insert_devices(conn, [device], on_conflict="")
     except psycopg.errors.UniqueViolation as exc:
-        msg = f"device {device.id!r} is already registered"
+        if exc.diag.constraint_name == "devices_name":
+            msg = f"another {device.protocol} device is already named {device.name!r}"
+        else:
+            msg = f"device {device.id!r} is already registered"
         raise DeviceExists(msg) from exc
     except psycopg.errors.ForeignKeyViolation as exc:
         msg = f"unknown resident {device.resident_id!r}"
         raise UnknownResident(msg) from exc
     return await get_device(conn=conn, device_id=device.id)
+
+
+async def provision_devices(
+    *, conn: AsyncConnection, devices: Sequence[DeviceIn], reserved: Iterable[str] = ()
+) -> dict[str, str]:
+    """Register devices, all or none, and make the MQTT accounts that are new; returns
+    each new account's password, which is shown once and stored only hashed.
+    `reserved`: client ids of Anxin's own services, which no device account may take
+    (a device's account is also its client id)."""
+    taken = set(reserved)
+    for d in devices:
+        if d.mqtt_account in taken:
+            msg = f"{d.mqtt_account!r} is the client id of Anxin's own service; pick another"
+            raise Invalid(msg)
+    passwords: dict[str, str] = {}
+    async with conn.transaction():
+        for d in devices:
+            await register_device(conn=conn, device=d)
+            account = d.mqtt_account
+            if account is not None and account not in passwords:
+                password = await ensure_account(conn, account)
+                if password is not None:
+                    passwords[account] = password
+    return passwords
+
+
+async def bind_device(*, conn: AsyncConnection, device_id: str, resident_id: str | None) -> Device:
+    """Give a device to a resident (None: to nobody, e.g. back in the stockroom)."""
+    try:
+        cur = await conn.execute(
+            "UPDATE devices SET resident_id = %s WHERE id = %s", (resident_id, device_id)
+        )
+    except psycopg.errors.ForeignKeyViolation as exc:
+        msg = f"unknown resident {resident_id!r}"
+        raise UnknownResident(msg) from exc
+    if not cur.rowcount:
+        msg = f"unknown device {device_id!r}"
+        raise UnknownDevice(msg)
+    return await get_device(conn=conn, device_id=device_id)
 
 
 async def register_devices(*, conn: AsyncConnection, devices: Sequence[DeviceIn]) -> int:

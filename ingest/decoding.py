@@ -17,6 +17,7 @@ from ingest.topics import PREFIX
 
 Decoded = Reading | Rejected | Ignored | Unresolved | tuple[Reading | Rejected, ...]
 _encode = msgspec.json.encode
+COMMAND_SUFFIX = "/cmd"  # anxin/v1/<id>/cmd: what Anxin asks a device to do
 
 
 class Adapter(Interface):
@@ -33,6 +34,8 @@ class Decoder:
 
     def decode(self, topic: str, payload: bytes, now: float) -> Decoded:
         if topic.startswith(self._canonical) or not self.adapters:
+            if topic.endswith(COMMAND_SUFFIX):  # ingest's subscription sees its own commands
+                return Ignored("a command on its way to a device")
             return self.codec.decode(topic, payload, now)
         for adapter in self.adapters:
             if adapter.owns(topic):

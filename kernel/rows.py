@@ -3,6 +3,7 @@ schema, each bad one reported with its line and what is wrong, the good ones kep
 
 import csv
 import io
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,3 +88,35 @@ def csv_records(text: str, known: set[str]) -> list[tuple[int, dict[str, str] | 
         cells = {k: v.strip() for k, v in record.items() if v and v.strip()}
         rows.append((reader.line_num, cells))
     return rows
+
+
+def json_rows(text: str) -> list[tuple[int, Any]]:
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError as exc:
+            msg = f"not valid JSON: {exc}"
+            raise Invalid(msg) from exc
+        # an array's items are numbered from 1, as its lines are unknown
+        return list(enumerate(items, start=1))
+    rows: list[tuple[int, Any]] = []
+    for line, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            rows.append((line, json.loads(raw)))
+        except json.JSONDecodeError as exc:
+            rows.append((line, f"not valid JSON: {exc.msg}"))
+    return rows
+
+
+def file_rows(
+    path: Path, csv_rows: Callable[[str], list[tuple[int, Any]]]
+) -> list[tuple[int, Any]]:
+    """A file's rows: JSON (an array, or one object per line) by its suffix, else CSV
+    read by `csv_rows`."""
+    text = read_text(path)
+    if path.suffix.lower() in (".json", ".jsonl", ".ndjson"):
+        return json_rows(text)
+    return csv_rows(text)

@@ -42,6 +42,7 @@ DATA_TABLES = (
     "resident_contacts",
     "dead_letters",
     "devices",
+    "mqtt_accounts",
     "residents",
     "service_points",
     "dispatch_offers",

@@ -47,7 +47,7 @@ def test_devices_add_registers_and_refuses_a_second_time(
     assert anxin("residents", "add", "r1", "--name", "王秀英", env=anxin_env).returncode == 0
     res = anxin("devices", "add", "watch-1", "--kind", "watch", "--resident", "r1", env=anxin_env)
     assert res.returncode == 0, res.stderr
-    assert json.loads(res.stdout)["expected_interval_s"] == 60
+    assert json.loads(res.stdout.splitlines()[0])["expected_interval_s"] == 60
     again = anxin("devices", "add", "watch-1", "--kind", "watch", env=anxin_env)
     assert again.returncode == 1
     assert again.stderr.strip() == "anxin: device 'watch-1' is already registered"
@@ -185,3 +185,44 @@ def test_serve_with_a_travel_matrix_it_cannot_read_stops_in_one_line(
         f"anxin: travel matrix: cannot read '{tmp_path / 'nowhere.csv'}':"
         f" [Errno 2] No such file or directory: '{tmp_path / 'nowhere.csv'}'"
     ]
+
+
+def test_devices_import_makes_one_account_per_speaker_and_writes_passwords_once(
+    anxin_env: dict[str, str], db: psycopg.Connection, tmp_path: Path
+) -> None:
+    assert anxin("residents", "add", "r1", "--name", "王秀英", env=anxin_env).returncode == 0
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "id,kind,protocol,name\nz-door,door,zigbee2mqtt,\nphone-1,phone,owntracks,wang\n"
+    )
+    refused = anxin("devices", "import", str(bad), "--passwords", str(tmp_path / "p0"),
+                    env=anxin_env)  # fmt: skip
+    assert refused.returncode == 1
+    assert "bad.csv:2:" in refused.stderr
+    assert "bad.csv:3:" in refused.stderr
+    assert "user/device" in refused.stderr
+    assert count_rows(db, "devices") == 0
+    good = tmp_path / "devices.csv"
+    good.write_text(
+        "id,kind,protocol,name,account,resident_id\n"
+        "z-door,door,zigbee2mqtt,home12/door,home12,r1\n"
+        "z-sos,sos_button,zigbee2mqtt,home12/sos,home12,r1\n"
+        "phone-1,phone,owntracks,wang/pixel,,r1\n"
+        "w-1,watch,watch,,,\n"
+    )
+    passwords = tmp_path / "passwords.csv"
+    res = anxin("devices", "import", str(good), "--passwords", str(passwords), env=anxin_env)
+    assert res.returncode == 0, res.stderr
+    assert "imported 4 devices; 2 new MQTT accounts" in res.stdout
+    assert passwords.stat().st_mode & 0o777 == 0o600
+    accounts = [line.split(",")[0] for line in passwords.read_text().splitlines()[1:]]
+    assert sorted(accounts) == ["home12", "phone-1"]  # the watch's gateway speaks for it
+    again = anxin("devices", "import", str(good), "--passwords", str(passwords), env=anxin_env)
+    assert again.returncode == 1
+    assert "never written over" in again.stderr
+    bound = anxin("devices", "bind", "w-1", "--resident", "r1", env=anxin_env)
+    assert json.loads(bound.stdout)["resident_id"] == "r1"
+    unbound = anxin("devices", "bind", "z-door", "--unbind", env=anxin_env)
+    assert json.loads(unbound.stdout)["resident_id"] is None
+    nobody = anxin("devices", "bind", "w-1", "--resident", "nobody", env=anxin_env)
+    assert nobody.stderr.strip() == "anxin: unknown resident 'nobody'"

@@ -1,0 +1,172 @@
+"""`anxin devices ...`: register devices with their MQTT accounts, bind them to
+residents, and write the broker's accounts and rules (export-mosquitto)."""
+
+import argparse
+import os
+from pathlib import Path
+
+import psycopg
+
+from anxin.settings import Settings
+from devices import mqtt_access
+from devices import service as devices
+from devices.devices_file import read_devices
+from devices.models import DeviceIn, DeviceKind, Protocol
+from kernel.errors import Invalid
+
+DYNSEC_PLUGIN = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"
+
+
+def add_parsers(devices_parser: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    add = devices_parser.add_parser(
+        "add", help="register a device; a new MQTT account's password is printed once"
+    )
+    add.add_argument("id")
+    add.add_argument("--kind", required=True, choices=[k.value for k in DeviceKind])
+    add.add_argument("--protocol", choices=[p.value for p in Protocol], default="canonical")
+    add.add_argument("--name", help="its Zigbee2MQTT friendly name, or OwnTracks user/device")
+    add.add_argument(
+        "--account", help="the MQTT account that speaks for it (default: its id); a home's"
+        " Zigbee2MQTT speaks for all that home's sensors",
+    )  # fmt: skip
+    add.add_argument("--resident")
+    add.add_argument("--interval", type=_positive_int, help="expected seconds between messages")
+    imp = devices_parser.add_parser(
+        "import", help="register the devices of a CSV or JSON file, all or none"
+    )
+    imp.add_argument("file", type=Path)
+    imp.add_argument(
+        "--passwords", type=Path, required=True,
+        help="where new MQTT accounts' passwords are written (CSV, readable by you only)",
+    )  # fmt: skip
+    bind = devices_parser.add_parser("bind", help="give a device to a resident")
+    bind.add_argument("id")
+    who = bind.add_mutually_exclusive_group(required=True)
+    who.add_argument("--resident")
+    who.add_argument("--unbind", action="store_true", help="to nobody (back in stock)")
+    pw = devices_parser.add_parser("password", help="a new password for an MQTT account")
+    pw.add_argument("account")
+    export = devices_parser.add_parser(
+        "export-mosquitto",
+        help="write the broker's accounts and rules (Mosquitto dynamic security)",
+    )
+    export.add_argument("--out", type=Path, default=Path("var/mosquitto"))
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        msg = f"expected a whole number above 0, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def service_client_ids(settings: Settings) -> set[str]:
+    ingest = settings.mqtt_client_id
+    return {ingest, f"{ingest}-events", settings.gateway_client_id}
+
+
+async def run(settings: Settings, args: argparse.Namespace) -> str:
+    async with await psycopg.AsyncConnection.connect(settings.database_dsn) as conn:
+        match args.devices_command:
+            case "add":
+                return await _add(conn, settings, args)
+            case "import":
+                return await _import(conn, settings, args)
+            case "bind":
+                resident = None if args.unbind else args.resident
+                bound = await devices.bind_device(
+                    conn=conn, device_id=args.id, resident_id=resident
+                )
+                return bound.model_dump_json()
+            case "password":
+                password = await mqtt_access.reset_password(conn, args.account)
+                if password is None:
+                    msg = f"no MQTT account {args.account!r}"
+                    raise Invalid(msg)
+                return (
+                    f"new password of {args.account} (shown only once; export again):\n{password}"
+                )
+            case _:
+                return await _export(conn, settings, args.out)
+
+
+async def _add(conn: psycopg.AsyncConnection, settings: Settings, args: argparse.Namespace) -> str:
+    device = DeviceIn(
+        id=args.id, kind=args.kind, protocol=args.protocol, name=args.name,
+        account=args.account, resident_id=args.resident, expected_interval_s=args.interval,
+    )  # fmt: skip
+    passwords = await devices.provision_devices(
+        conn=conn, devices=[device], reserved=service_client_ids(settings)
+    )
+    stored = await devices.get_device(conn=conn, device_id=device.id)
+    lines = [stored.model_dump_json()]
+    for account, password in passwords.items():
+        lines += [f"MQTT account {account}; its password (shown only once):", password]
+    return "\n".join(lines)
+
+
+async def _import(
+    conn: psycopg.AsyncConnection, settings: Settings, args: argparse.Namespace
+) -> str:
+    parsed = read_devices(args.file)
+    if parsed.problems:
+        where = "; ".join(f"{args.file}:{line}: {what}" for line, what in parsed.problems[:20])
+        msg = f"{len(parsed.problems)} rows refused, nothing imported: {where}"
+        raise Invalid(msg)
+    if args.passwords.exists():
+        msg = f"{args.passwords} exists: passwords are never written over; name a new file"
+        raise Invalid(msg)
+    passwords = await devices.provision_devices(
+        conn=conn, devices=parsed.good, reserved=service_client_ids(settings)
+    )
+    fd = os.open(args.passwords, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write("account,password\n")
+        out.writelines(f"{a},{p}\n" for a, p in passwords.items())
+    return (
+        f"imported {len(parsed.good)} devices; {len(passwords)} new MQTT accounts,"
+        f" their passwords in {args.passwords}"
+    )
+
+
+async def _export(conn: psycopg.AsyncConnection, settings: Settings, out: Path) -> str:
+    mqtt = settings.mqtt
+    if not mqtt.username or not mqtt.password:
+        msg = (
+            "ANXIN_MQTT_URL has no user and password (mqtt://user:password@host):"
+            " the Anxin service's own broker account is made from them"
+        )
+        raise Invalid(msg)
+    clash = {d.account for d in await mqtt_access.speakers(conn)} & (
+        service_client_ids(settings) | {mqtt.username}
+    )
+    if clash:
+        msg = f"device accounts {sorted(clash)} are Anxin's own client ids or account; rename them"
+        raise Invalid(msg)
+    service = mqtt_access.ServiceAccount(
+        mqtt.username, mqtt.password, settings.zigbee2mqtt_base_topic
+    )
+    config = mqtt_access.dynamic_security(
+        await mqtt_access.speakers(conn), await mqtt_access.account_hashes(conn), service
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    dynsec = out / "dynamic-security.json"
+    fd = os.open(dynsec, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(mqtt_access.dynamic_security_json(config))
+    conf = out / "anxin-auth.conf"
+    conf.write_text(
+        "# Written by `anxin devices export-mosquitto`: include after anxin/mosquitto.conf.\n"
+        "# Every client logs in; each device may publish only its own topics, read only\n"
+        "# its command topic, and connect only with its own client id.\n"
+        f"plugin {DYNSEC_PLUGIN}\n"
+        f"plugin_opt_config_file {dynsec.resolve()}\n"
+    )
+    return (
+        f"wrote {dynsec} ({len(config['clients'])} accounts) and {conf};"
+        " restart Mosquitto to take them"
+    )
