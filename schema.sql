@@ -514,3 +514,22 @@ ALTER TABLE service_points ADD COLUMN IF NOT EXISTS capacity integer NOT NULL DE
     CHECK (capacity >= 0);
 ALTER TABLE service_points ADD COLUMN IF NOT EXISTS accept_within_s integer NOT NULL
     DEFAULT 180 CHECK (accept_within_s > 0);
+
+-- Commands to devices (devices.commands): asked through the API, published on
+-- anxin/v1/<id>/cmd with the broker's acknowledgement as `published_at`, answered by
+-- the device (or the watch gateway for it) with a `command_result` event.
+CREATE TABLE IF NOT EXISTS device_commands (
+    id           bigserial PRIMARY KEY,
+    device_id    text NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+    command      text NOT NULL,
+    params       jsonb NOT NULL DEFAULT '{}',
+    requested_by text NOT NULL,
+    requested_at timestamptz NOT NULL DEFAULT now(),
+    published_at timestamptz,
+    -- why it could not be handed to the broker (it was then not sent at all)
+    failed       text,
+    answered_at  timestamptz,
+    ok           boolean,
+    detail       text
+);
+CREATE INDEX IF NOT EXISTS device_commands_device ON device_commands (device_id, id DESC);

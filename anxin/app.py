@@ -52,6 +52,7 @@ def create_app(settings: Settings, *, ingest: bool = True) -> FastAPI:
             info = await database_info(conn)
         service = IngestService(settings, pool, outage=outage, policy=policy) if ingest else None
         app.state.ingest = service
+        app.state.publish_command = service.publish if service is not None else _no_broker
         if service is not None:
             await service.start(supervisor)
         supervisor.start("alerts stream", stream.run)
@@ -123,3 +124,8 @@ def create_app(settings: Settings, *, ingest: bool = True) -> FastAPI:
     app.include_router(dispatch_api.router)
     web_routes.mount(app, settings)
     return app
+
+
+async def _no_broker(_topic: str, _payload: bytes) -> None:
+    msg = "this service runs without ingest, so without a broker connection"
+    raise ConnectionError(msg)

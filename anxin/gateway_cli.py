@@ -5,13 +5,17 @@ after the broker has what was already received."""
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import resource
 import signal
+from collections.abc import Callable
 
 from anxin import logs
 from anxin.settings import Settings
 from ingest.broker_out import BrokerGone, BrokerOut
+from ingest.consumer import MqttConsumer
+from ingest.topics import COMMAND_SUBSCRIPTION
 from ingest.watch_gateway import Limits, WatchGateway
 
 log = logging.getLogger("anxin.gateway")
@@ -40,6 +44,8 @@ async def _serve(settings: Settings, args: argparse.Namespace) -> None:
     await broker.start()
     gateway = WatchGateway(broker, Limits(idle_s=float(args.idle)))
     server = await gateway.serve(args.host, args.port)
+    commands = _command_feed(settings, gateway, asyncio.get_running_loop())
+    commands.start()
     sweeping = asyncio.create_task(gateway.sweep(), name="idle sweeper")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -57,6 +63,7 @@ async def _serve(settings: Settings, args: argparse.Namespace) -> None:
         {stopping, sweeping, broker.task}, return_when=asyncio.FIRST_COMPLETED
     )
     failed = [t for t in done if t is not stopping]
+    commands.stop()
     server.close()
     for conn in list(gateway.connections):
         conn.close("the gateway is stopping")
@@ -74,6 +81,39 @@ async def _serve(settings: Settings, args: argparse.Namespace) -> None:
         log.error("stopping with %d messages the broker has not acknowledged", unacknowledged)
     broker.stop()
     log.info("watch gateway stopped")
+
+
+def _command_feed(
+    settings: Settings, gateway: WatchGateway, loop: asyncio.AbstractEventLoop
+) -> MqttConsumer:
+    """Commands to devices (`anxin/v1/+/cmd`), on a session of its own that the broker
+    keeps while the gateway restarts; each is acknowledged once handed to its watch (or
+    found not to be one of this gateway's)."""
+    mqtt = settings.mqtt
+
+    def handle(topic: str, payload: bytes, mid: int, qos: int) -> None:
+        device_id = topic.split("/")[2]
+        try:
+            body = json.loads(payload)
+        except ValueError:
+            log.warning("a command for %s that is not JSON: %r", device_id, payload[:80])
+        else:
+            if isinstance(body, dict):
+                gateway.command(device_id, body)
+        if qos == 1:
+            feed.ack_all([mid])
+
+    feed = MqttConsumer(
+        host=mqtt.host, port=mqtt.port, username=mqtt.username, password=mqtt.password,
+        tls=mqtt.tls, client_id=f"{settings.gateway_client_id}-cmd",
+        subscriptions=(COMMAND_SUBSCRIPTION,), client="stock", protocol=settings.mqtt_protocol,
+        on_message=lambda *message: _soon(loop, handle, *message),
+    )  # fmt: skip
+    return feed
+
+
+def _soon(loop: asyncio.AbstractEventLoop, handle: Callable[..., None], *args: object) -> None:
+    loop.call_soon_threadsafe(handle, *args)
 
 
 class GatewayFailed(RuntimeError):

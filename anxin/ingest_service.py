@@ -137,6 +137,10 @@ class IngestService:
         self.topics = [t for ln in self.lanes for t in ln.consumer.subscriptions]
         self.client_kind = self.lanes[0].consumer.client_kind  # fast, or stock if it fell back
 
+    async def publish(self, topic: str, payload: bytes) -> None:
+        """A command to a device, on the events lane's connection (devices.commands)."""
+        await self.lanes[0].consumer.publish(topic, payload)
+
     def subscribed(self) -> bool:
         return all(ln.consumer.subscribed.is_set() for ln in self.lanes)
 

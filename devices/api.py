@@ -5,19 +5,22 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, Field
 
-from devices import service
+from devices import commands, service
 from devices.accounts import Principal, Role, TokenCheck
 from devices.auth import SESSION_COOKIE, User, role_in
-from devices.errors import UnknownResident
+from devices.commands import Command, CommandIn
+from devices.errors import UnknownDevice, UnknownResident
 from devices.models import Resident, ResidentIn
-from kernel.errors import Invalid
-from kernel.types import ResidentId
+from kernel.errors import Invalid, Unavailable
+from kernel.types import DeviceId, ResidentId
 from kernel.web import Conn
 
 router = APIRouter(prefix="/api/v1", tags=["residents"])
 
 RID = Annotated[ResidentId, Path(description="the resident's id")]
+DID = Annotated[DeviceId, Path(description="the device's id")]
 Editor = Annotated[Principal, Depends(role_in(Role.ADMIN, Role.SUPERVISOR))]
+Staff = Annotated[Principal, Depends(role_in(Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN))]
 
 
 class SessionIn(BaseModel):
@@ -105,3 +108,46 @@ def _sees(user: Principal, resident: Resident) -> bool:
     if user.districts:
         return resident.district in user.districts
     return True
+
+
+@router.post(
+    "/devices/{device_id}/commands", status_code=202, response_model=Command, tags=["devices"]
+)
+async def command_device(
+    request: Request, conn: Conn, user: Staff, device_id: DID, body: CommandIn
+) -> Command:
+    """Ask a device to locate itself now, report every N seconds, or call these numbers
+    on SOS. 202 once the broker has it (the answer comes later: GET .../commands); 503
+    if the broker could not take it (recorded, not retried)."""
+    await _device_in_scope(conn, user, device_id)
+    sent = await commands.send(
+        conn=conn, device_id=device_id, command=body, actor=user.name,
+        publish=request.app.state.publish_command,
+    )  # fmt: skip
+    if sent.failed:
+        raise Unavailable(f"command {sent.id} not sent: {sent.failed}")
+    return sent
+
+
+@router.get("/devices/{device_id}/commands", response_model=list[Command], tags=["devices"])
+async def device_commands(conn: Conn, user: Staff, device_id: DID) -> list[Command]:
+    """The device's last 50 commands, newest first: when the broker took each, and the
+    device's answer."""
+    await _device_in_scope(conn, user, device_id)
+    return await commands.history(conn=conn, device_id=device_id)
+
+
+async def _device_in_scope(conn: Conn, user: Principal, device_id: str) -> None:
+    """404 for a device that is not there or, for a district's operator, another
+    district's resident's."""
+    device = await service.get_device(conn=conn, device_id=device_id)
+    if not user.districts:
+        return
+    resident = (
+        await service.get_resident(conn=conn, resident_id=device.resident_id)
+        if device.resident_id
+        else None
+    )
+    if resident is None or resident.district not in user.districts:
+        msg = f"unknown device {device_id!r}"
+        raise UnknownDevice(msg)

@@ -50,6 +50,8 @@ class EventType(StrEnum):
     GEOFENCE_ENTER = "geofence_enter"
     # a sensor says its battery is low (Zigbee's battery_low): a maintenance task
     BATTERY_LOW = "battery_low"
+    # a device's answer to a command (devices.commands): data.command_id, data.ok
+    COMMAND_RESULT = "command_result"
 
 
 class HelpService(StrEnum):

@@ -275,6 +275,7 @@ def _to_reading(channel: Channel, device_id: str, ts: float, body: Any) -> Readi
             (ts, device_id, str(body.type), key, body.seq, data),
             urgent=body.type in URGENT_EVENTS,
             help=service,
+            answer=body.data if body.type is EventType.COMMAND_RESULT else None,
         )
     if isinstance(body, LocationPayload):
         return Reading(channel, device_id, (ts, device_id, body.seq, body.lat, body.lon, body.acc))

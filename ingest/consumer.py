@@ -9,8 +9,10 @@ paho stays in charge of the connection, keepalive, subscriptions and reconnects;
 which client reads the messages (fast or stock) is `ingest.mqtt_client`'s business.
 """
 
+import asyncio
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -117,6 +119,22 @@ class MqttConsumer:
         self._client.loop_stop()
         self.subscribed.clear()
 
+    async def publish(self, topic: str, payload: bytes, timeout_s: float = 5.0) -> None:
+        """Publish at QoS 1 on this connection and wait for the broker's PUBACK;
+        ConnectionError if not connected, TimeoutError if no PUBACK in time."""
+        if not self._client.is_connected():
+            msg = f"not connected to the broker at {self.host}:{self.port}"
+            raise ConnectionError(msg)
+        info = self._client.publish(topic, payload, qos=1)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            raise ConnectionError(mqtt.error_string(info.rc))
+        deadline = time.monotonic() + timeout_s
+        while not info.is_published():
+            if time.monotonic() > deadline:
+                msg = f"the broker did not acknowledge within {timeout_s:g} s"
+                raise TimeoutError(msg)
+            await asyncio.sleep(0.01)
+
     @property
     def fast_deliveries(self) -> int:
         """Messages the fast client's short path took (0 for the stock client)."""
@@ -160,6 +178,8 @@ class MqttConsumer:
         if failed:
             log.error("broker refused subscriptions %s: %s", self.subscriptions, failed)
             return
+        if not self.subscribed.is_set():
+            log.info("subscribed to %s", ", ".join(self.subscriptions))
         self.subscribed.set()
 
     def _handle_disconnect(

@@ -10,6 +10,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
 
@@ -63,6 +64,8 @@ class Reading(msgspec.Struct, frozen=True):
     help: str | None = None
     # the payload had no ts (a last will is fixed at connect): ts is when it arrived
     ts_received: bool = False
+    # a command_result event's data: the device's answer to a command (devices.commands)
+    answer: dict[str, Any] | None = None
 
     @property
     def ts(self) -> datetime:

@@ -14,6 +14,8 @@ SUBSCRIPTION = f"{PREFIX}/+/+"
 EVENT_SUBSCRIPTIONS = (f"{PREFIX}/+/event",)
 READING_SUBSCRIPTIONS = (SUBSCRIPTION,)
 EVENT_SUFFIX = "/event"
+# commands to devices (devices.commands); the watch gateway takes those for its watches
+COMMAND_SUBSCRIPTION = f"{PREFIX}/+/cmd"
 # What sessions of earlier versions subscribed to: every channel in share group `anxin`,
 # the default then. Left in a session next to the plain subscription, each message
 # would arrive twice.

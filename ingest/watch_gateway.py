@@ -18,11 +18,19 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import msgspec
 
-from ingest.adapters.watch import BadFrame, FrameSplitter, FrameTooLong, meaning, parse_frame
+from ingest.adapters.watch import (
+    BadFrame,
+    Frame,
+    FrameSplitter,
+    FrameTooLong,
+    meaning,
+    parse_frame,
+    watch_command,
+)
 from ingest.topics import PREFIX
 
 log = logging.getLogger("anxin.gateway")
@@ -48,14 +56,21 @@ class Limits:
 
 
 class WatchConnection(asyncio.Protocol):
-    __slots__ = ("device_id", "gateway", "last_seen", "splitter", "transport")
+    __slots__ = (
+        "awaiting", "device_id", "gateway", "indexed", "last_seen", "maker", "splitter",
+        "transport",
+    )  # fmt: skip
 
     def __init__(self, gateway: "WatchGateway") -> None:
         self.gateway = gateway
         self.splitter = FrameSplitter(gateway.limits.max_frame)
         self.transport: asyncio.Transport | None = None
         self.device_id: str | None = None
+        self.maker = "3G"
+        self.indexed = False  # its frames carry an index field, so must ours
         self.last_seen = time.monotonic()
+        # the echo each command sent to this watch waits for -> that command's id
+        self.awaiting: dict[str, int] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -66,6 +81,8 @@ class WatchConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.gateway.connections.discard(self)
+        if self.device_id is not None and self.gateway.by_device.get(self.device_id) is self:
+            del self.gateway.by_device[self.device_id]
         self.transport = None
 
     def data_received(self, data: bytes) -> None:
@@ -100,6 +117,7 @@ class WatchGateway:
         self.broker = broker
         self.limits = limits or Limits()
         self.connections: set[WatchConnection] = set()
+        self.by_device: dict[str, WatchConnection] = {}
         self.counts: Counter[str] = Counter()
         self._encode = msgspec.json.Encoder().encode
         # while the broker is behind, the watches wait in their sockets, not in memory
@@ -131,9 +149,13 @@ class WatchGateway:
             return
         if conn.device_id is None:
             conn.device_id = frame.device_id
+            conn.maker, conn.indexed = frame.maker, frame.index is not None
+            self.by_device[frame.device_id] = conn
         elif frame.device_id != conn.device_id:
             conn.close(f"a frame for {frame.device_id!r} on {conn.device_id!r}'s connection")
             return
+        if conn.awaiting and frame.kind in conn.awaiting:
+            self._echoed(conn, frame.kind)
         self.counts["published"] += len(said.messages)
         topic = f"{PREFIX}/{frame.device_id}/"
         if said.reply is None:
@@ -162,6 +184,43 @@ class WatchGateway:
             return
         self.counts["replies"] += 1
         conn.send(reply)
+
+    def command(self, device_id: str, body: dict[str, Any]) -> None:
+        """A command from `anxin/v1/<id>/cmd`, in the watch's own words: locate is
+        `CR`, the interval `UPLOAD,<s>`, the SOS numbers `SOS1,<n>`... (Traccar's
+        WatchProtocolEncoder has the same). Answered with a command_result event when
+        the watch echoes every frame of it. A watch not connected here is left alone:
+        the command stays unanswered, as the API shows."""
+        conn = self.by_device.get(device_id)
+        command_id = body.get("id")
+        if conn is None or not isinstance(command_id, int):
+            self.counts["commands_not_here"] += 1
+            return
+        try:
+            words = watch_command(body)
+        except ValueError as exc:
+            self._result(device_id, command_id, ok=False, detail=str(exc))
+            return
+        conn.awaiting = conn.awaiting or {}
+        for word, text in words:
+            conn.awaiting[word] = command_id
+            header = Frame(conn.maker, device_id, "0001" if conn.indexed else None, "", b"")
+            conn.send(header.reply(text))
+        self.counts["commands"] += 1
+
+    def _echoed(self, conn: WatchConnection, word: str) -> None:
+        assert conn.awaiting is not None
+        assert conn.device_id is not None
+        command_id = conn.awaiting.pop(word)
+        if command_id not in conn.awaiting.values():
+            self._result(conn.device_id, command_id, ok=True, detail=f"the watch echoed {word}")
+        if not conn.awaiting:
+            conn.awaiting = None
+
+    def _result(self, device_id: str, command_id: int, *, ok: bool, detail: str) -> None:
+        event = {"ts": time.time(), "type": "command_result", "id": f"cmd-{command_id}",
+                 "data": {"command_id": command_id, "ok": ok, "detail": detail}}  # fmt: skip
+        self.broker.send(f"{PREFIX}/{device_id}/event", self._encode(event))
 
     async def sweep(self) -> None:
         """Close connections silent past the idle limit; log the counts each round."""

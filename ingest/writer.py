@@ -13,6 +13,7 @@ import numpy as np
 from psycopg import AsyncConnection, sql
 
 from alerts.intake import Intake
+from devices.commands import record_answers
 from devices.models import EventType
 from devices.service import flag_over_limit
 from ingest.ratelimit import SummaryRows
@@ -76,6 +77,7 @@ async def write_batch(
     rows: dict[Channel, list[tuple[object, ...]]] = defaultdict(list)
     urgent: list[Reading] = []
     helps: list[Reading] = []
+    answers: list[tuple[str, float, dict[str, object]]] = []  # command_result events
     dead: list[tuple[str, bytes, str, str | None]] = []
     over_limit: dict[str, tuple[Message, int]] = {}  # per topic: the first, and how many
     for m in messages:
@@ -85,6 +87,9 @@ async def write_batch(
                 urgent.append(m.outcome)
             elif m.outcome.help is not None:
                 helps.append(m.outcome)
+            elif m.outcome.answer is not None:
+                answers.append((m.outcome.device_id, float(m.outcome.ts.timestamp()),
+                                m.outcome.answer))  # fmt: skip
         elif isinstance(m.outcome, Rejected):
             dead.append((m.topic, m.payload, m.outcome.reason, m.outcome.device_id))
         elif isinstance(m.outcome, Limited):
@@ -112,6 +117,8 @@ async def write_batch(
             conn=conn, device_id=reading.device_id, event=event, ts=ts, key=str(event_key)
         ):
             result.alerts_opened += 1
+    if answers:
+        await record_answers(conn=conn, answers=answers)
     for reading in helps:
         ts, _device, _type, event_key = reading.row[:4]
         assert isinstance(ts, float)

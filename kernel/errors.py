@@ -39,6 +39,12 @@ class Forbidden(AnxinError):
     status_code = 403
 
 
+class Unavailable(AnxinError):
+    """Something the request needs (the broker) cannot be reached now."""
+
+    status_code = 503
+
+
 def describe(
     exc: ValidationError, name: Callable[[tuple[int | str, ...]], str] | None = None
 ) -> str:

@@ -43,6 +43,7 @@ DATA_TABLES = (
     "dead_letters",
     "devices",
     "mqtt_accounts",
+    "device_commands",
     "residents",
     "service_points",
     "dispatch_offers",

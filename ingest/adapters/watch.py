@@ -314,3 +314,24 @@ def _degrees(value: str, hemisphere: str, allowed: str) -> float:
         msg = f"{degrees} is outside ±{limit}"
         raise ValueError(msg)
     return -abs(degrees) if hemisphere in ("S", "W") else degrees
+
+
+def watch_command(body: dict[str, Any]) -> list[tuple[str, str]]:
+    """A canonical command (devices.commands) as the watch's frames: (the keyword its
+    echo carries, the frame's content). ValueError for one a watch cannot do."""
+    match body.get("command"):
+        case "locate":
+            return [("CR", "CR")]
+        case "set_interval" if isinstance(body.get("interval_s"), int):
+            return [("UPLOAD", f"UPLOAD,{body['interval_s']}")]
+        case "set_sos_numbers" if isinstance(body.get("numbers"), list):
+            numbers = [_dialled(str(n)) for n in body["numbers"][:3]]
+            return [(f"SOS{k}", f"SOS{k},{n}") for k, n in enumerate(numbers, start=1)]
+    msg = f"a watch cannot do {str(body.get('command'))[:40]!r} with these parameters"
+    raise ValueError(msg)
+
+
+def _dialled(number: str) -> str:
+    """As the watch dials it: digits, and a Chinese number without +86."""
+    digits = "".join(c for c in number if c.isdigit() or c == "+")
+    return digits.removeprefix("+86")

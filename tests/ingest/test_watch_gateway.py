@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import paho.mqtt.client as mqtt
 import psycopg
 import pytest
@@ -19,6 +20,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from anxin.localstack import free_port, wait_for_port
 from simulators.watch import POSITION as UD_BODY
 from simulators.watch import frame
+from tests.anxin.test_cli import anxin
 from tests.conftest import Mosquitto, ServeProcess, register, wait_until
 
 WATCH = "8800000015"
@@ -252,3 +254,47 @@ def test_a_thousand_idle_watches_are_held_and_the_next_one_is_answered(
     finally:
         for sock in idle:
             sock.close()
+
+
+def test_commands_reach_the_watch_in_its_own_words_and_its_echoes_are_the_answers(
+    gateway: Gateway, watch: str, anxin_env: dict[str, str], serve: ServeProcess
+) -> None:
+    made = anxin("users", "add", "ops", "--role", "operator", env=anxin_env)
+    headers = {"Authorization": f"Bearer {made.stdout.strip().splitlines()[-1]}"}
+    wait_until(lambda: "subscribed to" in gateway.log(), timeout=10, what="the command feed")
+    url = f"{serve.base_url}/api/v1/devices/{WATCH}/commands"
+
+    def answers() -> list[tuple[str, bool | None]]:
+        listed = httpx.get(url, headers=headers).json()
+        return [(c["command"], c["ok"]) for c in listed if c["answered_at"]]
+
+    with gateway.connect() as sock:
+        sock.sendall(frame("LK", index="0009"))  # the watch says who it is
+        assert read_reply(sock) == b"[3G*8800000015*0009*0002*LK]"
+        sent = httpx.post(url, headers=headers, json={"command": "locate"})
+        assert sent.status_code == 202, sent.text
+        assert sent.json()["published_at"] is not None
+        assert read_reply(sock) == b"[3G*8800000015*0001*0002*CR]"
+        sock.sendall(frame("CR", index="0001"))  # the watch's echo
+        wait_until(lambda: answers() == [("locate", True)], timeout=10, what="locate answered")
+        numbers = {"command": "set_sos_numbers", "numbers": ["+8613800000001", "13900000002"]}
+        assert httpx.post(url, headers=headers, json=numbers).status_code == 202
+        got = read_reply(sock)
+        while got.count(b"]") < 2:
+            got += read_reply(sock)
+        assert got == (b"[3G*8800000015*0001*0010*SOS1,13800000001]"
+                       b"[3G*8800000015*0001*0010*SOS2,13900000002]")  # fmt: skip
+        sock.sendall(frame("SOS1", index="0001"))
+        time.sleep(0.5)
+        assert answers() == [("locate", True)]  # one of two echoed: not answered yet
+        sock.sendall(frame("SOS2", index="0001"))
+        wait_until(
+            lambda: answers() == [("set_sos_numbers", True), ("locate", True)],
+            timeout=10,
+            what="the SOS numbers answered",
+        )
+    wrong = httpx.post(url, headers=headers, json={"command": "set_interval"})
+    assert wrong.status_code == 422
+    assert "interval_s" in wrong.text
+    elsewhere = f"{serve.base_url}/api/v1/devices/nobody/commands"
+    assert httpx.post(elsewhere, headers=headers, json={"command": "locate"}).status_code == 404
