@@ -9,13 +9,15 @@ versions, which have no code.
 
 import string
 from collections.abc import Callable, Mapping
-from enum import StrEnum
 from typing import Any
 
+from kernel.language import Lang, pick_language
 
-class Lang(StrEnum):
-    ZH = "zh-CN"
-    EN = "en"
+# Lang and pick_language live in kernel.language; alerts read them from here too
+__all__ = [
+    "CODES", "LABELS", "Lang", "duration", "explain", "label", "metric", "pick_language",
+    "render", "say",
+]  # fmt: skip
 
 
 def duration(seconds: float, lang: Lang) -> str:
@@ -178,17 +180,6 @@ def render(code: str, values: Mapping[str, Any], lang: Lang = Lang.ZH) -> str:
         return _COMPOUND[code](values, lang)
     zh, en = _TEMPLATES[code]
     return _FORMAT[lang].vformat(zh if lang is Lang.ZH else en, (), values)
-
-
-def pick_language(accept_language: str | None, preferred: str) -> Lang:
-    """`Accept-Language` when it names Chinese or English first, else the user's own."""
-    for part in (accept_language or "").split(","):
-        tag = part.split(";")[0].strip().lower()
-        if tag.startswith("zh"):
-            return Lang.ZH
-        if tag.startswith("en"):
-            return Lang.EN
-    return Lang(preferred) if preferred in Lang._value2member_map_ else Lang.ZH
 
 
 # the words for the codes an operator sees beside a reason: (zh-CN, en)

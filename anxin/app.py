@@ -99,6 +99,7 @@ def create_app(settings: Settings, *, ingest: bool = True) -> FastAPI:
     app.state.pool = pool
     app.state.tokens = TokenCheck()
     app.state.time_zone = settings.time_zone
+    app.state.maintenance = settings.maintenance
     app.state.dispatcher = routing
     app.state.sms_callback_token = settings.sms_callback_token.get_secret_value()
     stream = StreamHub(settings.database_dsn, pool, outage)

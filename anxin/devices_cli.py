@@ -3,16 +3,19 @@ residents, and write the broker's accounts and rules (export-mosquitto)."""
 
 import argparse
 import os
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import psycopg
 
 from anxin.settings import Settings
-from devices import mqtt_access
+from devices import health, mqtt_access
 from devices import service as devices
 from devices.devices_file import read_devices
 from devices.models import DeviceIn, DeviceKind, Protocol
 from kernel.errors import Invalid
+from kernel.language import Lang
 
 DYNSEC_PLUGIN = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"
 
@@ -46,6 +49,12 @@ def add_parsers(devices_parser: argparse._SubParsersAction) -> None:  # type: ig
     who.add_argument("--unbind", action="store_true", help="to nobody (back in stock)")
     pw = devices_parser.add_parser("password", help="a new password for an MQTT account")
     pw.add_argument("account")
+    hl = devices_parser.add_parser(
+        "health", help="maintenance tasks: never connected, SOS untested, battery running out"
+    )
+    hl.add_argument("--district", action="append", dest="districts")
+    hl.add_argument("--lang", choices=[lang.value for lang in Lang], default="zh-CN")
+    hl.add_argument("--json", action="store_true", help="one JSON object per line")
     export = devices_parser.add_parser(
         "export-mosquitto",
         help="write the broker's accounts and rules (Mosquitto dynamic security)",
@@ -89,6 +98,20 @@ async def run(settings: Settings, args: argparse.Namespace) -> str:
                     raise Invalid(msg)
                 return (
                     f"new password of {args.account} (shown only once; export again):\n{password}"
+                )
+            case "health":
+                tasks = await health.maintenance_tasks(
+                    conn=conn, now=datetime.now(UTC), thresholds=settings.maintenance,
+                    districts=args.districts, lang=Lang(args.lang),
+                    tz=ZoneInfo(settings.time_zone),
+                )  # fmt: skip
+                if args.json:
+                    return "\n".join(t.model_dump_json() for t in tasks)
+                lines = [
+                    f"{t.device_id}\t{t.kind}\t{t.resident_id or '-'}\t{t.text}" for t in tasks
+                ]
+                return "\n".join(lines) or (
+                    "没有待办的维护任务" if args.lang == "zh-CN" else "no tasks"
                 )
             case _:
                 return await _export(conn, settings, args.out)

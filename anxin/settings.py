@@ -2,6 +2,7 @@
 environment."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
@@ -17,6 +18,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from devices.health import Thresholds
 from kernel.errors import describe
 
 
@@ -94,6 +96,13 @@ class Settings(BaseSettings):
     zigbee2mqtt_base_topic: str = Field(
         default="zigbee2mqtt", pattern=r"^[A-Za-z0-9_-]{1,64}(/[A-Za-z0-9_-]{1,64}){0,3}$"
     )
+
+    # maintenance tasks (devices.health): a device not heard from this long after it
+    # was registered; an SOS button not test-pressed for this many days; a battery
+    # whose trend empties it within this many days
+    maintenance_first_contact_h: float = Field(default=24.0, gt=0)
+    sos_test_days: int = Field(default=7, ge=1, le=90)
+    battery_horizon_days: float = Field(default=7.0, gt=0, le=60)
 
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=1, le=65535)
@@ -245,6 +254,14 @@ class Settings(BaseSettings):
     def share_group(self) -> str:
         """The share group in effect: none over MQTT 3.1.1, which has no shared ones."""
         return self.mqtt_share_group if self.mqtt_protocol == "5" else ""
+
+    @property
+    def maintenance(self) -> Thresholds:
+        return Thresholds(
+            first_contact=timedelta(hours=self.maintenance_first_contact_h),
+            sos_test=timedelta(days=self.sos_test_days),
+            battery_horizon_days=self.battery_horizon_days,
+        )
 
     @property
     def mqtt(self) -> MqttEndpoint:

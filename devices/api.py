@@ -1,17 +1,20 @@
 """Residents over the API: who they are, for operators and for their own caregivers."""
 
+from datetime import UTC, datetime
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Request, Response
 from pydantic import BaseModel, Field
 
-from devices import commands, service
+from devices import commands, health, service
 from devices.accounts import Principal, Role, TokenCheck
 from devices.auth import SESSION_COOKIE, User, role_in
 from devices.commands import Command, CommandIn
 from devices.errors import UnknownDevice, UnknownResident
 from devices.models import Resident, ResidentIn
 from kernel.errors import Invalid, Unavailable
+from kernel.language import pick_language
 from kernel.types import DeviceId, ResidentId
 from kernel.web import Conn
 
@@ -108,6 +111,24 @@ def _sees(user: Principal, resident: Resident) -> bool:
     if user.districts:
         return resident.district in user.districts
     return True
+
+
+@router.get("/devices/health", response_model=list[health.Task], tags=["devices"])
+async def device_health(
+    request: Request,
+    conn: Conn,
+    user: Staff,
+    accept_language: Annotated[str | None, Header(max_length=200)] = None,
+) -> list[health.Task]:
+    """Maintenance tasks: devices never heard from since registration, SOS buttons not
+    test-pressed this week, batteries that will be empty within the week or say they
+    are low. Not pages: a list to work through (in the user's district)."""
+    return await health.maintenance_tasks(
+        conn=conn, now=datetime.now(UTC), thresholds=request.app.state.maintenance,
+        districts=list(user.districts) or None,
+        lang=pick_language(accept_language, user.language),
+        tz=ZoneInfo(request.app.state.time_zone),
+    )  # fmt: skip
 
 
 @router.post(
