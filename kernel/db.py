@@ -32,9 +32,13 @@ class OutageLog:
         self._log = logger
         self._on_start = on_start
         self.since: float | None = None  # monotonic start of the outage, while one lasts
+        self._ended = -float("inf")  # when the last one ended
 
     def failed(self, exc: BaseException, *, attempt_started: float, detail: str = "") -> None:
-        if self.since is not None:
+        """An attempt begun at `attempt_started` failed. One begun before the last outage
+        ended (a task that waited on the pool all through it) belongs to that outage, not
+        to a new one."""
+        if self.since is not None or attempt_started < self._ended:
             return
         self.since = attempt_started
         self._log.error(
@@ -48,6 +52,7 @@ class OutageLog:
         seconds if this ended one."""
         if self.since is None:
             return None
-        lasted, self.since = time.monotonic() - self.since, None
+        self._ended = time.monotonic()
+        lasted, self.since = self._ended - self.since, None
         self._log.warning("database back after %.1fs", lasted)
         return lasted

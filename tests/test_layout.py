@@ -14,6 +14,8 @@ DOMAINS = ("ingest", "alerts", "devices", "dispatch")
 OWNER = {
     "residents": "devices",
     "devices": "devices",
+    "mqtt_accounts": "devices",
+    "device_commands": "devices",
     "vitals": "ingest",
     "events": "ingest",
     "locations": "ingest",
