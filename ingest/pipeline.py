@@ -162,7 +162,11 @@ class IngestPipeline:
                 wake = True
             self._buffer.append(pending)
         size = len(self._buffer)
-        if (size <= len(parts) or wake or size >= self._batch_max) and self._loop is not None:
+        before = size - len(parts)
+        # wake the writer when the buffer was empty or has just filled a batch, not at
+        # every message while it is over (a database outage): that would cost a loop
+        # wake-up per message when nothing can be written anyway
+        if (before == 0 or wake or before < self._batch_max <= size) and self._loop is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
 
     def _limit(
