@@ -14,6 +14,7 @@ from alerts.detect.config import Overrides
 from alerts.lifecycle import Action
 from alerts.models import AlertStatus, Resolution
 from anxin import __version__, devices_cli
+from anxin.arg_types import positive_int
 from anxin.reports_cli import incident_kind, month
 from anxin.settings import Settings, SettingsError, load_settings
 from devices.accounts import Language, Role
@@ -38,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     gw_watch.add_argument("--host", default="0.0.0.0", help="address to listen on")
     gw_watch.add_argument("--port", type=_port, default=5093)
     gw_watch.add_argument(
-        "--idle", type=_positive_int, default=900, help="close a watch silent this long (s)"
+        "--idle", type=positive_int, default=900, help="close a watch silent this long (s)"
     )
 
     db = sub.add_parser("db", help="database tasks").add_subparsers(
@@ -111,15 +112,15 @@ def build_parser() -> argparse.ArgumentParser:
     al_sub = al.add_subparsers(dest="alerts_command", required=True)
     al_list = al_sub.add_parser("list", help="the queue: one line per incident, most urgent first")
     al_list.add_argument("--status", action="append", choices=[s.value for s in AlertStatus])
-    al_list.add_argument("--limit", type=_positive_int, default=50)
+    al_list.add_argument("--limit", type=positive_int, default=50)
     al_list.add_argument("--json", action="store_true", help="one JSON object per line")
     al_list.add_argument("--lang", choices=["zh-CN", "en"], default="zh-CN", help="of reasons")
     al_show = al_sub.add_parser("show", help="one alert with its incident, resident and timeline")
-    al_show.add_argument("alert_id", type=_positive_int)
+    al_show.add_argument("alert_id", type=positive_int)
     al_show.add_argument("--lang", choices=["zh-CN", "en"], default="zh-CN", help="of reasons")
     for action in Action:
         act = al_sub.add_parser(str(action), help=f"{action} the incident of an alert")
-        act.add_argument("alert_id", type=_positive_int)
+        act.add_argument("alert_id", type=positive_int)
         act.add_argument("--note", required=action in (Action.RESOLVE, Action.NOTE))
         act.add_argument("--by", help="who does it, for the audit (default: cli:<login>)")
         if action is Action.RESOLVE:
@@ -183,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
         report.add_argument("--lang", choices=["zh-CN", "en"], default="zh-CN")
 
     sim = sub.add_parser("simulate", help="register a wearable fleet and publish over MQTT")
-    sim.add_argument("--devices", type=_positive_int, default=100)
+    sim.add_argument("--devices", type=positive_int, default=100)
     sim.add_argument("--rate", type=float, default=100.0, help="vitals messages per second")
     sim.add_argument("--duration", type=float, default=30.0, help="seconds")
     sim.add_argument("--sos-per-min", type=float, default=1.0)
@@ -200,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     demo = sub.add_parser("demo", help="everything on embedded services, for a first look")
-    demo.add_argument("--residents", type=_positive_int, help="default 300 (--city: 3000)")
+    demo.add_argument("--residents", type=positive_int, help="default 300 (--city: 3000)")
     demo.add_argument(
         "--city", action="store_true", help="a Wuhan-sized network: 465 service points"
     )
@@ -244,17 +245,6 @@ def _share(text: str) -> float:
         value = -1.0
     if not 0 <= value <= 1:
         msg = f"expected a share from 0 to 1, e.g. 0.9; got {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        msg = f"expected a whole number of at least 1, got {text!r}"
         raise argparse.ArgumentTypeError(msg)
     return value
 

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
+from anxin.arg_types import positive_int
 from anxin.settings import Settings
 from devices import health, mqtt_access
 from devices import service as devices
@@ -33,7 +34,7 @@ def add_parsers(devices_parser: argparse._SubParsersAction) -> None:  # type: ig
         " Zigbee2MQTT speaks for all that home's sensors",
     )  # fmt: skip
     add.add_argument("--resident")
-    add.add_argument("--interval", type=_positive_int, help="expected seconds between messages")
+    add.add_argument("--interval", type=positive_int, help="expected seconds between messages")
     imp = devices_parser.add_parser(
         "import", help="register the devices of a CSV or JSON file, all or none"
     )
@@ -60,17 +61,6 @@ def add_parsers(devices_parser: argparse._SubParsersAction) -> None:  # type: ig
         help="write the broker's accounts and rules (Mosquitto dynamic security)",
     )
     export.add_argument("--out", type=Path, default=Path("var/mosquitto"))
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        msg = f"expected a whole number above 0, got {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
 
 
 def service_client_ids(settings: Settings) -> set[str]:
