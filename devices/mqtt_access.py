@@ -18,7 +18,6 @@ iteration count does not protect anything, and Mosquitto pays it at every connec
 
 import base64
 import hashlib
-import hmac
 import json
 import secrets
 from collections.abc import Iterable
@@ -42,14 +41,6 @@ def password_hash(password: str, *, salt: bytes | None = None) -> str:
     salt = salt or secrets.token_bytes(12)
     digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, ITERATIONS)
     return f"$7${ITERATIONS}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
-
-
-def password_matches(password: str, hashed: str) -> bool:
-    _, kind, iterations, salt, digest = hashed.split("$")
-    if kind != "7":
-        return False
-    mine = hashlib.pbkdf2_hmac("sha512", password.encode(), base64.b64decode(salt), int(iterations))
-    return hmac.compare_digest(base64.b64encode(mine).decode(), digest)
 
 
 async def ensure_account(conn: AsyncConnection, name: str) -> str | None:

@@ -28,7 +28,7 @@ from ingest.decoding import Decoded, Decoder
 from ingest.observations import to_observations
 from ingest.ratelimit import RateLimiter, SummaryRows
 from ingest.records import (
-    Elsewhere,
+    Ignored,
     Limited,
     Outcome,
     Reading,
@@ -123,14 +123,14 @@ class IngestPipeline:
         the last carries its id: the broker's copy is acknowledged when the last part
         is committed, and batches commit in order, so by then every part is stored."""
         now = time.time()
-        decoded: Decoded | Elsewhere
+        decoded: Decoded
         try:
             if (
                 self._elsewhere is not None
                 and topic.endswith(self._elsewhere)
                 and topic.startswith(PREFIX)
             ):
-                decoded = Elsewhere()
+                decoded = Ignored("stored by the events lane")
             else:
                 decoded = self._decoder.decode(topic, payload, now)
         except Exception as exc:  # a codec bug must not kill the MQTT thread
@@ -138,7 +138,7 @@ class IngestPipeline:
             decoded = Rejected(f"internal decode error: {type(exc).__name__}")
         parts = decoded if isinstance(decoded, tuple) else (decoded,)
         if not parts:  # an adapter found nothing to store: acknowledged with the batch
-            parts = (Elsewhere(),)
+            parts = (Ignored("nothing to store"),)
         wake = False
         arrived = time.monotonic()
         for k, part in enumerate(parts, start=1):

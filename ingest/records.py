@@ -83,19 +83,12 @@ class Rejected:
 
 
 @dataclass(frozen=True, slots=True)
-class Elsewhere:
-    """A message another lane stores: the readings lane subscribes to every channel,
-    events included, because only such a subscription sees unknown channels (to
-    dead-letter them); the events lane stores the events."""
-
-    device_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class Ignored:
-    """A message that carries no reading and is no fault: a Zigbee2MQTT bridge topic, a
-    command on its way to a device, an OwnTracks card. Acknowledged, not stored, not a
-    dead letter."""
+    """A message this lane does not store and that is no fault: an event the readings
+    lane sees because it subscribes to every channel (only such a subscription sees
+    unknown channels, to dead-letter them; the events lane stores the events), a
+    Zigbee2MQTT bridge topic, a command on its way to a device, an OwnTracks card.
+    Acknowledged with its batch, not stored, not a dead letter."""
 
     what: str
 
@@ -136,4 +129,4 @@ def bare_event(reading: Reading, damage: Damage) -> Reading:
 
 
 # what ingest made of one message (or one part of what a message said)
-Outcome = Reading | Rejected | Elsewhere | Limited | Ignored | Unresolved
+Outcome = Reading | Rejected | Limited | Ignored | Unresolved

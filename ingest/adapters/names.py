@@ -25,33 +25,20 @@ class Known:
     kind: DeviceKind
 
 
-class NotLookedUp:
-    """The cache has no fresh answer for this name."""
-
-
-NOT_LOOKED_UP = NotLookedUp()
-
-
 class DeviceNames:
     def __init__(self, ttl_s: float = 30.0) -> None:
         self.ttl_s = ttl_s
         self._cache: dict[tuple[str, str], tuple[Known | None, float]] = {}
 
-    def get(self, protocol: str, name: str) -> Known | NotLookedUp | None:
-        """The device, None when no device has that name, NOT_LOOKED_UP when unsure."""
+    def find(self, protocol: str, name: str) -> Known | Unresolved | Rejected:
+        """The device, the reason to dead-letter its message, or (not in the cache, or
+        looked up too long ago) a name to look up."""
         entry = self._cache.get((protocol, name))
         if entry is None or time.monotonic() - entry[1] > self.ttl_s:
-            return NOT_LOOKED_UP
-        return entry[0]
-
-    def find(self, protocol: str, name: str) -> Known | Unresolved | Rejected:
-        """The device, the reason to dead-letter its message, or a name to look up."""
-        known = self.get(protocol, name)
-        if isinstance(known, NotLookedUp):
             return Unresolved(protocol, name)
-        if known is None:
+        if entry[0] is None:
             return Rejected(f"no {protocol} device named {name[:120]!r} is registered")
-        return known
+        return entry[0]
 
     async def load(self, conn: AsyncConnection, wanted: set[tuple[str, str]]) -> None:
         if not wanted:
