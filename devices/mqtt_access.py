@@ -20,7 +20,7 @@ import base64
 import hashlib
 import json
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,16 +43,18 @@ def password_hash(password: str, *, salt: bytes | None = None) -> str:
     return f"$7${ITERATIONS}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
 
 
-async def ensure_account(conn: AsyncConnection, name: str) -> str | None:
-    """Make the MQTT account `name` if it is new; its password (to be shown once), or
-    None when it existed (a home's Zigbee2MQTT account shared by its sensors)."""
-    password = new_password()
+async def ensure_accounts(conn: AsyncConnection, names: Sequence[str]) -> dict[str, str]:
+    """Make the MQTT accounts among `names` that are new, in one statement; each new
+    one's password (to be shown once). One that existed (a home's Zigbee2MQTT account,
+    shared by its sensors) keeps its password."""
+    passwords = {name: new_password() for name in names}
     cur = await conn.execute(
-        "INSERT INTO mqtt_accounts (name, password_hash) VALUES (%s, %s)"
-        " ON CONFLICT (name) DO NOTHING",
-        (name, password_hash(password)),
+        "INSERT INTO mqtt_accounts (name, password_hash)"
+        " SELECT * FROM unnest(%s::text[], %s::text[])"
+        " ON CONFLICT (name) DO NOTHING RETURNING name",
+        (list(passwords), [password_hash(p) for p in passwords.values()]),
     )
-    return password if cur.rowcount else None
+    return {name: passwords[name] for (name,) in await cur.fetchall()}
 
 
 async def reset_password(conn: AsyncConnection, name: str) -> str | None:

@@ -1,5 +1,6 @@
 """Register and look up residents and devices."""
 
+import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
@@ -9,7 +10,7 @@ from psycopg.rows import class_row, dict_row
 
 from devices.errors import DeviceExists, UnknownDevice, UnknownResident
 from devices.models import EXPECTED_INTERVAL_S, Device, DeviceIn, Resident, ResidentIn
-from devices.mqtt_access import ensure_account
+from devices.mqtt_access import ensure_accounts
 from kernel.errors import Invalid
 
 _DEVICE = "id, kind, resident_id, expected_interval_s, protocol, name, account"
@@ -67,45 +68,40 @@ async def get_resident(*, conn: AsyncConnection, resident_id: str) -> Resident:
     return Resident.model_validate(row)
 
 
-async def register_device(*, conn: AsyncConnection, device: DeviceIn) -> Device:
-    """Register one device; a second registration of the same id is a conflict."""
-    try:
-        async with conn.transaction():
-            await _insert_devices(conn, [device], on_conflict="")
-    except psycopg.errors.UniqueViolation as exc:
-        if exc.diag.constraint_name == "devices_name":
-            msg = f"another {device.protocol} device is already named {device.name!r}"
-        else:
-            msg = f"device {device.id!r} is already registered"
-        raise DeviceExists(msg) from exc
-    except psycopg.errors.ForeignKeyViolation as exc:
-        msg = f"unknown resident {device.resident_id!r}"
-        raise UnknownResident(msg) from exc
-    return await get_device(conn=conn, device_id=device.id)
-
-
 async def provision_devices(
     *, conn: AsyncConnection, devices: Sequence[DeviceIn], reserved: Iterable[str] = ()
 ) -> dict[str, str]:
-    """Register devices, all or none, and make the MQTT accounts that are new; returns
-    each new account's password, which is shown once and stored only hashed.
-    `reserved`: client ids of Anxin's own services, which no device account may take
-    (a device's account is also its client id)."""
+    """Register devices, all or none (an id or a name already taken is a conflict), and
+    make the MQTT accounts that are new; returns each new account's password, which is
+    shown once and stored only hashed. `reserved`: client ids of Anxin's own services,
+    which no device account may take (a device's account is also its client id)."""
     taken = set(reserved)
     for d in devices:
         if d.mqtt_account in taken:
             msg = f"{d.mqtt_account!r} is the client id of Anxin's own service; pick another"
             raise Invalid(msg)
-    passwords: dict[str, str] = {}
-    async with conn.transaction():
-        for d in devices:
-            await register_device(conn=conn, device=d)
-            account = d.mqtt_account
-            if account is not None and account not in passwords:
-                password = await ensure_account(conn, account)
-                if password is not None:
-                    passwords[account] = password
-    return passwords
+    try:
+        async with conn.transaction():
+            await _insert_devices(conn, devices, on_conflict="")
+            accounts = {d.mqtt_account: None for d in devices if d.mqtt_account is not None}
+            return await ensure_accounts(conn, list(accounts))
+    except psycopg.errors.UniqueViolation as exc:
+        key = _key_value(exc)
+        if exc.diag.constraint_name == "devices_name":
+            protocol, _, name = key.partition(", ")
+            msg = f"another {protocol} device is already named {name!r}"
+        else:
+            msg = f"device {key!r} is already registered"
+        raise DeviceExists(msg) from exc
+    except psycopg.errors.ForeignKeyViolation as exc:
+        msg = f"unknown resident {_key_value(exc)!r}"
+        raise UnknownResident(msg) from exc
+
+
+def _key_value(exc: psycopg.Error) -> str:
+    """The value PostgreSQL names in a key violation: `Key (id)=(w-1) already exists.`"""
+    found = re.search(r"\)=\((.*)\) ", exc.diag.message_detail or "")
+    return found.group(1) if found else "?"
 
 
 async def bind_device(*, conn: AsyncConnection, device_id: str, resident_id: str | None) -> Device:

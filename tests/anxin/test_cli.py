@@ -220,6 +220,11 @@ def test_devices_import_makes_one_account_per_speaker_and_writes_passwords_once(
     again = anxin("devices", "import", str(good), "--passwords", str(passwords), env=anxin_env)
     assert again.returncode == 1
     assert "never written over" in again.stderr
+    same_name = anxin("devices", "add", "z-door-2", "--kind", "door", "--protocol",
+                      "zigbee2mqtt", "--name", "home12/door", env=anxin_env)  # fmt: skip
+    assert same_name.stderr.strip() == (
+        "anxin: another zigbee2mqtt device is already named 'home12/door'"
+    )
     bound = anxin("devices", "bind", "w-1", "--resident", "r1", env=anxin_env)
     assert json.loads(bound.stdout)["resident_id"] == "r1"
     unbound = anxin("devices", "bind", "z-door", "--unbind", env=anxin_env)
