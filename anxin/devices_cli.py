@@ -5,6 +5,7 @@ import argparse
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -130,14 +131,17 @@ async def _import(
         where = "; ".join(f"{args.file}:{line}: {what}" for line, what in parsed.problems[:20])
         msg = f"{len(parsed.problems)} rows refused, nothing imported: {where}"
         raise Invalid(msg)
-    if args.passwords.exists():
-        msg = f"{args.passwords} exists: passwords are never written over; name a new file"
-        raise Invalid(msg)
-    passwords = await devices.provision_devices(
-        conn=conn, devices=parsed.good, reserved=service_client_ids(settings)
-    )
-    fd = os.open(args.passwords, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as out:
+    # opened first: passwords of accounts made but written nowhere could never be shown
+    out = _private_file(args.passwords, new=True)
+    try:
+        passwords = await devices.provision_devices(
+            conn=conn, devices=parsed.good, reserved=service_client_ids(settings)
+        )
+    except BaseException:
+        out.close()
+        args.passwords.unlink()
+        raise
+    with out:
         out.write("account,password\n")
         out.writelines(f"{a},{p}\n" for a, p in passwords.items())
     return (
@@ -154,32 +158,47 @@ async def _export(conn: psycopg.AsyncConnection, settings: Settings, out: Path) 
             " the Anxin service's own broker account is made from them"
         )
         raise Invalid(msg)
-    clash = {d.account for d in await mqtt_access.speakers(conn)} & (
-        service_client_ids(settings) | {mqtt.username}
-    )
+    speakers = await mqtt_access.speakers(conn)
+    clash = {d.account for d in speakers} & (service_client_ids(settings) | {mqtt.username})
     if clash:
         msg = f"device accounts {sorted(clash)} are Anxin's own client ids or account; rename them"
         raise Invalid(msg)
     service = mqtt_access.ServiceAccount(
         mqtt.username, mqtt.password, settings.zigbee2mqtt_base_topic
     )
-    config = mqtt_access.dynamic_security(
-        await mqtt_access.speakers(conn), await mqtt_access.account_hashes(conn), service
-    )
-    out.mkdir(parents=True, exist_ok=True)
+    config = mqtt_access.dynamic_security(speakers, await mqtt_access.account_hashes(conn), service)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        msg = f"cannot make {str(out)!r}: {exc.strerror or exc}"
+        raise Invalid(msg) from exc
     dynsec = out / "dynamic-security.json"
-    fd = os.open(dynsec, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
+    with _private_file(dynsec) as f:
         f.write(mqtt_access.dynamic_security_json(config))
     conf = out / "anxin-auth.conf"
-    conf.write_text(
-        "# Written by `anxin devices export-mosquitto`: include after anxin/mosquitto.conf.\n"
-        "# Every client logs in; each device may publish only its own topics, read only\n"
-        "# its command topic, and connect only with its own client id.\n"
-        f"plugin {DYNSEC_PLUGIN}\n"
-        f"plugin_opt_config_file {dynsec.resolve()}\n"
-    )
+    with _private_file(conf) as f:
+        f.write(
+            "# Written by `anxin devices export-mosquitto`: include after anxin/mosquitto.conf.\n"
+            "# Every client logs in; each device may publish only its own topics, read only\n"
+            "# its command topic, and connect only with its own client id.\n"
+            f"plugin {DYNSEC_PLUGIN}\n"
+            f"plugin_opt_config_file {dynsec.resolve()}\n"
+        )
     return (
         f"wrote {dynsec} ({len(config['clients'])} accounts) and {conf};"
         " restart Mosquitto to take them"
     )
+
+
+def _private_file(path: Path, *, new: bool = False) -> TextIO:
+    """A file only its owner reads (passwords, their hashes); `new`: never one that
+    exists. A path that cannot be written is one line, not a traceback."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if new else os.O_TRUNC)
+    try:
+        return os.fdopen(os.open(path, flags, 0o600), "w")
+    except FileExistsError:
+        msg = f"{path} exists: passwords are never written over; name a new file"
+        raise Invalid(msg) from None
+    except OSError as exc:
+        msg = f"cannot write {str(path)!r}: {exc.strerror or exc}"
+        raise Invalid(msg) from exc

@@ -210,6 +210,12 @@ def test_devices_import_makes_one_account_per_speaker_and_writes_passwords_once(
         "phone-1,phone,owntracks,wang/pixel,,r1\n"
         "w-1,watch,watch,,,\n"
     )
+    nowhere = anxin("devices", "import", str(good), "--passwords",
+                    str(tmp_path / "no-such-dir" / "p.csv"), env=anxin_env)  # fmt: skip
+    assert nowhere.returncode == 1
+    assert nowhere.stderr.startswith("anxin: cannot write")
+    assert len(nowhere.stderr.strip().splitlines()) == 1
+    assert count_rows(db, "devices") == 0  # no account made whose password went nowhere
     passwords = tmp_path / "passwords.csv"
     res = anxin("devices", "import", str(good), "--passwords", str(passwords), env=anxin_env)
     assert res.returncode == 0, res.stderr
@@ -225,6 +231,10 @@ def test_devices_import_makes_one_account_per_speaker_and_writes_passwords_once(
     assert same_name.stderr.strip() == (
         "anxin: another zigbee2mqtt device is already named 'home12/door'"
     )
+    with_account = {**anxin_env, "ANXIN_MQTT_URL": "mqtt://anxin:secret@127.0.0.1:1883"}
+    unwritable = anxin("devices", "export-mosquitto", "--out", "/proc/anxin", env=with_account)
+    assert unwritable.returncode == 1
+    assert unwritable.stderr.startswith("anxin: cannot make '/proc/anxin'"), unwritable.stderr
     bound = anxin("devices", "bind", "w-1", "--resident", "r1", env=anxin_env)
     assert json.loads(bound.stdout)["resident_id"] == "r1"
     unbound = anxin("devices", "bind", "z-door", "--unbind", env=anxin_env)
