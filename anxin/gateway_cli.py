@@ -95,13 +95,15 @@ def _command_feed(
         device_id = topic.split("/")[2]
         try:
             body = json.loads(payload)
-        except ValueError:
-            log.warning("a command for %s that is not JSON: %r", device_id, payload[:80])
-        else:
             if isinstance(body, dict):
                 gateway.command(device_id, body)
-        if qos == 1:
-            feed.ack_all([mid])
+        except ValueError:
+            log.warning("a command for %s that is not JSON: %r", device_id, payload[:80])
+        except Exception:  # a bug here must not leave the command unacknowledged
+            log.exception("command for %s not handled: %r", device_id, payload[:80])
+        finally:
+            if qos == 1:
+                feed.ack_all([mid])
 
     feed = MqttConsumer(
         host=mqtt.host, port=mqtt.port, username=mqtt.username, password=mqtt.password,

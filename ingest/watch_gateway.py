@@ -213,7 +213,7 @@ class WatchGateway:
         assert conn.device_id is not None
         command_id = conn.awaiting.pop(word)
         if command_id not in conn.awaiting.values():
-            self._result(conn.device_id, command_id, ok=True, detail=f"the watch echoed {word}")
+            self._result(conn.device_id, command_id, ok=True, detail=f"手表已确认（{word}）")
         if not conn.awaiting:
             conn.awaiting = None
 

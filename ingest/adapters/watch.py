@@ -327,7 +327,7 @@ def watch_command(body: dict[str, Any]) -> list[tuple[str, str]]:
         case "set_sos_numbers" if isinstance(body.get("numbers"), list):
             numbers = [_dialled(str(n)) for n in body["numbers"][:3]]
             return [(f"SOS{k}", f"SOS{k},{n}") for k, n in enumerate(numbers, start=1)]
-    msg = f"a watch cannot do {str(body.get('command'))[:40]!r} with these parameters"
+    msg = f"手表不支持该指令或参数：{str(body.get('command'))[:40]!r}"
     raise ValueError(msg)
 
 
