@@ -111,10 +111,9 @@ class Codec:
         except BadTopic as exc:
             return Rejected(str(exc))
         device_id = parsed.device_id
-        if len(payload) > self.max_payload_bytes:
-            return Rejected(
-                f"payload of {len(payload)} bytes exceeds {self.max_payload_bytes}", device_id
-            )
+        too_large = self.oversize(payload)
+        if too_large:
+            return Rejected(too_large, device_id)
         try:
             body = _DECODERS[parsed.channel].decode(payload)
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
@@ -135,6 +134,12 @@ class Codec:
         if NUL_ESCAPE in payload:  # PostgreSQL refuses NUL in text and jsonb
             body = _without_nul(body)
         return _to_reading(parsed.channel, device_id, ts, body)
+
+    def oversize(self, payload: bytes) -> str | None:
+        """Why a payload is too large to read, or None."""
+        if len(payload) > self.max_payload_bytes:
+            return f"payload of {len(payload)} bytes exceeds {self.max_payload_bytes}"
+        return None
 
     def _rescue(self, device_id: str, payload: bytes, now: float) -> Reading | Rejected | None:
         """An emergency event whose optional fields (or ts) are damaged, kept without

@@ -43,10 +43,9 @@ class Decoder:
         return Rejected(f"topic {topic[:120]!r} is no protocol Anxin reads")
 
     def _canonical_of(self, adapter: Adapter, topic: str, payload: bytes, now: float) -> Decoded:
-        if len(payload) > self.codec.max_payload_bytes:
-            return Rejected(
-                f"payload of {len(payload)} bytes exceeds {self.codec.max_payload_bytes}"
-            )
+        too_large = self.codec.oversize(payload)
+        if too_large:
+            return Rejected(too_large)
         translated = adapter.translate(topic, payload, now)
         if not isinstance(translated, list):
             return translated
