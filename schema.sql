@@ -429,7 +429,11 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     received_at timestamptz NOT NULL DEFAULT now(),
     topic       text NOT NULL,
     payload     bytea NOT NULL,
+    -- in English, for a person reading SQL; the code and its values are the truth
+    -- (ingest.refusals renders them in Chinese or English)
     reason      text NOT NULL,
+    reason_code text,
+    reason_values jsonb,
     device_id   text,
     -- a summary row (a device over its rate limit) stands for this many messages,
     -- received from received_at to last_at; its payload is the first of them
@@ -441,6 +445,8 @@ CREATE INDEX IF NOT EXISTS dead_letters_received ON dead_letters (received_at DE
 -- Upgrades of databases made by earlier versions ----------------------------------
 
 ALTER TABLE devices ADD COLUMN IF NOT EXISTS over_limit_at timestamptz;
+ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS reason_code text;
+ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS reason_values jsonb;
 -- How the device speaks (devices.models.Protocol): canonical MQTT, a "3G" watch through
 -- the gateway, a Zigbee sensor through Zigbee2MQTT, a phone running OwnTracks. `name`
 -- is what it calls itself there (a Zigbee2MQTT friendly name, OwnTracks' user/device).

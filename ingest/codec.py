@@ -15,21 +15,18 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
-from devices.models import URGENT_EVENTS, EventType, asked_service
+from devices.models import URGENT_EVENTS, EventType, HelpService, asked_service
+from ingest.diagnosis import diagnose
 from ingest.records import Reading, Rejected
-from ingest.salvage import (
-    NUL_ESCAPE,
-    Damage,
-    LooseEvent,
-    loose_event,
-    note,
-    parse_error,
-    without_nul,
-)
+from ingest.refusals import Refusal, render
+from ingest.salvage import NUL_ESCAPE, Damage, LooseEvent, loose_event, note, without_nul
 from ingest.topics import BadTopic, Channel, Topic
 
 # 2000-01-01: a device clock that reads earlier has lost its time (epoch 0 after a reset).
 EARLIEST_TS = 946_684_800.0
+
+# why a time is refused: the code and its values
+TimeRefusal = tuple[Refusal, dict[str, Any]]
 
 Seq = Annotated[int, Meta(ge=0, le=2**63 - 1)]
 Timestamp = float | datetime
@@ -84,11 +81,14 @@ class StatusPayload(msgspec.Struct):
     fw: Annotated[str, Meta(max_length=64)] | None = None
 
 
+SCHEMAS: dict[Channel, type[msgspec.Struct]] = {
+    Channel.VITALS: VitalsPayload,
+    Channel.EVENT: EventPayload,
+    Channel.LOCATION: LocationPayload,
+    Channel.STATUS: StatusPayload,
+}
 _DECODERS: dict[Channel, msgspec.json.Decoder[Any]] = {
-    Channel.VITALS: msgspec.json.Decoder(VitalsPayload),
-    Channel.EVENT: msgspec.json.Decoder(EventPayload),
-    Channel.LOCATION: msgspec.json.Decoder(LocationPayload),
-    Channel.STATUS: msgspec.json.Decoder(StatusPayload),
+    channel: msgspec.json.Decoder(schema) for channel, schema in SCHEMAS.items()
 }
 
 
@@ -109,36 +109,37 @@ class Codec:
         try:
             parsed = _parse_topic(topic)
         except BadTopic as exc:
-            return Rejected(str(exc))
+            return Rejected(exc.code, None, exc.values)
         device_id = parsed.device_id
         too_large = self.oversize(payload)
         if too_large:
-            return Rejected(too_large, device_id)
+            return Rejected(Refusal.TOO_LARGE, device_id, too_large)
         try:
             body = _DECODERS[parsed.channel].decode(payload)
-        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             rescued = self._rescue(device_id, payload, now) if parsed.channel == "event" else None
             if rescued is not None:
                 return rescued
-            # msgspec says e.g. "Expected `float` <= 300.0 - at `$.hr`"
-            reason = parse_error(exc, payload).replace("\x00", "\\0")
-            return Rejected(f"{parsed.channel} payload rejected: {reason}", device_id)
+            # the reason is ours, not the parser's sentence (a release may reword it)
+            code, values = diagnose(payload, SCHEMAS[parsed.channel])
+            return Rejected(code, device_id, {"channel": str(parsed.channel), **values})
         if isinstance(body, StatusPayload) and body.ts is None:
-            ts: float | str = now
+            ts: float | TimeRefusal = now
         else:
             ts = self._timestamp(body.ts, now)
-        if isinstance(ts, str):
+        if isinstance(ts, tuple):
+            refused = Rejected(ts[0], device_id, ts[1])
             if isinstance(body, EventPayload) and body.type in URGENT_EVENTS:
-                return self._rescue(device_id, payload, now) or Rejected(ts, device_id)
-            return Rejected(ts, device_id)
+                return self._rescue(device_id, payload, now) or refused
+            return refused
         if NUL_ESCAPE in payload:  # PostgreSQL refuses NUL in text and jsonb
             body = _without_nul(body)
         return _to_reading(parsed.channel, device_id, ts, body)
 
-    def oversize(self, payload: bytes) -> str | None:
-        """Why a payload is too large to read, or None."""
+    def oversize(self, payload: bytes) -> dict[str, int] | None:
+        """How much too large a payload is to read, or None."""
         if len(payload) > self.max_payload_bytes:
-            return f"payload of {len(payload)} bytes exceeds {self.max_payload_bytes}"
+            return {"bytes": len(payload), "limit": self.max_payload_bytes}
         return None
 
     def _rescue(self, device_id: str, payload: bytes, now: float) -> Reading | Rejected | None:
@@ -162,37 +163,37 @@ class Codec:
         if isinstance(value, str):
             with contextlib.suppress(msgspec.ValidationError):
                 value = msgspec.convert(value, datetime)
-        checked = (
+        checked: float | TimeRefusal = (
             self._timestamp(value, now)
             if isinstance(value, datetime | float | int) and not isinstance(value, bool)
-            else "ts missing or not a time"
+            else (Refusal.FIELD_WRONG_TYPE, {"field": "ts", "expected": "time"})
         )
-        if isinstance(checked, str):
+        if isinstance(checked, tuple):
             damage.append(
                 note(
                     "ts_replaced",
-                    detail=checked,
+                    detail=str(checked[0]),
                     zh="设备时间缺失或无效，改用接收时间",
-                    en=f"{checked}; the time received is used",
+                    en=f"{render(*checked)}; the time received is used",
                 )
             )
             return now
         return float(checked)
 
-    def _timestamp(self, value: Timestamp, now: float) -> float | str:
-        """Epoch seconds, or the reason the timestamp is refused."""
+    def _timestamp(self, value: Timestamp, now: float) -> float | TimeRefusal:
+        """Epoch seconds, or why the timestamp is refused."""
         if isinstance(value, datetime):
             if value.tzinfo is None:
-                return "ts has no time zone (RFC 3339 needs Z or an offset)"
+                return Refusal.TS_NO_ZONE, {}
             epoch = value.timestamp()
         else:
             if not math.isfinite(value):
-                return "ts is not a finite number"
+                return Refusal.TS_NOT_FINITE, {}
             epoch = value
         if epoch > now + self.future_tolerance_s:
-            return f"ts {epoch:.0f} is more than {self.future_tolerance_s:.0f}s in the future"
+            return Refusal.TS_FUTURE, {"ts": epoch, "tolerance_s": self.future_tolerance_s}
         if epoch < EARLIEST_TS:
-            return f"ts {epoch:.0f} is before 2000-01-01 (device clock not set?)"
+            return Refusal.TS_BEFORE_2000, {"ts": epoch}
         return epoch
 
 
@@ -261,7 +262,7 @@ def _to_reading(channel: Channel, device_id: str, ts: float, body: Any) -> Readi
             body.battery,
         )
         if row[3:].count(None) == len(row) - 3:  # not one measurement
-            return Rejected("vitals payload carries no reading", device_id)
+            return Rejected(Refusal.NO_READING, device_id)
         return Reading(channel, device_id, row)
     if isinstance(body, EventPayload):
         key = (
@@ -271,8 +272,10 @@ def _to_reading(channel: Channel, device_id: str, ts: float, body: Any) -> Readi
         )
         try:
             service = asked_service(body.type, body.data)
-        except ValueError as exc:
-            return Rejected(str(exc), device_id)
+        except ValueError:
+            asked = body.data.get("service") if isinstance(body.data, dict) else None
+            values = {"service": str(asked)[:40], "services": ", ".join(HelpService)}
+            return Rejected(Refusal.HELP_SERVICE, device_id, values)
         data = msgspec.json.encode(body.data).decode() if body.data is not None else None
         return Reading(
             channel,

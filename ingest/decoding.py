@@ -13,6 +13,7 @@ import msgspec
 from ingest.adapters.translated import Translated
 from ingest.codec import Codec
 from ingest.records import Ignored, Reading, Rejected, Unresolved
+from ingest.refusals import Refusal
 from ingest.topics import PREFIX
 
 Decoded = Reading | Rejected | Ignored | Unresolved | tuple[Reading | Rejected, ...]
@@ -40,12 +41,12 @@ class Decoder:
         for adapter in self.adapters:
             if adapter.owns(topic):
                 return self._canonical_of(adapter, topic, payload, now)
-        return Rejected(f"topic {topic[:120]!r} is no protocol Anxin reads")
+        return Rejected(Refusal.UNKNOWN_PROTOCOL, None, {"topic": topic[:120]})
 
     def _canonical_of(self, adapter: Adapter, topic: str, payload: bytes, now: float) -> Decoded:
         too_large = self.codec.oversize(payload)
         if too_large:
-            return Rejected(too_large)
+            return Rejected(Refusal.TOO_LARGE, None, too_large)
         translated = adapter.translate(topic, payload, now)
         if not isinstance(translated, list):
             return translated

@@ -36,6 +36,7 @@ from ingest.records import (
     Unresolved,
     bare_event,
 )
+from ingest.refusals import Refusal, render
 from ingest.salvage import note
 from ingest.topics import PREFIX
 from ingest.writer import BatchResult, Message, write_batch
@@ -104,12 +105,7 @@ class IngestPipeline:
         self.committed_batches = 0
         self._refusals = BoundedLog(log)
         self._limiter = limiter
-        self._over_limit_reason = (
-            f"over the rate limit of {limiter.rate_per_s:g} messages/s (burst {limiter.burst})"
-            " for one device and channel: counted, not stored"
-            if limiter
-            else ""
-        )
+        self._over_limit = {"rate": limiter.rate_per_s, "burst": limiter.burst} if limiter else {}
         self._summaries = SummaryRows()
         # read at each scrape, so it is never left at a value from the last batch
         metrics.PENDING.labels(lane).set_function(lambda: len(self._buffer) + len(self._batch))
@@ -135,7 +131,7 @@ class IngestPipeline:
                 decoded = self._decoder.decode(topic, payload, now)
         except Exception as exc:  # a codec bug must not kill the MQTT thread
             self._refusals.log(logging.ERROR, "codec", "codec failed on %s", topic, exc_info=True)
-            decoded = Rejected(f"internal decode error: {type(exc).__name__}")
+            decoded = Rejected(Refusal.DECODE_FAILED, None, {"error": type(exc).__name__})
         parts = decoded if isinstance(decoded, tuple) else (decoded,)
         if not parts:  # an adapter found nothing to store: acknowledged with the batch
             parts = (Ignored("nothing to store"),)
@@ -177,7 +173,7 @@ class IngestPipeline:
         urgent = str(outcome.row[2]) if isinstance(outcome, Reading) and outcome.urgent else None
         if limiter.allow(topic, urgent):
             return outcome
-        return Limited(outcome.device_id, self._over_limit_reason)
+        return Limited(outcome.device_id, self._over_limit)
 
     def flush(self) -> None:
         """Stopping: write what is held at once instead of at the batch timer (with a
@@ -271,7 +267,9 @@ class IngestPipeline:
             decoded = self._decoder.decode(m.topic, m.payload, p.wall)
             if isinstance(decoded, Unresolved):  # renamed since: a race, not a fault
                 decoded = Rejected(
-                    f"{decoded.protocol} name {decoded.name!r} could not be looked up"
+                    Refusal.NAME_LOOKUP_FAILED,
+                    None,
+                    {"protocol": decoded.protocol, "name": decoded.name[:120]},
                 )
             parts = decoded if isinstance(decoded, tuple) else (decoded,)
             messages += [Message(m.topic, m.payload, part) for part in parts]
@@ -330,13 +328,14 @@ class IngestPipeline:
         self, message: Message, exc: psycopg.Error, unregistered: set[str]
     ) -> BatchResult:
         outcome = message.outcome
-        reason = f"database refused the row: {first_line(exc)}"
+        # PostgreSQL's code and the constraint's name, not its sentence
+        refusal = {"sqlstate": exc.sqlstate or "?", "constraint": exc.diag.constraint_name}
         if isinstance(outcome, Reading) and outcome.urgent:
             damage = note(
                 "details_dropped",
-                detail=first_line(exc),
+                **refusal,
                 zh="数据库拒收该行，仅保留事件的类型、时间和标识",
-                en=reason,
+                en=render(Refusal.DB_REFUSED, refusal),
             )
             message.outcome = bare_event(outcome, damage)
             try:
@@ -344,7 +343,7 @@ class IngestPipeline:
             except CONTENT_REFUSED:
                 log.exception("database refused an emergency event even without its details")
         device_id = outcome.device_id if isinstance(outcome, Reading | Rejected) else None
-        message.outcome = Rejected(reason, device_id)
+        message.outcome = Rejected(Refusal.DB_REFUSED, device_id, refusal)
         return await self._write([message], unregistered)
 
     async def _write(self, messages: list[Message], unregistered: set[str]) -> BatchResult:
@@ -381,5 +380,5 @@ class IngestPipeline:
                 "over limit",
                 "%s: %s; the device is flagged",
                 topic,
-                self._over_limit_reason,
+                render(Refusal.OVER_LIMIT, self._over_limit),
             )

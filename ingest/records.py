@@ -8,12 +8,13 @@ the database's core: building a datetime per message cost the ingest ~8% of its 
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 
+from ingest.refusals import Refusal, render
 from ingest.salvage import Damage
 from ingest.topics import Channel
 
@@ -76,10 +77,17 @@ class Reading(msgspec.Struct, frozen=True):
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
-    """A message that will go to dead_letters, with the reason an operator can read."""
+    """A message that will go to dead_letters: why, as a code and its values
+    (ingest.refusals renders them in either language)."""
 
-    reason: str
+    code: Refusal
     device_id: str | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def reason(self) -> str:
+        """In English, for logs and `dead_letters.reason`."""
+        return render(self.code, self.values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +117,11 @@ class Limited:
     a summary dead letter, not stored (ingest.ratelimit)."""
 
     device_id: str
-    reason: str  # the limit, for the summary dead letter
+    limit: dict[str, Any]  # the limit's values, for the summary dead letter
+
+    @property
+    def rejected(self) -> Rejected:
+        return Rejected(Refusal.OVER_LIMIT, self.device_id, self.limit)
 
 
 def bare_event(reading: Reading, damage: Damage) -> Reading:

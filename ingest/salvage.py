@@ -1,9 +1,9 @@
 """Damaged payloads: clean what PostgreSQL would refuse, and never lose an emergency.
 
 PostgreSQL refuses a NUL character in `text` and in `jsonb` (`\\u0000`), and the JSON
-parser refuses invalid UTF-8, lone surrogate escapes and nesting past Python's
-recursion limit. A payload carrying any of these either has the damaged part cleaned
-before the database sees it, or is dead-lettered with a reason that says which.
+parser refuses invalid UTF-8, lone surrogate escapes and deep nesting. A payload
+carrying any of these either has the damaged part cleaned before the database sees it,
+or is dead-lettered with a reason that says which.
 
 An SOS, fall, smoke, gas or water-leak event is worth more than its optional fields:
 if those are damaged, the event is kept without them (the damage is written into its
@@ -17,6 +17,9 @@ from typing import Any
 
 import msgspec
 
+from ingest.diagnosis import LONE_SURROGATE, unreadable
+from ingest.refusals import render
+
 Damage = dict[str, object]
 
 
@@ -28,12 +31,6 @@ def note(code: str, *, zh: str, en: str, **values: object) -> Damage:
 REPLACEMENT = "\ufffd"
 NUL_ESCAPE = b"\\u0000"
 
-# Only surrogate escapes that do not form a pair: a high one not followed by a low
-# one, or a low one not preceded by a high one.
-_LONE_SURROGATE = re.compile(
-    rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
-    rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
-)
 # The top-level fields of an event, found without parsing (for a payload the parser
 # cannot read at all, e.g. nested thousands deep). Used only to rescue an emergency.
 _TYPE = re.compile(rb'"type"\s*:\s*"([a-z_]{1,32})"')
@@ -41,22 +38,11 @@ _TS = re.compile(rb'"ts"\s*:\s*(-?[0-9]+(?:\.[0-9]+)?|"[0-9T:.+\-Z ]{10,40}")')
 _ID = re.compile(rb'"id"\s*:\s*"([A-Za-z0-9_:.\-]{1,128})"')
 
 
-def parse_error(exc: BaseException, payload: bytes) -> str:
-    """A specific, readable reason for a payload the JSON parser refused."""
-    if isinstance(exc, UnicodeDecodeError):
-        return "payload is not valid UTF-8"
-    if isinstance(exc, RecursionError):
-        return "payload is nested too deeply to parse"
-    if _LONE_SURROGATE.search(payload):
-        return "payload has an unpaired UTF-16 surrogate escape (\\ud800-\\udfff)"
-    return str(exc)
-
-
 def repaired(payload: bytes) -> bytes | None:
     """The payload with invalid UTF-8 and lone surrogate escapes replaced, or None
     when there was nothing of that kind to repair."""
     text = payload.decode("utf-8", errors="replace").encode()
-    text = _LONE_SURROGATE.sub(b"\\\\ufffd", text)
+    text = LONE_SURROGATE.sub(b"\\\\ufffd", text)
     return None if text == payload else text
 
 
@@ -104,12 +90,13 @@ def loose_event(payload: bytes) -> tuple[LooseEvent, list[Damage]]:
         payload = fixed
     try:
         return _LOOSE.decode(payload), damage
-    except (msgspec.DecodeError, RecursionError) as exc:
-        reason = parse_error(exc, payload)
+    except (msgspec.DecodeError, RecursionError):
+        code, values = unreadable(payload)
+        reason = render(code, {"channel": "event", **values})
         damage.append(
             note(
                 "payload_unreadable",
-                detail=reason,
+                detail=str(code),
                 zh="报文无法完整解析，已找回事件类型和时间",
                 en=f"payload unreadable ({reason}); type and ts recovered",
             )

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from enum import StrEnum
 
+from ingest.refusals import Refusal, render
 from kernel.types import is_device_id
 
 PREFIX = "anxin/v1"
@@ -30,7 +31,12 @@ class Channel(StrEnum):
 
 
 class BadTopic(ValueError):
-    pass
+    """A topic that is not the canonical contract: why, as a refusal code and its values."""
+
+    def __init__(self, code: Refusal, **values: str) -> None:
+        super().__init__(render(code, values))
+        self.code = code
+        self.values = values
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,20 +46,17 @@ class Topic:
 
     def __post_init__(self) -> None:
         if not is_device_id(self.device_id):
-            msg = f"device id {self.device_id[:80]!r} is not [A-Za-z0-9_-]{{1,64}}"
-            raise BadTopic(msg)
+            raise BadTopic(Refusal.BAD_DEVICE_ID, device_id=self.device_id[:80])
 
     @classmethod
     def parse(cls, topic: str) -> "Topic":
         parts = topic.split("/")
         if len(parts) != 4 or f"{parts[0]}/{parts[1]}" != PREFIX:
-            msg = f"topic {topic[:120]!r} is not {PREFIX}/{{device_id}}/{{channel}}"
-            raise BadTopic(msg)
+            raise BadTopic(Refusal.BAD_TOPIC, topic=topic[:120])
         try:
             channel = Channel(parts[3])
         except ValueError:
-            msg = f"unknown channel {parts[3][:40]!r}"
-            raise BadTopic(msg) from None
+            raise BadTopic(Refusal.UNKNOWN_CHANNEL, channel=parts[3][:40]) from None
         return cls(parts[2], channel)
 
     def __str__(self) -> str:

@@ -18,6 +18,8 @@ from devices.models import EventType
 from devices.service import flag_over_limit
 from ingest.ratelimit import SummaryRows
 from ingest.records import COLUMNS, TABLES, Limited, Outcome, Reading, Rejected
+from ingest.refusals import Refusal
+from ingest.salvage import without_nul
 from ingest.topics import Channel
 
 
@@ -78,7 +80,7 @@ async def write_batch(
     urgent: list[Reading] = []
     helps: list[Reading] = []
     answers: list[tuple[str, float, dict[str, object]]] = []  # command_result events
-    dead: list[tuple[str, bytes, str, str | None]] = []
+    dead: list[tuple[str, bytes, str, str, str, str | None]] = []
     over_limit: dict[str, tuple[Message, int]] = {}  # per topic: the first, and how many
     for m in messages:
         if isinstance(m.outcome, Reading):
@@ -91,7 +93,7 @@ async def write_batch(
                 answers.append((m.outcome.device_id, float(m.outcome.ts.timestamp()),
                                 m.outcome.answer))  # fmt: skip
         elif isinstance(m.outcome, Rejected):
-            dead.append((m.topic, m.payload, m.outcome.reason, m.outcome.device_id))
+            dead.append((m.topic, m.payload, *_letter(m.outcome)))
         elif isinstance(m.outcome, Limited):
             first, n = over_limit.get(m.topic, (m, 0))
             over_limit[m.topic] = (first, n + 1)
@@ -105,7 +107,8 @@ async def write_batch(
         result.inserted[channel] = await _copy_dedup(conn, channel, channel_rows)
     if dead:
         async with conn.cursor().copy(
-            "COPY dead_letters (topic, payload, reason, device_id) FROM STDIN"
+            "COPY dead_letters (topic, payload, reason, reason_code, reason_values, device_id)"
+            " FROM STDIN"
         ) as copy:
             for record in dead:
                 await copy.write_row(record)
@@ -150,9 +153,10 @@ async def _summarise(
                 continue
         assert isinstance(first.outcome, Limited)
         cur = await conn.execute(
-            "INSERT INTO dead_letters (topic, payload, reason, device_id, messages, last_at)"
-            " VALUES (%s, %s, %s, %s, %s, now()) RETURNING id",
-            (topic, first.payload, first.outcome.reason, first.outcome.device_id, n),
+            "INSERT INTO dead_letters"
+            " (topic, payload, reason, reason_code, reason_values, device_id, messages, last_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, now()) RETURNING id",
+            (topic, first.payload, *_letter(first.outcome.rejected), n),
         )
         (new_id,) = await cur.fetchone() or (None,)
         assert isinstance(new_id, int)
@@ -163,11 +167,18 @@ async def _summarise(
         await flag_over_limit(conn=conn, device_ids=flagged)
 
 
+def _letter(refused: Rejected) -> tuple[str, str, str, str | None]:
+    """A dead letter's reason (English), code, values (JSON) and device. Values echo
+    what the device sent, so a NUL in them is replaced (PostgreSQL refuses it)."""
+    values = msgspec.json.encode(without_nul(refused.values)).decode()
+    return refused.reason.replace("\x00", "\ufffd"), refused.code, values, refused.device_id
+
+
 def _quarantine(messages: list[Message], unregistered: set[str]) -> None:
     for m in messages:
         if isinstance(m.outcome, Reading) and m.outcome.device_id in unregistered:
             device_id = m.outcome.device_id
-            m.outcome = Rejected(f"unknown device {device_id!r}", device_id)
+            m.outcome = Rejected(Refusal.UNKNOWN_DEVICE, device_id, {"device_id": device_id})
 
 
 async def _restate_repeats(conn: AsyncConnection, messages: list[Message]) -> None:

@@ -15,6 +15,7 @@ from psycopg import AsyncConnection
 
 from devices.models import DeviceKind
 from ingest.records import Rejected, Unresolved
+from ingest.refusals import Refusal
 
 MAX_NAMES = 100_000  # a flood of made-up names empties the cache rather than filling memory
 
@@ -37,7 +38,7 @@ class DeviceNames:
         if entry is None or time.monotonic() - entry[1] > self.ttl_s:
             return Unresolved(protocol, name)
         if entry[0] is None:
-            return Rejected(f"no {protocol} device named {name[:120]!r} is registered")
+            return Rejected(Refusal.UNKNOWN_NAME, None, {"protocol": protocol, "name": name[:120]})
         return entry[0]
 
     async def load(self, conn: AsyncConnection, wanted: set[tuple[str, str]]) -> None:

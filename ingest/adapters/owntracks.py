@@ -10,16 +10,15 @@ device topic. Other types (cards, waypoints, status, commands) are not readings.
 
 from typing import Any
 
-import msgspec
-
 from devices.models import Protocol
 from ingest.adapters.names import DeviceNames, Known
 from ingest.adapters.translated import Canonical, Translated
+from ingest.diagnosis import Unreadable, json_kind, parse
 from ingest.records import Ignored, Rejected
+from ingest.refusals import Refusal
 
 PROTOCOL = str(Protocol.OWNTRACKS)
 BASE = "owntracks"
-_decode_json = msgspec.json.Decoder().decode
 
 
 class OwnTracks:
@@ -38,21 +37,22 @@ class OwnTracks:
         if (len(levels) == 4 and levels[3] != "event") or len(levels) > 4:
             return Ignored(f"OwnTracks {levels[3]} topic")
         if len(levels) < 3 or not levels[1] or not levels[2]:
-            return Rejected(f"topic {topic[:120]!r} is not owntracks/<user>/<device>")
+            return Rejected(Refusal.OWNTRACKS_TOPIC, None, {"topic": topic[:120]})
         name = f"{levels[1]}/{levels[2]}"
         known = self._names.find(PROTOCOL, name)
         if not isinstance(known, Known):
             return known
         device = known.device_id
-        try:
-            body = _decode_json(payload)
-        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
-            return Rejected(f"owntracks payload is not JSON: {exc}", device)
+        body = parse(payload)
+        if isinstance(body, Unreadable):
+            return Rejected(body.code, device, {"channel": PROTOCOL, **body.values})
         if not isinstance(body, dict):
-            return Rejected("owntracks payload is not a JSON object", device)
+            return Rejected(
+                Refusal.NOT_OBJECT, device, {"channel": PROTOCOL, "got": json_kind(body)}
+            )
         kind = body.get("_type")
         if len(levels) == 4 and kind != "transition":
-            return Rejected(f"an OwnTracks event topic carries transitions, not {kind!r}", device)
+            return Rejected(Refusal.OWNTRACKS_NOT_TRANSITION, device, {"type": str(kind)[:40]})
         if kind == "location":
             return _location(device, body)
         if kind == "transition":
@@ -61,13 +61,13 @@ class OwnTracks:
             return [(device, "status", {"online": False})]
         if isinstance(kind, str):
             return Ignored(f"OwnTracks {kind[:40]}")
-        return Rejected("owntracks payload has no _type", device)
+        return Rejected(Refusal.OWNTRACKS_NO_TYPE, device)
 
 
 def _location(device: str, body: dict[str, Any]) -> Translated:
     missing = [k for k in ("lat", "lon", "tst") if k not in body]
     if missing:
-        return Rejected(f"owntracks location lacks {', '.join(missing)}", device)
+        return Rejected(Refusal.OWNTRACKS_LOCATION_LACKS, device, {"fields": ", ".join(missing)})
     out: list[Canonical] = [(device, "location", _where(body))]
     if "batt" in body:
         out.append((device, "status", {"ts": body["tst"], "battery": body["batt"]}))
@@ -77,7 +77,7 @@ def _location(device: str, body: dict[str, Any]) -> Translated:
 def _transition(device: str, body: dict[str, Any]) -> Translated:
     event, tst = body.get("event"), body.get("tst")
     if event not in ("enter", "leave") or tst is None:
-        return Rejected("owntracks transition needs event enter or leave, and tst", device)
+        return Rejected(Refusal.OWNTRACKS_BAD_TRANSITION, device)
     kind = "geofence_enter" if event == "enter" else "geofence_exit"
     region = body.get("desc") if isinstance(body.get("desc"), str) else None
     rid = body.get("rid") if isinstance(body.get("rid"), str) else None

@@ -23,12 +23,12 @@ import math
 from datetime import datetime
 from typing import Any
 
-import msgspec
-
 from devices.models import DeviceKind, Protocol
 from ingest.adapters.names import DeviceNames, Known
 from ingest.adapters.translated import Canonical, Translated
+from ingest.diagnosis import Unreadable, json_kind, parse
 from ingest.records import Ignored, Rejected
+from ingest.refusals import Refusal
 
 PROTOCOL = str(Protocol.ZIGBEE2MQTT)
 # What a button says when it is pressed: Zigbee2MQTT's action values for single,
@@ -56,7 +56,6 @@ ALARMS = {
     "sos": "sos",
 }
 _REQUESTS = ("/set", "/get")
-_decode_json = msgspec.json.Decoder().decode
 
 
 class Zigbee2Mqtt:
@@ -90,12 +89,12 @@ class Zigbee2Mqtt:
             return known
         if availability:
             return _availability(known.device_id, payload)
-        try:
-            state = _decode_json(payload)
-        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
-            return Rejected(f"zigbee2mqtt payload is not JSON: {exc}", known.device_id)
+        state = parse(payload)
+        if isinstance(state, Unreadable):
+            return Rejected(state.code, known.device_id, {"channel": PROTOCOL, **state.values})
         if not isinstance(state, dict):
-            return Rejected("zigbee2mqtt payload is not a JSON object", known.device_id)
+            got = {"channel": PROTOCOL, "got": json_kind(state)}
+            return Rejected(Refusal.NOT_OBJECT, known.device_id, got)
         return self._state(known, state, now)
 
     def _state(self, known: Known, state: dict[str, Any], now: float) -> Translated:
@@ -150,16 +149,10 @@ def _is_request(name: str) -> bool:
 def _availability(device: str, payload: bytes) -> Translated:
     text: object = payload.decode("utf-8", "replace").strip()
     if isinstance(text, str) and text.startswith("{"):
-        try:
-            body = _decode_json(payload)
-        except (msgspec.DecodeError, RecursionError):
-            body = None
+        body = parse(payload)
         text = body.get("state") if isinstance(body, dict) else None  # 2.x
     if text not in ("online", "offline"):
-        return Rejected(
-            f'availability is neither online/offline nor {{"state": ...}}: {payload[:60]!r}',
-            device,
-        )
+        return Rejected(Refusal.AVAILABILITY_UNKNOWN, device, {"payload": repr(payload[:60])})
     return [(device, "status", {"online": text == "online"})]
 
 

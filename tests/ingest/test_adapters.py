@@ -27,8 +27,9 @@ def events(db: psycopg.Connection, device: str) -> list[str]:
     return [r[0] for r in rows]
 
 
-def dead_letters(db: psycopg.Connection) -> list[tuple[str, str]]:
-    return [(r[0], r[1]) for r in db.execute("SELECT topic, reason FROM dead_letters").fetchall()]
+def dead_letters(db: psycopg.Connection) -> list[tuple[str, str, dict[str, object]]]:
+    rows = db.execute("SELECT topic, reason_code, reason_values FROM dead_letters").fetchall()
+    return [(r[0], r[1], r[2]) for r in rows]
 
 
 def test_zigbee2mqtt_sensors_and_buttons_become_events_status_and_alerts(
@@ -103,7 +104,11 @@ def test_zigbee2mqtt_sensors_and_buttons_become_events_status_and_alerts(
     emergencies = [a for a in alerts if a[2] == "P1"]
     assert sorted(a[0] for a in emergencies) == ["z-remote", "z-smoke", "z-sos", "z-zone"]
     assert dead_letters(db) == [
-        ("zigbee2mqtt/home99/ghost", "no zigbee2mqtt device named 'home99/ghost' is registered")
+        (
+            "zigbee2mqtt/home99/ghost",
+            "unknown_name",
+            {"protocol": "zigbee2mqtt", "name": "home99/ghost"},
+        )
     ]
 
 
@@ -146,6 +151,8 @@ def test_owntracks_locations_crossings_and_last_will_are_stored(
     assert db.execute(
         "SELECT battery FROM device_status WHERE device_id = 'phone-wang' AND battery IS NOT NULL"
     ).fetchall() == [(54.0,)]
-    assert dead_letters(db) == [("owntracks/wang/pixel", "owntracks location lacks lat")]
+    assert dead_letters(db) == [
+        ("owntracks/wang/pixel", "owntracks_location_lacks", {"fields": "lat"})
+    ]
     # the crossings are stored, not paged; the last will is the offline rule's (P3)
     assert db.execute("SELECT rule, severity FROM alerts").fetchall() == [("offline", "P3")]

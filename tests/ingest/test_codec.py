@@ -1,13 +1,18 @@
-"""The codec turns every payload into a row or a readable reason; it never raises."""
+"""The codec turns every payload into a row or a reason of the project's own (a code, its
+values, words in both languages); it never raises."""
 
+import functools
 import json
 import time
 
+import msgspec
 import pytest
 
 from ingest.codec import Codec
 from ingest.records import Reading, Rejected
+from ingest.refusals import WORDS, Refusal, lacking, render
 from ingest.topics import Channel
+from kernel.language import Lang
 
 NOW = 1_800_000_000.0
 codec = Codec(max_payload_bytes=65536, future_tolerance_s=86400)
@@ -32,47 +37,109 @@ def test_rfc3339_timestamps_are_accepted_with_an_offset() -> None:
 
 
 @pytest.mark.parametrize(
-    ("payload", "reason"),
+    ("payload", "code", "values"),
     [
-        (b"{not json", "malformed"),
-        (b'{"ts": 1700000000, "hr": NaN}', "malformed"),
-        (b'{"ts": 1700000000, "hr": Infinity}', "malformed"),
-        ({"ts": NOW, "hr": -3}, ">= 20.0"),
-        ({"ts": NOW, "spo2": 101}, "<= 100.0"),
-        ({"ts": NOW, "temp": 0}, ">= 25.0"),
-        ({"ts": NOW + 2 * 86400, "hr": 70}, "in the future"),
-        ({"ts": 0, "hr": 70}, "before 2000"),
-        ({"ts": "2027-01-15T08:00:00", "hr": 70}, "no time zone"),
-        ({"ts": NOW}, "no reading"),
-        ({"hr": 70}, "missing required field `ts`"),
+        (b"{not json", Refusal.NOT_JSON, {}),
+        (b'{"ts": 1700000000, "hr": NaN}', Refusal.NOT_FINITE, {}),
+        (b'{"ts": 1700000000, "hr": -Infinity}', Refusal.NOT_FINITE, {}),
+        ({"ts": NOW, "hr": -3}, Refusal.FIELD_OUT_OF_RANGE, {"field": "hr", "min": 20}),
+        ({"ts": NOW, "spo2": 101}, Refusal.FIELD_OUT_OF_RANGE, {"field": "spo2", "max": 100}),
+        ({"ts": NOW, "temp": 0}, Refusal.FIELD_OUT_OF_RANGE, {"value": 0, "min": 25, "max": 45}),
+        ({"ts": NOW, "hr": "70"}, Refusal.FIELD_WRONG_TYPE, {"field": "hr", "expected": "number"}),
+        ({"ts": "yesterday", "hr": 70}, Refusal.FIELD_WRONG_TYPE, {"expected": "time"}),
+        ({"ts": NOW + 2 * 86400, "hr": 70}, Refusal.TS_FUTURE, {"tolerance_s": 86400}),
+        ({"ts": 0, "hr": 70}, Refusal.TS_BEFORE_2000, {"ts": 0}),
+        ({"ts": "2027-01-15T08:00:00", "hr": 70}, Refusal.TS_NO_ZONE, {}),
+        ({"ts": NOW}, Refusal.NO_READING, {}),
+        ({"hr": 70}, Refusal.FIELD_MISSING, {"field": "ts"}),
+        ([{"ts": NOW, "hr": 70}], Refusal.NOT_OBJECT, {"got": "array"}),
     ],
 )
-def test_impossible_vitals_are_rejected_with_a_reason(payload: object, reason: str) -> None:
+def test_impossible_vitals_are_rejected_with_a_code_and_its_values(
+    payload: object, code: Refusal, values: dict[str, object]
+) -> None:
     r = decode("anxin/v1/w1/vitals", payload)
     assert isinstance(r, Rejected)
-    assert reason in r.reason
+    assert r.code is code
+    assert values.items() <= r.values.items()
     assert r.device_id == "w1"
+    assert not lacking(r.code, r.values)  # every value the words use is there
+
+
+def test_an_unknown_event_type_and_an_overlong_id_are_named() -> None:
+    r = decode("anxin/v1/b1/event", {"ts": NOW, "type": "teleport"})
+    assert isinstance(r, Rejected)
+    assert (r.code, r.values["value"]) == (Refusal.UNKNOWN_EVENT_TYPE, "teleport")
+    r = decode("anxin/v1/b1/event", {"ts": NOW, "type": "door_open", "id": "x" * 200})
+    assert isinstance(r, Rejected)
+    assert (r.code, r.values["field"], r.values["max"]) == (Refusal.FIELD_TOO_LONG, "id", 128)
+    assert render(r.code, r.values, Lang.ZH) == "事件报文字段 id 长度应在 1-128 之间"
+
+
+UNREADABLE = [
+    (b'{"ts": 1800000000, "type": "door_open", "id": "\xff"}', Refusal.NOT_UTF8),
+    (b'{"ts": 1800000000, "hr": 70, "x": ' + b"[" * 2000 + b"]" * 2000 + b"}", Refusal.TOO_DEEP),
+    (b'{"ts": 1800000000, "hr": 70,', Refusal.NOT_JSON),
+    (b'{"ts": 1800000000, "hr": NaN}', Refusal.NOT_FINITE),
+    (b'{"ts": 1800000000, "fw": "\\udc00"}', Refusal.LONE_SURROGATE),
+]
+
+
+class _Reworded:
+    """A decoder of some later release: it refuses the same bytes in other words."""
+
+    def __init__(self, error: type[Exception]) -> None:
+        self.error = error
+
+    def decode(self, _payload: bytes) -> object:
+        raise self.error("Reworded: the parser said something new")
+
+
+@pytest.mark.parametrize("error", [msgspec.DecodeError, RecursionError, UnicodeDecodeError])
+@pytest.mark.parametrize(("payload", "code"), UNREADABLE)
+def test_unreadable_payloads_get_the_projects_reason_whatever_the_decoder_says(
+    monkeypatch: pytest.MonkeyPatch, payload: bytes, code: Refusal, error: type[Exception]
+) -> None:
+    if error is UnicodeDecodeError:
+        error = functools.partial(UnicodeDecodeError, "utf-8", b"", 0, 1)  # type: ignore[assignment]
+    channel = Channel.STATUS if code is Refusal.LONE_SURROGATE else Channel.EVENT
+    honest = codec.decode(f"anxin/v1/w1/{channel}", payload, NOW)
+    reworded = {c: _Reworded(error) for c in Channel}
+    monkeypatch.setattr("ingest.codec._DECODERS", reworded)
+    monkeypatch.setattr("ingest.diagnosis._decode_any", reworded[Channel.VITALS].decode)
+    after = codec.decode(f"anxin/v1/w1/{channel}", payload, NOW)
+    for r in (honest, after):
+        assert isinstance(r, Rejected)
+        assert r.code is code
+        assert "Reworded" not in r.reason
+        assert render(r.code, r.values, Lang.ZH).startswith(("事件报文", "状态报文"))
 
 
 def test_oversized_payload_is_rejected_before_parsing() -> None:
     r = codec.decode("anxin/v1/w1/vitals", b"{" + b" " * 70_000 + b"}", time.time())
     assert isinstance(r, Rejected)
-    assert "exceeds 65536" in r.reason
+    assert r.code is Refusal.TOO_LARGE
+    assert r.values == {"bytes": 70_002, "limit": 65536}
+    assert r.reason == "payload of 70002 bytes exceeds 65536"
 
 
 @pytest.mark.parametrize(
-    ("topic", "reason"),
+    ("topic", "code"),
     [
-        ("anxin/v1/w1/weather", "unknown channel"),
-        ("anxin/v1/bad id/vitals", "is not [A-Za-z0-9_-]"),
-        ("other/v1/w1/vitals", "is not anxin/v1"),
-        ("anxin/v1/w1/vitals/extra", "is not anxin/v1"),
+        ("anxin/v1/w1/weather", Refusal.UNKNOWN_CHANNEL),
+        ("anxin/v1/bad id/vitals", Refusal.BAD_DEVICE_ID),
+        ("other/v1/w1/vitals", Refusal.BAD_TOPIC),
+        ("anxin/v1/w1/vitals/extra", Refusal.BAD_TOPIC),
     ],
 )
-def test_bad_topics_are_rejected(topic: str, reason: str) -> None:
+def test_bad_topics_are_rejected(topic: str, code: Refusal) -> None:
     r = decode(topic, {"ts": NOW, "hr": 70})
     assert isinstance(r, Rejected)
-    assert reason in r.reason
+    assert r.code is code
+
+
+def test_every_refusal_has_words_in_both_languages() -> None:
+    assert set(WORDS) == set(Refusal)
 
 
 def test_sos_and_fall_are_urgent_and_door_is_not() -> None:

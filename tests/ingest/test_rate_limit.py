@@ -66,9 +66,12 @@ def test_a_flooding_device_is_counted_in_one_summary_and_flagged_while_others_ar
     wait_until(lambda: summarised("flood1") == flood - stored, timeout=10, what="summary")
     assert 300 <= stored <= 300 + 5 * (elapsed + 2)
     assert count(db, "SELECT count(*) FROM dead_letters WHERE device_id = 'flood1'") == 1
-    reason = db.execute("SELECT reason FROM dead_letters WHERE device_id = 'flood1'").fetchone()
+    reason = db.execute(
+        "SELECT reason_code, reason_values, reason FROM dead_letters WHERE device_id = 'flood1'"
+    ).fetchone()
     assert reason is not None
-    assert "rate limit of 5 messages/s (burst 300)" in reason[0]
+    assert reason[:2] == ("over_limit", {"rate": 5.0, "burst": 300})
+    assert "rate limit of 5 messages/s (burst 300)" in reason[2]
     assert count(db, "SELECT count(*) FROM vitals WHERE device_id = 'w2'") == flood // 40
     flagged = {r[0] for r in db.execute("SELECT id FROM devices WHERE over_limit_at IS NOT NULL")}
     assert flagged == {"flood1", "btn1"}
