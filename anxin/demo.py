@@ -29,6 +29,7 @@ from anxin.localstack import Mosquitto, PostgresCluster, free_port, postgres_bin
 from anxin.reaper import Reaper
 from anxin.seed import seed_demo
 from anxin.settings import Settings
+from anxin.web_routes import missing_libraries
 from devices.accounts import Role, UserIn, add_user, remove_user
 from simulators.fleet import WearableFleet
 from simulators.publisher import Publisher
@@ -188,6 +189,9 @@ async def _run(settings: Settings, args: argparse.Namespace, stop: threading.Eve
         f"open {base}/ (the operators' dashboard: log in with the token below),"
         f" {base}/docs (API) and {base}/metrics (live counters); Ctrl-C stops everything"
     )
+    missing = missing_libraries()
+    if missing:
+        say(missing)
     say(f"a supervisor's token (user 'demo'), for the dashboard and the API: {token}")
     say(f"the queue: curl -H 'Authorization: Bearer {token}' {base}/api/v1/incidents")
     say(f"live changes: curl -N -H 'Authorization: Bearer {token}' {base}/api/v1/stream")

@@ -43,15 +43,30 @@ def _page(name: str, config: dict[str, Any]) -> str:
     return (WEB / name).read_text(encoding="utf-8").replace(_CONFIG_SLOT, slot)
 
 
+# the files index.html loads from each library
+VENDOR_FILES = {"leaflet": ("leaflet.js", "leaflet.css"), "uplot": ("uPlot.iife.min.js",)}
+
+
+def missing_libraries(vendor: dict[str, Path] = VENDOR) -> str | None:
+    """One line on what the dashboard lacks and how to install it, or None."""
+    missing = [
+        name
+        for name, folder in vendor.items()
+        if not all((folder / file).is_file() for file in VENDOR_FILES[name])
+    ]
+    if not missing:
+        return None
+    return (
+        f"the dashboard's {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not"
+        " installed: run scripts/install-web (the map and the vitals chart stay blank until then)"
+    )
+
+
 def mount(app: FastAPI, settings: Settings) -> None:
     """The dashboard, the responder's page and their files."""
-    missing = [name for name, folder in VENDOR.items() if not folder.is_dir()]
+    missing = missing_libraries()
     if missing:
-        log.warning(
-            "the dashboard's %s not installed: run scripts/install-web (the map and the "
-            "vitals chart stay blank until then)",
-            " and ".join(missing) + (" is" if len(missing) == 1 else " are"),
-        )
+        log.warning("%s", missing)
     config = page_config(settings)
     dashboard, responder = _page("index.html", config), _page("responder.html", config)
     router = APIRouter(include_in_schema=False)

@@ -14,6 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from anxin.web_routes import VENDOR, missing_libraries
+
+ROOT = Path(__file__).parents[2]
+
 pytestmark = pytest.mark.slow
 
 
@@ -81,11 +85,16 @@ def test_demo_runs_on_embedded_services_and_leaves_nothing_behind(tmp_path: Path
     assert leftovers.stdout == "", f"processes left behind: {leftovers.stdout}"
 
 
-def start_demo(tmp_path: Path) -> subprocess.Popen[str]:
+def start_demo(tmp_path: Path, *, readme: bool = False) -> subprocess.Popen[str]:
+    """`anxin demo`; with `readme`, through the README's first command (scripts/demo),
+    which installs what the demo needs first."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANXIN_")}
     env["TMPDIR"] = str(tmp_path)
+    command = (
+        [str(ROOT / "scripts/demo")] if readme else [sys.executable, "-m", "anxin.cli", "demo"]
+    )
     return subprocess.Popen(
-        [sys.executable, "-m", "anxin.cli", "demo", "--residents", "20", "--rate", "20"],
+        [*command, "--residents", "20", "--rate", "20"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -148,10 +157,14 @@ def test_a_demo_killed_outright_leaves_no_service_running(tmp_path: Path) -> Non
     assert not any(tmp_path.glob("anxin-demo-*")), "the demo's work folder is still there"
 
 
-def test_the_demo_prints_a_token_that_works_and_its_docs_need_no_internet(
+def test_the_readmes_first_command_serves_a_dashboard_with_its_map_and_chart_and_docs(
     tmp_path: Path,
 ) -> None:
-    demo = start_demo(tmp_path)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    first = re.search(r"```sh\n(.+?)\n```", readme, re.DOTALL)
+    assert first is not None
+    assert first[1].strip() == "scripts/demo"
+    demo = start_demo(tmp_path, readme=True)
     try:
         out = read_until(demo, "demo: live changes:")
         token = re.findall(r"Bearer (anx_\S+?)'", out)[0]
@@ -165,6 +178,9 @@ def test_the_demo_prints_a_token_that_works_and_its_docs_need_no_internet(
         assert len(scripts) >= 5, dashboard.text  # Leaflet's and uPlot's too
         for asset in scripts:
             assert httpx.get(base + asset).status_code == 200, asset
+        # the map's and the chart's libraries themselves, not an empty answer
+        assert "Leaflet" in httpx.get(f"{base}/vendor/leaflet/leaflet.js").text[:500]
+        assert "uPlot" in httpx.get(f"{base}/vendor/uplot/uPlot.iife.min.js").text[:2000]
         assert "://" not in "".join(re.findall(r"(?:src|href)=\S+", dashboard.text))
         docs = httpx.get(f"{base}/docs").text
         assets = re.findall(r"(?:src|href)=[\"'](/[^\"']+\.(?:js|css))", docs)
@@ -194,3 +210,15 @@ def test_a_tmpdir_too_deep_for_the_databases_socket_is_one_line(tmp_path: Path) 
     assert len(lines) == 1, res.stderr
     assert lines[0].endswith("set TMPDIR to a shorter folder")
     assert left_running(tmp_path) == ""
+
+
+def test_missing_browser_libraries_are_named_in_one_line_with_the_command_that_installs_them(
+    tmp_path: Path,
+) -> None:
+    assert missing_libraries(VENDOR) is None  # what scripts/test installed
+    (tmp_path / "uplot").mkdir()
+    line = missing_libraries({"leaflet": VENDOR["leaflet"], "uplot": tmp_path / "uplot"})
+    assert line == (
+        "the dashboard's uplot is not installed: run scripts/install-web"
+        " (the map and the vitals chart stay blank until then)"
+    )
