@@ -2,15 +2,17 @@ from kernel.errors import Conflict, Invalid, NotFound
 
 
 class UnknownAlert(NotFound):
-    pass
+    code = "unknown_alert"
 
 
 class UnknownIncident(NotFound):
-    pass
+    code = "unknown_incident"
 
 
 class IllegalTransition(Conflict):
     """The action is not allowed from the incident's status; says which ones are."""
+
+    code = "illegal_transition"
 
     def __init__(self, message: str, *, status: str, legal: list[str]) -> None:
         super().__init__(message)
@@ -22,4 +24,4 @@ class IllegalTransition(Conflict):
 
 
 class BadAction(Invalid):
-    pass
+    code = "bad_action"

@@ -10,10 +10,11 @@ from pydantic import ValidationError
 from alerts.detect.config import Overrides
 from devices.errors import UnknownResident
 from kernel.errors import Invalid
+from kernel.validation import describe
 
 
 class InvalidOverride(Invalid):
-    pass
+    code = "invalid_override"
 
 
 def parse_overrides(settings: Mapping[str, object]) -> Overrides:
@@ -21,9 +22,7 @@ def parse_overrides(settings: Mapping[str, object]) -> Overrides:
     try:
         return Overrides.model_validate(settings)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
-        )
+        problems = describe(exc, lambda loc: ".".join(map(str, loc)) or "settings")
         allowed = ", ".join(Overrides.model_fields)
         msg = f"invalid override ({problems}); settable: {allowed}"
         raise InvalidOverride(msg) from None

@@ -19,6 +19,8 @@ from kernel.errors import Conflict
 class NoPlace(Conflict):
     """Nowhere to send help to: no home on record and no location from the device."""
 
+    code = "no_place"
+
 
 async def suggestions(
     *,

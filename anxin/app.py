@@ -7,8 +7,7 @@ from contextlib import asynccontextmanager
 from functools import partial
 
 import httpx
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from alerts import answers_api
@@ -20,7 +19,7 @@ from alerts.escalation import POLL_S, EscalationWorker
 from alerts.metrics import refresh_gauges
 from alerts.stream import StreamHub
 from alerts.workers import every
-from anxin import __version__, ops_routes, web_routes
+from anxin import __version__, http_errors, ops_routes, web_routes
 from anxin.db import create_pool, database_info
 from anxin.ingest_service import IngestService
 from anxin.policies import channels, dispatcher, escalation_policy
@@ -33,7 +32,6 @@ from dispatch.notify.worker import POLL_S as OUTBOX_POLL_S
 from dispatch.notify.worker import OutboxWorker
 from ingest.metrics import DB_OUTAGES
 from kernel.db import OutageLog
-from kernel.errors import AnxinError
 
 log = logging.getLogger("anxin")
 
@@ -114,10 +112,7 @@ def create_app(settings: Settings, *, ingest: bool = True) -> FastAPI:
     app.state.supervisor = supervisor
     app.state.shutdown = lambda: log.critical("no server to stop")
 
-    @app.exception_handler(AnxinError)
-    async def _domain_error(_request: Request, exc: AnxinError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc), **exc.details()}, status_code=exc.status_code)
-
+    http_errors.install(app)
     app.include_router(ops_routes.router)
     app.include_router(alerts_api.router)
     app.include_router(answers_api.router)

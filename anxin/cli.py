@@ -20,7 +20,8 @@ from anxin.settings import Settings, SettingsError, load_settings
 from devices.accounts import Language, Role
 from devices.models import CareFlag
 from kernel.db import first_line
-from kernel.errors import AnxinError, describe
+from kernel.errors import AnxinError
+from kernel.validation import describe
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,6 +17,8 @@ from kernel.errors import AnxinError
 class DatabaseNotReady(AnxinError):
     """`anxin serve` cannot start on this database; the message says what to do."""
 
+    code = "database_not_ready"
+
 
 def schema_sql() -> str:
     packaged = resources.files("anxin") / "schema.sql"

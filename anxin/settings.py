@@ -19,7 +19,7 @@ from pydantic_settings import (
 )
 
 from devices.health import Thresholds
-from kernel.errors import describe
+from kernel.validation import describe
 
 
 @dataclass(frozen=True)
@@ -203,9 +203,9 @@ class Settings(BaseSettings):
             raise ValueError(msg)
         try:
             conninfo_to_dict(value.get_secret_value())
-        except psycopg.ProgrammingError as exc:
-            # libpq quotes the whole URI after " in URI:", password included
-            msg = f"not a valid postgresql:// URL: {str(exc).split(' in URI')[0]}"
+        except psycopg.ProgrammingError:
+            # libpq's sentence quotes the whole URI, password included: ours does not
+            msg = "not a valid postgresql:// URL (postgresql://user:password@host:port/database)"
             raise ValueError(msg) from None
         return value
 

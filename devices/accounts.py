@@ -77,7 +77,7 @@ class Principal:
 
 
 class UserExists(Conflict):
-    pass
+    code = "user_exists"
 
 
 async def add_user(*, conn: AsyncConnection, user: UserIn) -> str:

@@ -146,7 +146,8 @@ async def command_device(
         publish=request.app.state.publish_command,
     )  # fmt: skip
     if sent.failed:
-        raise Unavailable(f"command {sent.id} not sent: {sent.failed}")
+        msg = f"command {sent.id} not sent: {sent.failed}"
+        raise Unavailable(msg, code="command_not_sent")
     return sent
 
 

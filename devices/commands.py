@@ -97,9 +97,10 @@ async def send(
     try:
         await publish(COMMAND_TOPIC.format(device_id=device_id), json.dumps(body).encode())
     except (ConnectionError, TimeoutError) as exc:
+        why = "timed out" if isinstance(exc, TimeoutError) else "not connected to it"
         await conn.execute(
             "UPDATE device_commands SET failed = %s WHERE id = %s",
-            (f"the broker did not take it: {exc}", command_id),
+            (f"the broker did not take it ({why})", command_id),
         )
     else:
         await conn.execute(

@@ -2,12 +2,12 @@ from kernel.errors import Conflict, NotFound
 
 
 class UnknownDevice(NotFound):
-    pass
+    code = "unknown_device"
 
 
 class UnknownResident(NotFound):
-    pass
+    code = "unknown_resident"
 
 
 class DeviceExists(Conflict):
-    pass
+    code = "device_exists"

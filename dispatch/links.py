@@ -21,6 +21,8 @@ NO_LINK = "链接无效 (no such link)"
 class BadLink(NotFound):
     """Forged, damaged or expired: nothing about the incident is given away."""
 
+    code = "bad_link"
+
 
 @dataclass(frozen=True)
 class LinkKey:

@@ -10,7 +10,7 @@ from typing import Any
 
 from dispatch.models import ServicePointIn, StaffIn
 from kernel.errors import Invalid
-from kernel.rows import Parsed, csv_records, read_text, validate_rows
+from kernel.rows import Parsed, csv_records, not_json, read_text, validate_rows
 
 
 def read_points(path: Path) -> Parsed[ServicePointIn]:
@@ -31,8 +31,7 @@ def _features(text: str) -> list[tuple[int, Any]]:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        msg = f"not valid JSON: {exc}"
-        raise Invalid(msg) from exc
+        raise Invalid(not_json(exc)) from exc
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
         msg = "expected a GeoJSON FeatureCollection"
         raise Invalid(msg)

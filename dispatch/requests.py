@@ -45,11 +45,11 @@ MOVES: dict[RequestAction, dict[RequestStatus, RequestStatus]] = {
 
 
 class UnknownRequest(NotFound):
-    pass
+    code = "unknown_request"
 
 
 class IllegalRequestMove(Conflict):
-    pass
+    code = "illegal_request_move"
 
 
 async def open_request(

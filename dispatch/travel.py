@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from kernel.errors import Invalid
+from kernel.rows import unreadable
 
 EARTH_RADIUS_KM = 6371.0088
 
@@ -83,7 +84,7 @@ class Matrix:
             with path.open(encoding="utf-8-sig", newline="") as f:
                 rows = list(csv.DictReader(f))
         except (OSError, UnicodeDecodeError) as exc:
-            msg = f"travel matrix: cannot read {str(path)!r}: {exc}"
+            msg = f"travel matrix: cannot read {str(path)!r}: {unreadable(exc)}"
             raise Invalid(msg) from exc
         for n, row in enumerate(rows, start=2):
             try:

@@ -1,18 +1,22 @@
 """One base error for the project; each domain subclasses it.
 
-The HTTP layer maps `status_code` to the response, so a domain error never
-needs to know about FastAPI.
+The HTTP layer maps `status_code` to the response and answers with the error's `code`
+beside its words, so a client acts on a code of the project's, never on a sentence (and
+never on a library's); a domain error never needs to know about FastAPI.
 """
-
-from collections.abc import Callable
-
-from pydantic import ValidationError
 
 
 class AnxinError(Exception):
-    """Base of every error Anxin raises on purpose."""
+    """Base of every error Anxin raises on purpose. `code` is the class's, unless a
+    raise names a more specific one (`Invalid(msg, code="bad_cursor")`)."""
 
     status_code = 500
+    code = "error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
 
     def details(self) -> dict[str, object]:
         """What the HTTP answer carries beside the message (e.g. the legal actions)."""
@@ -21,38 +25,31 @@ class AnxinError(Exception):
 
 class NotFound(AnxinError):
     status_code = 404
+    code = "not_found"
 
 
 class Conflict(AnxinError):
     status_code = 409
+    code = "conflict"
 
 
 class Invalid(AnxinError):
     status_code = 422
+    code = "invalid"
 
 
 class Unauthorized(AnxinError):
     status_code = 401
+    code = "unauthorized"
 
 
 class Forbidden(AnxinError):
     status_code = 403
+    code = "forbidden"
 
 
 class Unavailable(AnxinError):
     """Something the request needs (the broker) cannot be reached now."""
 
     status_code = 503
-
-
-def describe(
-    exc: ValidationError, name: Callable[[tuple[int | str, ...]], str] | None = None
-) -> str:
-    """pydantic's report in one line: `field: reason; field: reason`. `name` spells a
-    field's location (settings name theirs as environment variables)."""
-    problems = []
-    for error in exc.errors():
-        where = name(error["loc"]) if name else ".".join(str(p) for p in error["loc"])
-        reason = error["msg"].removeprefix("Value error, ")
-        problems.append(f"{where}: {reason}" if where else reason)
-    return "; ".join(problems)
+    code = "unavailable"

@@ -11,7 +11,8 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from kernel.errors import Invalid, describe
+from kernel.errors import Invalid
+from kernel.validation import describe
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -68,8 +69,26 @@ def read_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8-sig")  # Excel writes a BOM
     except (OSError, UnicodeDecodeError) as exc:
-        msg = f"cannot read {str(path)!r}: {exc}"
+        msg = f"cannot read {str(path)!r}: {unreadable(exc)}"
         raise Invalid(msg) from exc
+
+
+def unreadable(exc: OSError | UnicodeDecodeError) -> str:
+    """Why a file could not be read, in our words (not the C library's)."""
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text (byte {exc.start})"
+    if isinstance(exc, FileNotFoundError):
+        return "no such file"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, IsADirectoryError):
+        return "a folder, not a file"
+    return f"the system refused ({type(exc).__name__}, errno {exc.errno})"
+
+
+def not_json(exc: json.JSONDecodeError) -> str:
+    """Where a JSON document stops being JSON, in our words."""
+    return f"not valid JSON (line {exc.lineno}, column {exc.colno})"
 
 
 def csv_records(text: str, known: set[str]) -> list[tuple[int, dict[str, str] | str]]:
@@ -96,8 +115,7 @@ def json_rows(text: str) -> list[tuple[int, Any]]:
         try:
             items = json.loads(text)
         except json.JSONDecodeError as exc:
-            msg = f"not valid JSON: {exc}"
-            raise Invalid(msg) from exc
+            raise Invalid(not_json(exc)) from exc
         # an array's items are numbered from 1, as its lines are unknown
         return list(enumerate(items, start=1))
     rows: list[tuple[int, Any]] = []
@@ -107,7 +125,7 @@ def json_rows(text: str) -> list[tuple[int, Any]]:
         try:
             rows.append((line, json.loads(raw)))
         except json.JSONDecodeError as exc:
-            rows.append((line, f"not valid JSON: {exc.msg}"))
+            rows.append((line, f"not valid JSON (column {exc.colno})"))
     return rows
 
 

@@ -46,9 +46,11 @@ async def post(client: httpx.AsyncClient, url: str, **kw: Any) -> Answer | Resul
     started = time.perf_counter()
     try:
         response = await client.post(url, **kw)
+    except httpx.TimeoutException as exc:  # our words and the kind, not httpx's sentence
+        error = f"timeout: no answer in time ({type(exc).__name__})"
+        return Result(ok=False, error=error, retry=True, took_ms=_ms(started))
     except httpx.HTTPError as exc:
-        text = str(exc).strip()
-        error = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        error = f"unreachable: the receiver could not be reached ({type(exc).__name__})"
         return Result(ok=False, error=error, retry=True, took_ms=_ms(started))
     answer = Answer(response, _ms(started))
     code = response.status_code
