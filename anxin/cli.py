@@ -19,7 +19,7 @@ from anxin.reports_cli import incident_kind, month
 from anxin.settings import Settings, SettingsError, load_settings
 from devices.accounts import Language, Role
 from devices.models import CareFlag
-from kernel.db import first_line
+from kernel.db import why
 from kernel.errors import AnxinError
 from kernel.validation import describe
 
@@ -294,7 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"anxin: {describe(exc)}", file=sys.stderr)
         return 2
     except psycopg.OperationalError as exc:
-        print(f"anxin: cannot reach the database: {first_line(exc)}", file=sys.stderr)
+        print(f"anxin: cannot reach the database: {why(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -10,7 +10,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool
 
 from anxin.settings import Settings
-from kernel.db import first_line
+from kernel.db import why
 from kernel.errors import AnxinError
 
 
@@ -105,7 +105,7 @@ def check_database(dsn: str) -> None:
                 f" (createdb -h {host} -p {port}{user} {name}), then run `anxin db init`"
             )
         else:
-            msg = f"cannot reach the database at {where}: {first_line(exc)}"
+            msg = f"cannot reach the database at {where}: {why(exc)}"
         raise DatabaseNotReady(msg) from None
     if not (row and row[0]):
         msg = f"database {name!r} on {where} has no Anxin schema: run `anxin db init`"

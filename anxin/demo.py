@@ -94,10 +94,10 @@ async def _database(workdir: Path, reaper: Reaper) -> AsyncIterator[str]:
     if embedded is not None:
         try:
             server = await asyncio.to_thread(embedded.get_server, workdir / "pgdata", "stop")
-        except RuntimeError as exc:  # its socket's path would pass the 107-byte limit
+        except RuntimeError:  # its socket's path would pass the 107-byte limit
             sys.exit(
-                f"anxin: the embedded PostgreSQL cannot start under {workdir} ({exc});"
-                " set TMPDIR to a shorter folder"
+                f"anxin: the embedded PostgreSQL cannot start under {workdir} (its socket's"
+                " path would be too long); set TMPDIR to a shorter folder"
             )
         for pidfile in (workdir / "pgdata").rglob("postmaster.pid"):
             reaper.kill_on_death(int(pidfile.read_text().split()[0]), signal.SIGINT)

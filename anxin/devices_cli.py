@@ -18,6 +18,7 @@ from devices.devices_file import read_devices
 from devices.models import DeviceIn, DeviceKind, Protocol
 from kernel.errors import Invalid
 from kernel.language import Lang
+from kernel.os_words import os_reason
 
 DYNSEC_PLUGIN = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"
 
@@ -170,7 +171,7 @@ async def _export(conn: psycopg.AsyncConnection, settings: Settings, out: Path) 
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        msg = f"cannot make {str(out)!r}: {exc.strerror or exc}"
+        msg = f"cannot make {str(out)!r}: {os_reason(exc)}"
         raise Invalid(msg) from exc
     dynsec = out / "dynamic-security.json"
     with _private_file(dynsec) as f:
@@ -200,5 +201,5 @@ def _private_file(path: Path, *, new: bool = False) -> TextIO:
         msg = f"{path} exists: passwords are never written over; name a new file"
         raise Invalid(msg) from None
     except OSError as exc:
-        msg = f"cannot write {str(path)!r}: {exc.strerror or exc}"
+        msg = f"cannot write {str(path)!r}: {os_reason(exc)}"
         raise Invalid(msg) from exc

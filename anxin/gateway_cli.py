@@ -17,6 +17,7 @@ from ingest.broker_out import BrokerGone, BrokerOut
 from ingest.consumer import MqttConsumer
 from ingest.topics import COMMAND_SUBSCRIPTION
 from ingest.watch_gateway import Limits, WatchGateway
+from kernel.os_words import os_reason
 
 log = logging.getLogger("anxin.gateway")
 
@@ -30,7 +31,7 @@ def run_watch_gateway(settings: Settings, args: argparse.Namespace) -> int:
         log.error("%s", exc)
         return 1
     except OSError as exc:  # the port is taken, the address is not this machine's
-        log.error("cannot listen on %s:%s: %s", args.host, args.port, exc.strerror or exc)
+        log.error("cannot listen on %s:%s: %s", args.host, args.port, os_reason(exc))
         return 1
     return 0
 

@@ -29,7 +29,7 @@ from ingest.topics import (
     READING_SUBSCRIPTIONS,
     RETIRED_SUBSCRIPTIONS,
 )
-from kernel.db import DB_UNAVAILABLE, OutageLog, first_line
+from kernel.db import DB_UNAVAILABLE, OutageLog, why
 
 log = logging.getLogger("anxin")
 # A clean stop waits until nothing has arrived unacknowledged for this long.
@@ -179,7 +179,7 @@ class IngestService:
         try:
             saved = await self.detector.save()
         except DB_UNAVAILABLE as exc:
-            log.warning("detector state not saved (database unavailable: %s)", first_line(exc))
+            log.warning("detector state not saved (database unavailable: %s)", why(exc))
         except Exception:  # stopping anyway: say why, and let the rest shut down
             log.exception("detector state not saved")
         else:

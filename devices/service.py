@@ -1,6 +1,5 @@
 """Register and look up residents and devices."""
 
-import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
@@ -86,22 +85,46 @@ async def provision_devices(
             accounts = {d.mqtt_account: None for d in devices if d.mqtt_account is not None}
             return await ensure_accounts(conn, list(accounts))
     except psycopg.errors.UniqueViolation as exc:
-        key = _key_value(exc)
-        if exc.diag.constraint_name == "devices_name":
-            protocol, _, name = key.partition(", ")
-            msg = f"another {protocol} device is already named {name!r}"
-        else:
-            msg = f"device {key!r} is already registered"
-        raise DeviceExists(msg) from exc
+        raise await _already_taken(conn, devices, exc.diag.constraint_name) from exc
     except psycopg.errors.ForeignKeyViolation as exc:
-        msg = f"unknown resident {_key_value(exc)!r}"
+        residents = sorted({d.resident_id for d in devices if d.resident_id is not None})
+        cur = await conn.execute("SELECT id FROM residents WHERE id = ANY(%s)", (residents,))
+        known = {row[0] for row in await cur.fetchall()}
+        msg = f"unknown resident {next((r for r in residents if r not in known), '?')!r}"
         raise UnknownResident(msg) from exc
 
 
-def _key_value(exc: psycopg.Error) -> str:
-    """The value PostgreSQL names in a key violation: `Key (id)=(w-1) already exists.`"""
-    found = re.search(r"\)=\((.*)\) ", exc.diag.message_detail or "")
-    return found.group(1) if found else "?"
+async def _already_taken(
+    conn: AsyncConnection, devices: Sequence[DeviceIn], constraint: str | None
+) -> DeviceExists:
+    """Which id or name was taken, asked of the data rather than read out of
+    PostgreSQL's sentence (a locale or a release may word it otherwise)."""
+    if constraint == "devices_name":
+        named = [(str(d.protocol), d.name) for d in devices if d.name is not None]
+        cur = await conn.execute(
+            "SELECT d.protocol, d.name FROM devices d"
+            " JOIN unnest(%s::text[], %s::text[]) AS w (protocol, name)"
+            " ON d.protocol = w.protocol AND d.name = w.name LIMIT 1",
+            ([p for p, _ in named], [n for _, n in named]),
+        )
+        protocol, name = await cur.fetchone() or _repeated(named) or ("?", "?")
+        msg = f"another {protocol} device is already named {name!r}"
+        return DeviceExists(msg)
+    ids = [d.id for d in devices]
+    cur = await conn.execute("SELECT id FROM devices WHERE id = ANY(%s) LIMIT 1", (ids,))
+    (key,) = await cur.fetchone() or _repeated([(i,) for i in ids]) or ("?",)
+    msg = f"device {key!r} is already registered"
+    return DeviceExists(msg)
+
+
+def _repeated(values: Sequence[tuple[str, ...]]) -> tuple[str, ...] | None:
+    """The first value given twice (an import that names one device twice)."""
+    seen: set[tuple[str, ...]] = set()
+    for value in values:
+        if value in seen:
+            return value
+        seen.add(value)
+    return None
 
 
 async def bind_device(*, conn: AsyncConnection, device_id: str, resident_id: str | None) -> Device:

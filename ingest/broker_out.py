@@ -23,6 +23,7 @@ from collections import deque
 from collections.abc import Callable
 
 from kernel.mqtt_wire import connect_packet, remaining_length, text
+from kernel.os_words import os_reason
 
 log = logging.getLogger("anxin.gateway.mqtt")
 
@@ -245,16 +246,20 @@ class BrokerOut:
     async def _run(self) -> None:
         attempt = 0
         while True:
+            why = ""
             try:
                 wire = await self._session()
                 attempt = 0
                 await self._keep(wire)
-            except (OSError, BrokerGone, TimeoutError) as exc:
-                if attempt == 0:
-                    log.warning("the broker at %s:%s is away: %s", self._host, self._port, exc)
+            except BrokerGone as gone:  # our own words
+                why = str(gone)
+            except (OSError, TimeoutError) as exc:
+                why = os_reason(exc)
             finally:
                 self._transport = None
                 self.connected.clear()
+            if why and attempt == 0:
+                log.warning("the broker at %s:%s is away: %s", self._host, self._port, why)
             await asyncio.sleep(RETRY_S[min(attempt, len(RETRY_S) - 1)])
             attempt += 1
 

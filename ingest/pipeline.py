@@ -40,7 +40,7 @@ from ingest.refusals import Refusal, render
 from ingest.salvage import note
 from ingest.topics import PREFIX
 from ingest.writer import BatchResult, Message, write_batch
-from kernel.db import DB_UNAVAILABLE, OutageLog, first_line
+from kernel.db import DB_UNAVAILABLE, OutageLog, why
 from kernel.ratelog import BoundedLog
 
 log = logging.getLogger("anxin.ingest")
@@ -317,7 +317,7 @@ class IngestPipeline:
                     "batch refused",
                     "database refused a batch of %d for its content (%s); splitting it",
                     len(messages),
-                    first_line(exc),
+                    why(exc),
                 )
                 half = len(messages) // 2
                 result = await self._store(messages[:half], unregistered)

@@ -27,6 +27,7 @@ from ingest.adapters.watch import (
     Frame,
     FrameSplitter,
     FrameTooLong,
+    UnsupportedCommand,
     meaning,
     parse_frame,
     watch_command,
@@ -198,7 +199,7 @@ class WatchGateway:
             return
         try:
             words = watch_command(body)
-        except ValueError as exc:
+        except UnsupportedCommand as exc:
             self._result(device_id, command_id, ok=False, detail=str(exc))
             return
         conn.awaiting = conn.awaiting or {}

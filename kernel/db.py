@@ -11,10 +11,35 @@ from psycopg_pool import PoolTimeout
 DB_UNAVAILABLE = (psycopg.OperationalError, PoolTimeout)
 
 
-def first_line(exc: BaseException) -> str:
-    """An exception's message on one line, for a log line or a dead letter's reason."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+# SQLSTATEs a person meets when the database is away or refuses them, in our words
+_WORDS = {
+    "28P01": "the password was refused",
+    "28000": "this user may not connect",
+    "3D000": "no such database",
+    "53300": "too many connections",
+    "57P01": "the server is shutting down",
+    "57P02": "the server crashed",
+    "57P03": "the server is starting up",
+    "08001": "no connection could be made",
+    "08006": "the connection was lost",
+}
+
+
+def why(exc: BaseException) -> str:
+    """Why a database step failed, in the project's words with PostgreSQL's code (never
+    libpq's sentence, which a release or a locale may word otherwise)."""
+    if isinstance(exc, PoolTimeout):
+        return "no pooled connection in time"
+    if isinstance(exc, psycopg.Error):
+        code = exc.sqlstate
+        if code in _WORDS:
+            return f"{_WORDS[code]} (SQLSTATE {code})"
+        if code:
+            constraint = exc.diag.constraint_name
+            return f"refused (SQLSTATE {code}{f', constraint {constraint}' if constraint else ''})"
+        if isinstance(exc, psycopg.OperationalError):
+            return "no answer: the server is down, unreachable or refusing connections"
+    return type(exc).__name__
 
 
 class OutageLog:
@@ -41,9 +66,7 @@ class OutageLog:
         if self.since is not None or attempt_started < self._ended:
             return
         self.since = attempt_started
-        self._log.error(
-            "database unavailable%s: %s", f", {detail}" if detail else "", first_line(exc)
-        )
+        self._log.error("database unavailable%s: %s", f", {detail}" if detail else "", why(exc))
         if self._on_start is not None:
             self._on_start()
 

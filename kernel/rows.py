@@ -12,6 +12,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from kernel.errors import Invalid
+from kernel.os_words import os_reason
 from kernel.validation import describe
 
 M = TypeVar("M", bound=BaseModel)
@@ -77,13 +78,7 @@ def unreadable(exc: OSError | UnicodeDecodeError) -> str:
     """Why a file could not be read, in our words (not the C library's)."""
     if isinstance(exc, UnicodeDecodeError):
         return f"not UTF-8 text (byte {exc.start})"
-    if isinstance(exc, FileNotFoundError):
-        return "no such file"
-    if isinstance(exc, PermissionError):
-        return "permission denied"
-    if isinstance(exc, IsADirectoryError):
-        return "a folder, not a file"
-    return f"the system refused ({type(exc).__name__}, errno {exc.errno})"
+    return os_reason(exc)
 
 
 def not_json(exc: json.JSONDecodeError) -> str:

@@ -5,6 +5,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from kernel.rows import unreadable
+from kernel.validation import describe
+
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
 
 # Incident kinds the generator can stage; each is labelled with the rules that count
@@ -82,8 +85,14 @@ def load_spec(name_or_path: str) -> ScenarioSpec:
         raise ScenarioError(msg)
     try:
         return ScenarioSpec.model_validate(tomllib.loads(path.read_text("utf-8")))
-    except (tomllib.TOMLDecodeError, ValidationError, ValueError) as exc:
-        msg = f"{path}: {exc}"
+    except tomllib.TOMLDecodeError as exc:
+        msg = f"{path}: not valid TOML"
+        raise ScenarioError(msg) from exc
+    except ValidationError as exc:
+        msg = f"{path}: {describe(exc)}"
+        raise ScenarioError(msg) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        msg = f"{path}: cannot read: {unreadable(exc)}"
         raise ScenarioError(msg) from exc
 
 

@@ -184,7 +184,7 @@ def meaning(frame: Frame, now: float) -> Meaning:
         if kind.lower() in ("bphrt", "blood", "heart", "pulse", "btemp2", "oxygen"):
             return _vitals(frame, kind.lower(), now)
     except (ValueError, IndexError) as exc:
-        msg = f"{kind} fields not as the protocol has them: {exc}"
+        msg = f"{kind} fields not as the protocol has them"
         raise BadFrame(msg) from exc
     if kind in ("TKQ", "TKQ2"):
         return Meaning(reply=frame.reply(kind))
@@ -316,9 +316,13 @@ def _degrees(value: str, hemisphere: str, allowed: str) -> float:
     return -abs(degrees) if hemisphere in ("S", "W") else degrees
 
 
+class UnsupportedCommand(ValueError):
+    """A command a watch cannot do; the message says which, in Chinese."""
+
+
 def watch_command(body: dict[str, Any]) -> list[tuple[str, str]]:
     """A canonical command (devices.commands) as the watch's frames: (the keyword its
-    echo carries, the frame's content). ValueError for one a watch cannot do."""
+    echo carries, the frame's content). UnsupportedCommand for one a watch cannot do."""
     match body.get("command"):
         case "locate":
             return [("CR", "CR")]
@@ -328,7 +332,7 @@ def watch_command(body: dict[str, Any]) -> list[tuple[str, str]]:
             numbers = [_dialled(str(n)) for n in body["numbers"][:3]]
             return [(f"SOS{k}", f"SOS{k},{n}") for k, n in enumerate(numbers, start=1)]
     msg = f"手表不支持该指令或参数：{str(body.get('command'))[:40]!r}"
-    raise ValueError(msg)
+    raise UnsupportedCommand(msg)
 
 
 def _dialled(number: str) -> str:

@@ -182,7 +182,7 @@ def test_serve_with_a_travel_matrix_it_cannot_read_stops_in_one_line(
     res = anxin("serve", env=env)
     assert res.returncode == 1
     assert res.stderr.strip().splitlines() == [
-        f"anxin: travel matrix: cannot read '{tmp_path / 'nowhere.csv'}': no such file"
+        f"anxin: travel matrix: cannot read '{tmp_path / 'nowhere.csv'}': no such file (ENOENT)"
     ]
 
 
