@@ -278,3 +278,23 @@ def test_keys_open_and_acknowledge_and_times_are_the_operators_zone_not_the_brow
     expect(detail.locator("#note")).not_to_be_focused()
     page.keyboard.press("Escape")
     expect(detail).to_be_hidden()
+
+
+def test_suggestions_the_operator_opened_stay_open_when_the_incident_changes(
+    browser: Browser, world: World, db: psycopg.Connection, database_url: str
+) -> None:
+    ready(db)
+    page = log_in(browser, world, "op")
+    page.locator("#queue-rows tr", has_text="王秀英").click()
+    detail = page.locator("#detail")
+    detail.locator('[data-action="ack"]').click()
+    expect(detail.locator(".status")).to_have_text("已受理")
+    detail.locator('[data-action="assign"]').click()
+    suggestions = detail.locator(".suggestions li")
+    expect(suggestions.first).to_be_visible()
+    shown = suggestions.count()
+    # a change made elsewhere (or the acknowledgement's own, arriving late) re-renders
+    admin_act(database_url, world.alerts["r1"], Action.NOTE, note="主管：已知悉")
+    expect(detail.locator(".timeline")).to_contain_text("主管：已知悉")
+    expect(suggestions).to_have_count(shown)  # still there, under the operator's cursor
+    expect(detail.locator(".suggestions button.primary")).to_be_focused()

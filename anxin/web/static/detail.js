@@ -52,6 +52,10 @@ export class Detail {
     const typed = this.pane.querySelector("#note")?.value || "";
     const chosen = this.pane.querySelector("#outcome")?.value;
     const typing = document.activeElement?.id === "note";
+    // suggestions the operator opened stay open while assigning is still legal (the
+    // change that re-renders may be their own acknowledgement, arriving late)
+    const opened = incident.actions.includes("assign") ? this.pane.querySelector("#assign-box") : null;
+    const focused = opened?.contains(document.activeElement) ? document.activeElement : null;
     this.chart?.destroy();
     this.chart = null;
     const chartBox = el("div", { class: "chart" });
@@ -64,7 +68,7 @@ export class Detail {
         incident.service_point_id ? el("span", {}, `→ ${this.pointName(incident.service_point_id)}`) : null,
         el("button", { class: "close", onclick: () => this.close(), title: "Esc" }, t("close"))),
       this.actions(incident),
-      el("div", { id: "assign-box" }),
+      opened || el("div", { id: "assign-box" }),
       section(t("findings"), el("ul", { class: "findings" },
         (incident.alerts || []).map((a) => el("li", {},
           el("span", { class: `sev ${a.severity}` }, a.severity), " ",
@@ -81,6 +85,7 @@ export class Detail {
     const note = this.pane.querySelector("#note");
     note.value = typed;
     if (typing) note.focus();
+    else focused?.focus();
     const outcome = this.pane.querySelector("#outcome");
     if (outcome && chosen) outcome.value = chosen;
     if (vitals.length) this.chart = vitalsChart(chartBox, vitals);
