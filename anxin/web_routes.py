@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from alerts.models import Resolution
 from alerts.reasons import LABELS
+from anxin.page_headers import PageHeaders, policy
 from anxin.settings import Settings
 
 log = logging.getLogger("anxin.web")
@@ -81,6 +82,11 @@ def mount(app: FastAPI, settings: Settings) -> None:
         return HTMLResponse(responder, headers={**_NO_STORE, "Referrer-Policy": "no-referrer"})
 
     app.include_router(router)
+    app.add_middleware(
+        PageHeaders,
+        csp=policy(settings.map_tile_url),
+        docs_csp=policy(settings.map_tile_url, inline=True),
+    )
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
     for name, folder in VENDOR.items():
         app.mount(f"/vendor/{name}", StaticFiles(directory=folder, check_dir=False), name=name)

@@ -2,10 +2,16 @@
 // asked or sent: Leaflet on a plain background, with tiles only where the city has a
 // tile server (ANXIN_MAP_TILE_URL).
 
-import { api } from "./api.js";
+import { api, el } from "./api.js";
 import { config, label, t } from "./i18n.js";
 
 const COLOURS = { P1: "#c0392b", P2: "#e67e22", P3: "#2e86c1" };
+
+// A tooltip's lines as text nodes: Leaflet sets a string tooltip as HTML, and a
+// resident's or a point's name is whatever someone typed.
+function lines(...texts) {
+  return el("div", {}, texts.filter((x) => x !== null).flatMap((x, k) => (k ? [el("br"), x] : [x])));
+}
 
 export class IncidentMap {
   constructor(box, { onOpen }) {
@@ -44,15 +50,15 @@ export class IncidentMap {
       L.circleMarker([p.lat, p.lon], {
         radius: 6 + Math.min(6, p.load * 2), color: "#1e8449", weight: 2,
         fillColor: !p.open_now ? "#aaa" : full ? "#f5b041" : "#58d68d", fillOpacity: 0.8,
-      }).bindTooltip(`${p.name}<br>${t("load")} ${p.load} / ${t("capacity")} ${p.capacity}`
-        + (p.open_now ? "" : `<br>${t("closed_now")}`)).addTo(this.layer);
+      }).bindTooltip(lines(p.name, `${t("load")} ${p.load} / ${t("capacity")} ${p.capacity}`,
+        p.open_now ? null : t("closed_now"))).addTo(this.layer);
       bounds.push([p.lat, p.lon]);
     }
     for (const i of incidents) {
       if (i.lat === null) continue;
       const marker = L.circleMarker([i.lat, i.lon], {
         radius: 9, color: "#000", weight: 1, fillColor: COLOURS[i.severity], fillOpacity: 0.95,
-      }).bindTooltip(`${i.severity} ${i.resident_name || ""} · ${label("status", i.status)}`,
+      }).bindTooltip(lines(`${i.severity} ${i.resident_name || ""} · ${label("status", i.status)}`),
         { permanent: true, direction: "right", offset: [8, 0] });
       marker.on("click", () => this.onOpen(i.id));
       marker.addTo(this.layer);
