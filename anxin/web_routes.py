@@ -89,7 +89,8 @@ def mount(app: FastAPI, settings: Settings) -> None:
     )
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
     for name, folder in VENDOR.items():
-        app.mount(f"/vendor/{name}", StaticFiles(directory=folder, check_dir=False), name=name)
+        if folder.is_dir():  # missing, its files are a plain 404 (and one line at start)
+            app.mount(f"/vendor/{name}", StaticFiles(directory=folder), name=name)
 
 
 # a page is rebuilt per release; its scripts change with it

@@ -1,5 +1,6 @@
 """`anxin demo` on a machine with neither PostgreSQL nor Mosquitto on PATH."""
 
+import asyncio
 import os
 import re
 import shutil
@@ -13,7 +14,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
+from anxin import web_routes
+from anxin.settings import Settings
 from anxin.web_routes import VENDOR, missing_libraries
 
 ROOT = Path(__file__).parents[2]
@@ -222,3 +226,22 @@ def test_missing_browser_libraries_are_named_in_one_line_with_the_command_that_i
         "the dashboard's uplot is not installed: run scripts/install-web"
         " (the map and the vitals chart stay blank until then)"
     )
+
+
+def test_a_missing_browser_library_is_a_plain_404_not_a_server_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        web_routes, "VENDOR", {"leaflet": tmp_path / "gone", "uplot": VENDOR["uplot"]}
+    )
+    app = FastAPI()
+    web_routes.mount(app, Settings())
+
+    async def get(path: str) -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://page") as client:
+            return await client.get(path)
+
+    missing = asyncio.run(get("/vendor/leaflet/leaflet.js"))
+    assert (missing.status_code, missing.headers["x-content-type-options"]) == (404, "nosniff")
+    assert asyncio.run(get("/vendor/uplot/uPlot.iife.min.js")).status_code == 200
