@@ -298,3 +298,22 @@ def test_suggestions_the_operator_opened_stay_open_when_the_incident_changes(
     expect(detail.locator(".timeline")).to_contain_text("主管：已知悉")
     expect(suggestions).to_have_count(shown)  # still there, under the operator's cursor
     expect(detail.locator(".suggestions button.primary")).to_be_focused()
+
+
+def test_d_then_enter_assigns_the_suggested_point_from_the_keyboard(
+    browser: Browser, world: World, db: psycopg.Connection
+) -> None:
+    ready(db)
+    page = log_in(browser, world, "op")
+    expect(page.locator("#queue-rows tr")).to_have_count(3)
+    page.keyboard.press("j")
+    page.keyboard.press("Enter")
+    detail = page.locator("#detail")
+    expect(detail.locator("h2")).to_have_text("王秀英")
+    page.keyboard.press("a")
+    expect(detail.locator(".status")).to_have_text("已受理")
+    page.keyboard.press("d")
+    expect(detail.locator(".suggestions button.primary")).to_be_focused()
+    page.keyboard.press("Enter")  # the focused suggestion's own button: assign
+    expect(detail.locator("header")).to_contain_text("→ 一元路站")
+    expect(detail.locator("h2")).to_have_text("王秀英")  # not re-opened, not another

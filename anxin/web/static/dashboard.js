@@ -276,6 +276,8 @@ document.addEventListener("keydown", (event) => {
   }
   if (typing || event.ctrlKey || event.metaKey || event.altKey || $("app").hidden) return;
   const key = event.key.toLowerCase();
+  // Enter on a focused button is that button's (D, then Enter, assigns the suggestion)
+  if (key === "enter" && ["BUTTON", "A"].includes(event.target.tagName)) return;
   if (key === "j" || key === "arrowdown") queue.move(1);
   else if (key === "k" || key === "arrowup") queue.move(-1);
   else if (key === "enter" && queue.selected !== null) openIncident(queue.selected);
