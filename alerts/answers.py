@@ -147,11 +147,11 @@ async def by_link(
     answering = wanted in (Action.ACCEPT, Action.DECLINE)
     if answering and status != "offered":
         said = SAID.get(status, status)
-        msg = f"此派单{said}，无需再操作 (this request was {status} already)"
-        raise Conflict(msg)
+        msg = f"this request was {status} already"
+        raise Conflict(msg, code="offer_answered", zh=f"此派单{said}，无需再操作")
     if not answering and status != "accepted":
-        msg = "请先接单，再报告到场或结案 (accept the request first)"
-        raise Conflict(msg)
+        msg = "accept the request first"
+        raise Conflict(msg, code="offer_not_accepted", zh="请先接单，再报告到场或结案")
     return await lifecycle.act(
         conn=conn,
         alert_id=alert_id,

@@ -71,13 +71,13 @@ class Request:
     def __post_init__(self) -> None:
         if self.note is not None and len(self.note) > MAX_NOTE_CHARS:
             msg = f"note is {len(self.note)} characters; at most {MAX_NOTE_CHARS}"
-            raise BadAction(msg)
+            raise BadAction(msg, zh=f"备注有 {len(self.note)} 个字，最多 {MAX_NOTE_CHARS} 个")
         if self.action is Action.RESOLVE and (self.outcome is None or not self.note):
             msg = "resolve needs an outcome code and a note"
-            raise BadAction(msg)
+            raise BadAction(msg, zh="结案需要选择结果并填写处理情况")
         if self.action is Action.NOTE and not self.note:
             msg = "note needs a non-empty note"
-            raise BadAction(msg)
+            raise BadAction(msg, zh="备注不能为空")
 
 
 @dataclass(frozen=True)
@@ -178,7 +178,7 @@ async def _apply(
             f"cannot {request.action} an incident that is {status};"
             f" legal from {status}: {', '.join(legal)}"
         )
-        raise IllegalTransition(msg, status=str(status), legal=legal)
+        raise IllegalTransition(msg, status=str(status), legal=legal, action=str(request.action))
     asked = await _settle_offer(conn, incident_id, status, request)
     if request.action is not Action.NOTE:
         await _move(conn, incident_id, to_status, request)
@@ -217,7 +217,9 @@ async def _settle_offer(
                 f"cannot {request.action}: no service point has been asked to take this"
                 f" incident; legal now: {', '.join(legal)}"
             )
-            raise IllegalTransition(msg, status=str(status), legal=legal)
+            raise IllegalTransition(
+                msg, status=str(status), legal=legal, action=str(request.action)
+            )
         await offers.answer(
             conn=conn, offer_id=offer.id, answer=_ANSWERS[request.action], by=request.actor
         )

@@ -15,6 +15,7 @@ from kernel.validation import describe
 
 class InvalidOverride(Invalid):
     code = "invalid_override"
+    zh_default = "个人阈值设置有误"
 
 
 def parse_overrides(settings: Mapping[str, object]) -> Overrides:

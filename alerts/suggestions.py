@@ -20,6 +20,7 @@ class NoPlace(Conflict):
     """Nowhere to send help to: no home on record and no location from the device."""
 
     code = "no_place"
+    zh_default = "没有登记住址，设备也未报告位置，无法推荐服务点"
 
 
 async def suggestions(

@@ -18,6 +18,7 @@ class DatabaseNotReady(AnxinError):
     """`anxin serve` cannot start on this database; the message says what to do."""
 
     code = "database_not_ready"
+    zh_default = "数据库尚未就绪"
 
 
 def schema_sql() -> str:

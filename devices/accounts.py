@@ -78,6 +78,7 @@ class Principal:
 
 class UserExists(Conflict):
     code = "user_exists"
+    zh_default = "用户名已存在"
 
 
 async def add_user(*, conn: AsyncConnection, user: UserIn) -> str:

@@ -22,6 +22,7 @@ class BadLink(NotFound):
     """Forged, damaged or expired: nothing about the incident is given away."""
 
     code = "bad_link"
+    zh_default = "链接无效或已过期，请联系接警中心。"
 
 
 @dataclass(frozen=True)

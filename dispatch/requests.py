@@ -46,10 +46,12 @@ MOVES: dict[RequestAction, dict[RequestStatus, RequestStatus]] = {
 
 class UnknownRequest(NotFound):
     code = "unknown_request"
+    zh_default = "没有这个求助，或不在您的权限范围内"
 
 
 class IllegalRequestMove(Conflict):
     code = "illegal_request_move"
+    zh_default = "此求助当前状态下不能这样操作"
 
 
 async def open_request(

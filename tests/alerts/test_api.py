@@ -135,7 +135,8 @@ def test_every_refusal_carries_a_code_of_the_projects_and_never_a_librarys_sente
     assert refused.status_code == 422
     assert refused.json() == {
         "code": "invalid_request",
-        "detail": "body.note: 至多 4000 个字符",
+        "message": "body.note: 至多 4000 个字符",
+        "detail": "body.note: must be at most 4000 characters",
         "errors": [
             {"field": "body.note", "code": "string_too_long", "message": "至多 4000 个字符"}
         ],
@@ -153,6 +154,13 @@ def test_every_refusal_carries_a_code_of_the_projects_and_never_a_librarys_sente
         json={"outcome": "assisted", "note": "x"},
     )  # fmt: skip
     assert (illegal.status_code, illegal.json()["code"]) == (409, "illegal_transition")
+    # what an operator reads: Chinese words for the status and the actions, no code
+    assert illegal.json()["message"] == "事件当前待受理，不能结案；现在可以：受理、取消、备注"
+    english = call(
+        world, "op", "POST", f"/api/v1/alerts/{alert_id}/resolve",
+        json={"outcome": "assisted", "note": "x"}, headers={"Accept-Language": "en"},
+    )  # fmt: skip
+    assert english.json()["message"].startswith("cannot resolve an incident that is open")
     anonymous = httpx.get(f"{world.base}/api/v1/incidents", timeout=10)
     assert (anonymous.status_code, anonymous.json()["code"]) == (401, "unauthorized")
 

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import httpx
 import psycopg
 from playwright.sync_api import Browser, Page, expect
 
@@ -317,3 +318,29 @@ def test_d_then_enter_assigns_the_suggested_point_from_the_keyboard(
     page.keyboard.press("Enter")  # the focused suggestion's own button: assign
     expect(detail.locator("header")).to_contain_text("→ 一元路站")
     expect(detail.locator("h2")).to_have_text("王秀英")  # not re-opened, not another
+
+
+def test_the_responders_page_follows_a_cancellation_and_says_why_in_chinese(
+    browser: Browser, world: World, db: psycopg.Connection, database_url: str
+) -> None:
+    ready(db)
+    alert_id = world.alerts["r1"]
+    admin_act(database_url, alert_id, Action.ACK)
+    admin_act(database_url, alert_id, Action.ASSIGN, service_point_id="sp1")
+    (offer_id,) = db.execute(
+        "SELECT o.id FROM dispatch_offers o JOIN alerts a ON a.incident_id = o.incident_id"
+        " WHERE a.id = %s AND o.status = 'offered'",
+        (alert_id,),
+    ).fetchone() or (None,)
+    link = run(database_url, lambda conn: link_key(conn=conn)).token(offer_id)
+    phone = browser.new_page(**PHONE)
+    phone.goto(f"{world.base}/r/{link}")
+    expect(phone.locator('[data-action="accept"]')).to_be_visible()
+    admin_act(database_url, alert_id, Action.CANCEL, note="家属已到")
+    # the page follows the call centre's change by itself: nothing left to accept
+    expect(phone.locator('[data-action="accept"]')).to_have_count(0, timeout=8000)
+    expect(phone.locator("#state")).to_contain_text("已撤回")
+    refused = httpx.post(f"{world.base}/api/v1/links/{link}/accept", timeout=5)
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "offer_answered"
+    assert refused.json()["message"] == "此派单已撤回，无需再操作"

@@ -2,9 +2,10 @@
 // tells the server a change comes from this page's own script.
 
 export class ApiError extends Error {
-  constructor(status, detail) {
-    super(detail);
+  constructor(status, message, code) {
+    super(message);
     this.status = status;
+    this.code = code;
   }
 }
 
@@ -23,10 +24,9 @@ export async function api(method, path, body) {
   if (response.status === 204) return null;
   const data = await response.json().catch(() => null);
   if (!response.ok) {
-    const detail = typeof data?.detail === "string" ? data.detail
-      : Array.isArray(data?.detail) ? data.detail.map((d) => d.msg).join("; ")
-      : response.statusText;
-    throw new ApiError(response.status, detail);
+    // the server's words in the language asked for; a proxy's error page has none
+    const message = data?.message || data?.detail || `HTTP ${response.status}`;
+    throw new ApiError(response.status, message, data?.code);
   }
   return data;
 }

@@ -17,27 +17,40 @@ const WORDS = {
            withdrawn: "已撤回" },
 };
 
-async function load() {
+// what the page shows now; a change made elsewhere (the call centre cancelled, another
+// point took it) re-renders it, keeping what the responder was typing
+let shown = null;
+const REFRESH_MS = 5000;
+
+async function load(notice = "") {
   try {
-    render(await api("GET", base));
+    const view = await api("GET", base);
+    const key = JSON.stringify([view.actions, view.offer_status, view.incident_status]);
+    if (key !== shown || notice) render(view, notice);
+    shown = key;
   } catch (error) {
+    shown = null;
     card.replaceChildren(el("p", { class: "error", role: "alert" },
       error.status === 404 ? WORDS.gone : error.message));
   }
 }
 
-function render(view) {
+function render(view, notice) {
+  const typed = card.querySelector("#note")?.value || "";
+  const chosen = card.querySelector("#outcome")?.value;
   const note = el("textarea", { id: "note", rows: 3, maxlength: 2000, placeholder: WORDS.note });
+  note.value = typed;
   const outcome = el("select", { id: "outcome" },
     config.outcomes.map((o) => el("option", { value: o }, label("outcome", o))));
-  const message = el("p", { class: "error", role: "alert" });
+  if (chosen) outcome.value = chosen;
+  const message = el("p", { class: "error", role: "alert" }, notice);
   const act = async (action, body) => {
     message.textContent = "";
     try {
       await api("POST", `${base}/${action}`, body);
       await load();
     } catch (error) {
-      message.textContent = error.message;
+      await load(error.message); // what is possible now, and why that was not
     }
   };
   const can = new Set(view.actions);
@@ -72,3 +85,5 @@ function render(view) {
 }
 
 load();
+setInterval(() => { if (!document.hidden) load(); }, REFRESH_MS);
+document.addEventListener("visibilitychange", () => { if (!document.hidden) load(); });
