@@ -228,6 +228,22 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "deceased": ("已离世", "deceased"),
         "other": ("其他", "other"),
     },
+    "device_kind": {
+        "watch": ("智能手表", "watch"),
+        "band": ("手环", "band"),
+        "sos_button": ("一键呼救按钮", "SOS button"),
+        "door": ("门磁", "door sensor"),
+        "motion": ("人体感应", "motion sensor"),
+        "bed": ("床垫传感器", "bed sensor"),
+        "smoke": ("烟雾报警器", "smoke alarm"),
+        "gas": ("燃气报警器", "gas alarm"),
+        "water": ("水浸传感器", "water sensor"),
+        "button": ("无线按钮", "button"),
+        "phone": ("手机", "phone"),
+    },
+    "actor": {
+        "system": ("系统", "system"),
+    },
     "escalated_to": {
         "supervisor": ("值班主管", "supervisor"),
         "duty_manager": ("区值班经理", "district duty manager"),

@@ -112,3 +112,10 @@ def test_statuses_actions_and_outcomes_come_in_words_too(world: World) -> None:
     en = call(world, "op", "GET", f"/api/v1/alerts/{alert_id}",
               headers={"Accept-Language": "en"}).json()  # fmt: skip
     assert (en["status_text"], en["incident"]["outcome_text"]) == ("resolved", "false alarm")
+
+
+def test_every_device_kind_has_words_in_both_languages() -> None:
+    from alerts.reasons import LABELS
+    from devices.models import DeviceKind
+
+    assert set(LABELS["device_kind"]) == {str(k) for k in DeviceKind}

@@ -344,3 +344,42 @@ def test_the_responders_page_follows_a_cancellation_and_says_why_in_chinese(
     assert refused.status_code == 409
     assert refused.json()["code"] == "offer_answered"
     assert refused.json()["message"] == "此派单已撤回，无需再操作"
+
+
+def test_the_detail_speaks_chinese_words_names_and_24_hour_times_not_codes(
+    browser: Browser, world: World, db: psycopg.Connection, database_url: str
+) -> None:
+    db.execute(
+        "INSERT INTO vitals (ts, device_id, hr, spo2)"
+        " SELECT now() - g * interval '10 minutes', 'w1', 70 + g % 7, 96"
+        " FROM generate_series(1, 100) g"
+    )
+    ready(db)
+    alert_id = world.alerts["r1"]
+    for action in (Action.ACK, Action.ASSIGN):
+        admin_act(database_url, alert_id, action, service_point_id="sp1")
+    (offer_id,) = db.execute(
+        "SELECT o.id FROM dispatch_offers o JOIN alerts a ON a.incident_id = o.incident_id"
+        " WHERE a.id = %s AND o.status = 'offered'",
+        (alert_id,),
+    ).fetchone() or (None,)
+    link = run(database_url, lambda conn: link_key(conn=conn)).token(offer_id)
+    assert httpx.post(f"{world.base}/api/v1/links/{link}/accept", timeout=5).status_code == 200
+    page = log_in(browser, world, "op")
+    page.locator("#queue-rows tr", has_text="王秀英").click()
+    detail = page.locator("#detail")
+    expect(detail).to_contain_text("智能手表 · w1")  # the kind in words, not "watch"
+    timeline = detail.locator(".timeline")
+    expect(timeline).to_contain_text("系统")  # who opened it
+    expect(timeline).to_contain_text("一元路站（短信链接）")  # a point by its name
+    expect(timeline).not_to_contain_text("system")
+    expect(timeline).not_to_contain_text("sp1（")
+    legend = detail.locator(".chart .u-legend")
+    expect(legend).to_contain_text("心率")
+    expect(legend).to_contain_text("血氧")
+    expect(legend).not_to_contain_text("HR")
+    box = detail.locator(".chart .u-over").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    expect(legend.locator("tr").first).to_contain_text(re.compile(r"\d\d/\d\d \d\d:\d\d:\d\d"))
+    expect(legend).not_to_contain_text(re.compile("[AP]M|上午|下午"))

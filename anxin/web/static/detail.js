@@ -75,7 +75,7 @@ export class Detail {
           a.reason_text || a.reason, a.count > 1 ? ` ×${a.count}` : "",
           el("time", {}, clock(a.observed_at)))))),
       resident ? this.residentView(resident) : null,
-      section(t("device"), el("p", {}, `${device.id} · ${device.kind}`,
+      section(t("device"), el("p", {}, `${label("device_kind", device.kind)} · ${device.id}`,
         device.battery !== null ? ` · ${t("battery")} ${device.battery}%` : "",
         device.online === null ? "" : ` · ${device.online ? t("online") : t("offline")}`)),
       section(t("vitals"), vitals.length ? chartBox : el("p", { class: "empty" }, t("no_vitals"))),
@@ -187,12 +187,19 @@ function ageOn(birth) {
   return years;
 }
 
+// who did it, as a person reads it: the system, a point by its name, or a user
+function actorName(actor, pointName) {
+  const link = /^(.+)（链接）$/.exec(actor); // a point's staff, through the SMS link
+  if (link) return `${pointName(link[1])}（${t("by_link")}）`;
+  return label("actor", actor);
+}
+
 function timelineItem(e, pointName) {
   const considered = e.data?.considered;
   return el("li", { "data-action": e.action },
     el("time", {}, clock(e.at)), " ",
     el("strong", {}, e.action_text || e.action), " ",
-    e.actor ? el("span", { class: "actor" }, e.actor) : null,
+    e.actor ? el("span", { class: "actor" }, actorName(e.actor, pointName)) : null,
     e.to_status && e.to_status !== e.from_status ? ` → ${label("status", e.to_status)}` : "",
     e.data?.service_point_id ? ` · ${pointName(e.data.service_point_id)}` : "",
     e.data?.outcome ? ` · ${label("outcome", e.data.outcome)}` : "",

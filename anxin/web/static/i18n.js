@@ -67,6 +67,12 @@ const WORDS = {
   capacity: ["容量", "capacity"],
   closed_now: ["未营业", "closed now"],
   failed: ["操作失败", "Failed"],
+  by_link: ["短信链接", "SMS link"],
+  time: ["时间", "Time"],
+  hr: ["心率", "HR"],
+  spo2: ["血氧", "SpO₂"],
+  sbp: ["收缩压", "Systolic"],
+  temp: ["体温", "Temp."],
   bad_token: ["令牌无效或已停用，请向管理员索取新令牌", "Unknown or revoked token: ask an administrator for a new one"],
   no_library: ["地图或图表组件未安装：请运维执行 scripts/install-web", "Map or chart library not installed: run scripts/install-web"],
   role_operator: ["接警员", "operator"],
@@ -109,6 +115,14 @@ export function clock(iso) {
     hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
   });
   return formats[key].format(new Date(iso));
+}
+
+// hours and minutes in the operators' zone, 24-hour, for a chart's axis
+export function hhmm(epochSeconds) {
+  formats.hhmm ??= new Intl.DateTimeFormat("zh-CN", {
+    timeZone: config.time_zone, hour: "2-digit", minute: "2-digit", hour12: false,
+  });
+  return formats.hhmm.format(new Date(epochSeconds * 1000));
 }
 
 export function duration(seconds) {
