@@ -34,6 +34,10 @@ def page_config(settings: Settings) -> dict[str, Any]:
         "labels": {kind: {code: list(words) for code, words in codes.items()}
                    for kind, codes in LABELS.items()},
         "outcomes": [str(r) for r in Resolution],
+        # seconds to acknowledge, per priority: an escalated incident's timer counts
+        # how long it is overdue from its first deadline, not down to the next step
+        "ack_deadlines_s": {"P1": settings.ack_deadline_p1_s, "P2": settings.ack_deadline_p2_s,
+                            "P3": settings.ack_deadline_p3_s},
     }  # fmt: skip
 
 

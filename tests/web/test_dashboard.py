@@ -15,10 +15,10 @@ from playwright.sync_api import Browser, Page, expect
 from alerts.lifecycle import Action
 from dispatch.links import link_key
 from simulators.publisher import Publisher
-from tests.alerts.test_lifecycle import run
+from tests.alerts.test_lifecycle import finding, open_one, run
 from tests.alerts.test_suggestions import ready
 from tests.api_world import World, admin_act
-from tests.conftest import Mosquitto, ServeProcess, register
+from tests.conftest import Mosquitto, ServeProcess, register, wait_until
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 
@@ -383,3 +383,58 @@ def test_the_detail_speaks_chinese_words_names_and_24_hour_times_not_codes(
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     expect(legend.locator("tr").first).to_contain_text(re.compile(r"\d\d/\d\d \d\d:\d\d:\d\d"))
     expect(legend).not_to_contain_text(re.compile("[AP]M|上午|下午"))
+
+
+def test_an_escalated_incident_shows_how_overdue_and_repeated_steps_are_one_row(
+    browser: Browser, world: World, db: psycopg.Connection
+) -> None:
+    page = log_in(browser, world, "op")
+    incident = "(SELECT incident_id FROM alerts WHERE id = %s)"
+    for level in range(1, 5):  # the real escalation worker, four steps, no waiting
+        db.execute(f"UPDATE incidents SET escalate_at = now() WHERE id = {incident}",
+                   (world.alerts["r1"],))  # fmt: skip
+        wait_until(
+            lambda level=level: (
+                db.execute(
+                    f"SELECT escalation_level FROM incidents WHERE id = {incident}",
+                    (world.alerts["r1"],),
+                ).fetchone()
+                == (level,)
+            ),
+            timeout=10,
+            what=f"escalation step {level}",
+        )
+    row = page.locator("#queue-rows tr", has_text="王秀英")
+    # the next step is seconds away, but the first deadline passed minutes ago
+    expect(row.locator("td.timer")).to_contain_text("超时")
+    expect(row.locator("td.timer")).to_have_class("num timer red")
+    row.click()
+    steps = page.locator("#detail .timeline li[data-action='escalated']")
+    expect(steps).to_have_count(2)  # to the supervisor; then to the duty manager ×3
+    expect(steps.nth(1)).to_contain_text("×3")
+
+
+def test_a_new_p1_below_the_fold_is_announced_where_the_operator_looks(
+    browser: Browser, world: World, db: psycopg.Connection, database_url: str, broker: Mosquitto
+) -> None:
+    many = [f"x{k}" for k in range(40)]
+    register(db, *many)
+    for device in many:
+        open_one(database_url, finding(device))
+    a_resident_with_a_button(db)
+    page = browser.new_page(viewport={"width": 1400, "height": 600}, locale="zh-CN")
+    page.goto(world.base + "/")
+    page.fill("#login-token", world.tokens["op"])
+    page.click("#login button[type=submit]")
+    expect(page.locator("#queue-rows tr")).to_have_count(43)
+    with Publisher("127.0.0.1", broker.port, client_id="btn4") as button:
+        button.publish("anxin/v1/btn4/event", {"ts": time.time(), "type": "sos"}, "sos")
+    row = page.locator("#queue-rows tr", has_text="赵淑芬")
+    expect(row).to_have_count(1)
+    expect(row).not_to_be_in_viewport()  # the newest P1 sorts after the older ones
+    bar = page.locator("#new-p1")
+    expect(bar).to_be_visible()
+    expect(bar).to_contain_text("赵淑芬")
+    bar.click()
+    expect(row).to_be_in_viewport()
+    expect(row).to_have_class(re.compile("selected"))

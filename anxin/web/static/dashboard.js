@@ -225,6 +225,7 @@ document.addEventListener("keydown", readySound, { once: true, capture: true });
 
 function announce(incident) {
   beep();
+  requestAnimationFrame(() => { if (!queue.inSight(incident.id)) showBelow(incident); });
   if (flashing) return;
   let on = false;
   flashing = setInterval(() => {
@@ -232,12 +233,25 @@ function announce(incident) {
     document.title = on ? `${t("new_p1")} ${incident.resident_name || ""}` : baseTitle;
     const stillOpen = [...queue.rows.values()].some(
       (r) => r.incident.severity === "P1" && r.incident.status === "open");
+    if (!stillOpen) $("new-p1").hidden = true;
     if (!stillOpen && document.visibilityState === "visible") {
       clearInterval(flashing);
       flashing = null;
       document.title = baseTitle;
     }
   }, 800);
+}
+
+// One bar names the newest P1 the operator cannot see; a click brings it into view.
+function showBelow(incident) {
+  const bar = $("new-p1");
+  bar.textContent = `${t("new_p1_below")}：${incident.resident_name || incident.device_id || ""}`;
+  bar.hidden = false;
+  bar.onclick = () => {
+    bar.hidden = true;
+    show("queue");
+    queue.select(incident.id);
+  };
 }
 
 function beep() {

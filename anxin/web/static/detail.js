@@ -79,7 +79,8 @@ export class Detail {
         device.battery !== null ? ` · ${t("battery")} ${device.battery}%` : "",
         device.online === null ? "" : ` · ${device.online ? t("online") : t("offline")}`)),
       section(t("vitals"), vitals.length ? chartBox : el("p", { class: "empty" }, t("no_vitals"))),
-      section(t("timeline"), el("ol", { class: "timeline" }, timeline.map((e) => timelineItem(e, this.pointName)))),
+      section(t("timeline"), el("ol", { class: "timeline" },
+        collapsed(timeline).map((e) => timelineItem(e, this.pointName)))),
     );
     this.pane.hidden = false;
     const note = this.pane.querySelector("#note");
@@ -194,11 +195,27 @@ function actorName(actor, pointName) {
   return label("actor", actor);
 }
 
+// The same escalation step again and again (nobody acknowledging) is one row with a
+// count and its last time, not a screen of identical rows.
+function collapsed(timeline) {
+  const rows = [];
+  for (const e of timeline) {
+    const last = rows[rows.length - 1];
+    const same = last && e.action === "escalated" && last.action === "escalated"
+      && e.data?.to === last.data?.to && e.actor === last.actor;
+    if (same) {
+      last.times = (last.times || 1) + 1;
+      last.last_at = e.at;
+    } else rows.push({ ...e });
+  }
+  return rows;
+}
+
 function timelineItem(e, pointName) {
   const considered = e.data?.considered;
   return el("li", { "data-action": e.action },
-    el("time", {}, clock(e.at)), " ",
-    el("strong", {}, e.action_text || e.action), " ",
+    el("time", {}, clock(e.at)), e.times ? el("time", {}, ` – ${clock(e.last_at)}`) : null, " ",
+    el("strong", {}, e.action_text || e.action), e.times ? ` ×${e.times}` : "", " ",
     e.actor ? el("span", { class: "actor" }, actorName(e.actor, pointName)) : null,
     e.to_status && e.to_status !== e.from_status ? ` → ${label("status", e.to_status)}` : "",
     e.data?.service_point_id ? ` · ${pointName(e.data.service_point_id)}` : "",

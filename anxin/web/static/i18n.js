@@ -58,6 +58,7 @@ const WORDS = {
   findings: ["告警", "Findings"],
   timeline: ["处理记录", "Timeline"],
   new_p1: ["【P1 新事件】", "[New P1]"],
+  new_p1_below: ["↓ 新的 P1 事件在下方，点击查看", "↓ A new P1 below: show it"],
   shift_title: ["本班（8小时）", "This shift (8 h)"],
   acked_60: ["60秒内受理率", "Acknowledged within 60 s"],
   open_by_priority: ["各级别未结事件", "Open by priority"],

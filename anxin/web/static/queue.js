@@ -2,7 +2,7 @@
 // API's order), kept in place by the stream's changes without re-rendering the table.
 
 import { el } from "./api.js";
-import { clock, duration, label, t } from "./i18n.js";
+import { clock, config, duration, label, t } from "./i18n.js";
 
 const CLOSED = new Set(["resolved", "cancelled"]);
 // a timer turns amber when this share of the time to the deadline is left (>= 30 s)
@@ -187,13 +187,23 @@ export class Queue {
       cells.timer.className = "num";
       return;
     }
-    const deadline = Date.parse(incident.ack_deadline);
+    // escalate_at moves on by one deadline per step: the first deadline is that many back
+    const step = (config.ack_deadlines_s?.[incident.severity] || 0) * 1000;
+    const deadline = Date.parse(incident.ack_deadline) - (incident.escalation_level || 0) * step;
     const left = (deadline - now) / 1000;
     const total = Math.max(30, (deadline - Date.parse(incident.opened_at)) / 1000);
     const state = left < 0 || incident.escalation_level > 0 ? "red"
       : left <= Math.max(30, total * AMBER_SHARE) ? "amber" : "ok";
     set(cells.timer, left < 0 ? `${t("overdue")} ${duration(-left)}` : duration(left));
     cells.timer.className = `num timer ${state}`;
+  }
+
+  // Is the row on screen? A new P1 below the fold is announced where the operator looks.
+  inSight(id) {
+    const tr = this.rows.get(id)?.tr;
+    if (!tr) return true;
+    const box = tr.getBoundingClientRect();
+    return box.top >= 0 && box.bottom <= window.innerHeight;
   }
 
   select(id) {
