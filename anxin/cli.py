@@ -14,7 +14,7 @@ from alerts.detect.config import Overrides
 from alerts.lifecycle import Action
 from alerts.models import AlertStatus, Resolution
 from anxin import __version__, devices_cli
-from anxin.arg_types import positive_int
+from anxin.arg_types import positive_int, rate
 from anxin.reports_cli import incident_kind, month
 from anxin.settings import Settings, SettingsError, load_settings
 from devices.accounts import Language, Role
@@ -208,6 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--rate", type=float, default=50.0)
     demo.add_argument("--duration", type=float, default=0, help="stop after N s (0: Ctrl-C)")
+    demo.add_argument(
+        "--sos-per-min", type=rate, default=0.5,
+        help="SOS presses a minute across the fleet (default 0.5; 0: none but the first)",
+    )  # fmt: skip
     return parser
 
 

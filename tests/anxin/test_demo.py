@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 from fastapi import FastAPI
 
@@ -197,6 +198,24 @@ def test_the_readmes_first_command_serves_a_dashboard_with_its_map_and_chart_and
         paths = httpx.get(f"{base}/openapi.json").json()["paths"]
         assert "/api/v1/incidents" in paths
         assert "/api/v1/alerts/{alert_id}/{action}" in paths
+        out += read_until(demo, "demo: a responder's page")
+        assert "SMS and chat robots are not configured" in out
+        assert "ERROR" not in out
+        # the link a point's SMS would carry opens this demo's page, not port 8080's
+        link = re.findall(r"demo: a responder's page.*: (http://\S+)", out)[0]
+        assert link.startswith(f"{base}/r/")
+        page = httpx.get(link.replace("/r/", "/api/v1/links/"), timeout=10)
+        assert page.status_code == 200, page.text
+        assert page.json()["actions"] == ["accept", "decline"]
+        # a city of distinct people, each with what a call-taker needs
+        dsn = re.findall(r"the database: psql '(\S+)'", out)[0]
+        with psycopg.connect(dsn) as conn:
+            seeded = conn.execute(
+                "SELECT count(*), count(DISTINCT name), count(address), count(birth_date),"
+                " count(access_notes), (SELECT count(DISTINCT resident_id) FROM resident_contacts)"
+                " FROM residents"
+            ).fetchone()
+        assert seeded == (20, 20, 20, 20, 20, 20)
     finally:
         demo.send_signal(signal.SIGINT)
         demo.wait(60)
