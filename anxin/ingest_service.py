@@ -19,7 +19,7 @@ from ingest.adapters.names import DeviceNames
 from ingest.adapters.owntracks import OwnTracks
 from ingest.adapters.zigbee2mqtt import Zigbee2Mqtt
 from ingest.codec import Codec
-from ingest.consumer import MqttConsumer
+from ingest.consumer import MqttConsumer, broker_outage
 from ingest.decoding import Decoder
 from ingest.pipeline import IngestPipeline
 from ingest.ratelimit import RateLimiter
@@ -75,6 +75,9 @@ class IngestService:
         owntracks = OwnTracks(names)
         decoder = Decoder(codec, (zigbee, owntracks))
 
+        # both lanes' connections: an unreachable broker is said once, not once per lane
+        broker = broker_outage(settings.mqtt.host, settings.mqtt.port)
+
         def lane(
             name: str,
             subscriptions: tuple[str, ...],
@@ -114,6 +117,7 @@ class IngestService:
                 share_group=settings.share_group,
                 retired=RETIRED_SUBSCRIPTIONS,
                 client=settings.mqtt_client,
+                outage=broker,
             )
             return Lane(name, pipeline, consumer)
 

@@ -24,6 +24,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from ingest.mqtt_client import ClientKind, make_client
 from ingest.topics import shared
+from kernel.db import OutageLog
 
 log = logging.getLogger("anxin.ingest.mqtt")
 
@@ -48,9 +49,13 @@ class MqttConsumer:
         share_group: str = "",
         retired: Sequence[str] = (),
         client: ClientKind = "fast",
+        outage: OutageLog | None = None,
     ) -> None:
         """`retired`: filters a persistent session of this id may still hold from an
-        earlier version; dropped at connect, so nothing arrives twice."""
+        earlier version; dropped at connect, so nothing arrives twice. `outage`: told
+        when the broker cannot be reached and when it is back (one log for the
+        service's connections, so an outage is said once)."""
+        self.outage = outage or broker_outage(host, port)
         self.host, self.port = host, port
         self._share_group = share_group
         self.subscriptions = [shared(s, share_group) for s in subscriptions]
@@ -78,6 +83,7 @@ class MqttConsumer:
         self._client.reconnect_delay_set(min_delay=1, max_delay=30)
         self._client.on_connect = self._handle_connect
         self._client.on_disconnect = self._handle_disconnect
+        self._client.on_connect_fail = self._handle_connect_fail
         self._client.on_subscribe = self._handle_subscribe
         self._connected_once = False
         self._stopping = False
@@ -150,6 +156,7 @@ class MqttConsumer:
         if reason.is_failure:
             log.error("broker refused the connection: %s", reason)
             return
+        self.outage.succeeded()
         log.info(
             "connected to broker %s:%s (session present: %s)",
             self.host,
@@ -189,5 +196,17 @@ class MqttConsumer:
         if self._connected_once and not self._stopping:
             log.warning("disconnected from broker (%s); paho reconnects with backoff", reason)
 
+    def _handle_connect_fail(self, _c: mqtt.Client, _u: Any) -> None:
+        # paho could not open the connection (refused, unreachable, timed out): said once
+        # per outage, at the first failed attempt, and again with its length when back
+        if not self._stopping:
+            self.outage.failed(None, attempt_started=time.monotonic())
+
     def _deliver(self, topic: bytes, payload: bytes, mid: int, qos: int) -> None:
         self._on_message(topic.decode("utf-8", errors="replace"), payload, mid, qos)
+
+
+def broker_outage(host: str, port: int) -> OutageLog:
+    return OutageLog(
+        log, away=f"cannot reach the broker at {host}:{port}", back=f"broker {host}:{port} back"
+    )

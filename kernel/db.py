@@ -1,6 +1,8 @@
-"""What a database outage looks like to the code that waits it out."""
+"""What an outage (of the database, or the broker) looks like to the code that waits
+it out."""
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 
@@ -51,31 +53,45 @@ class OutageLog:
     """
 
     def __init__(
-        self, logger: logging.Logger, *, on_start: Callable[[], object] | None = None
+        self,
+        logger: logging.Logger,
+        *,
+        on_start: Callable[[], object] | None = None,
+        away: str = "database unavailable",
+        back: str = "database back",
     ) -> None:
-        """`on_start`: called once as each outage begins (e.g. to count it)."""
+        """`on_start`: called once as each outage begins (e.g. to count it); `away` and
+        `back` say what is out (the broker's outages are told the same way)."""
         self._log = logger
         self._on_start = on_start
+        self._away, self._back = away, back
         self.since: float | None = None  # monotonic start of the outage, while one lasts
         self._ended = -float("inf")  # when the last one ended
+        # the broker's connections call from their own threads
+        self._lock = threading.Lock()
 
-    def failed(self, exc: BaseException, *, attempt_started: float, detail: str = "") -> None:
+    def failed(
+        self, exc: BaseException | None, *, attempt_started: float, detail: str = ""
+    ) -> None:
         """An attempt begun at `attempt_started` failed. One begun before the last outage
         ended (a task that waited on the pool all through it) belongs to that outage, not
         to a new one."""
-        if self.since is not None or attempt_started < self._ended:
-            return
-        self.since = attempt_started
-        self._log.error("database unavailable%s: %s", f", {detail}" if detail else "", why(exc))
+        with self._lock:
+            if self.since is not None or attempt_started < self._ended:
+                return
+            self.since = attempt_started
+        because = f": {why(exc)}" if exc is not None else ""
+        self._log.error("%s%s%s", self._away, f", {detail}" if detail else "", because)
         if self._on_start is not None:
             self._on_start()
 
     def succeeded(self) -> float | None:
         """Call after a database step went through; returns the outage's length in
         seconds if this ended one."""
-        if self.since is None:
-            return None
-        self._ended = time.monotonic()
-        lasted, self.since = self._ended - self.since, None
-        self._log.warning("database back after %.1fs", lasted)
+        with self._lock:
+            if self.since is None:
+                return None
+            self._ended = time.monotonic()
+            lasted, self.since = self._ended - self.since, None
+        self._log.warning("%s after %.1fs", self._back, lasted)
         return lasted

@@ -253,3 +253,24 @@ def test_metrics_tell_emergency_alerts_from_detected_ones_and_pending_is_current
     assert opened['{source="detector"}'] == count(db, "SELECT count(*) FROM alert_findings") - 1
     pending = metric(serve, "anxin_ingest_pending_messages")
     assert pending == {'{lane="events"}': 0.0, '{lane="readings"}': 0.0}
+
+
+def test_an_unreachable_broker_is_said_once_promptly_and_again_with_its_length_when_back(
+    broker: Mosquitto, serve: ServeProcess
+) -> None:
+    broker.stop()
+    serve.start(wait_ready=False)
+    away = f"cannot reach the broker at 127.0.0.1:{broker.port}"
+    wait_until(lambda: away in serve.log(), timeout=5, what="the broker outage said")
+    time.sleep(4)  # both lanes, several reconnect attempts: still one line
+    assert serve.log().count(away) == 1, serve.log()
+    broker.start()
+    serve.wait_ready()
+    wait_until(
+        lambda: f"broker 127.0.0.1:{broker.port} back after" in serve.log(),
+        timeout=10,
+        what="the broker's return said",
+    )
+    back = [json.loads(line) for line in serve.log().splitlines() if "back after" in line]
+    assert len(back) == 1
+    assert float(back[0]["msg"].rsplit(" ", 1)[1].rstrip("s")) >= 4
