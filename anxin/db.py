@@ -34,12 +34,20 @@ class DatabaseInfo:
     server_version: str
     timescaledb: str | None
     license: str | None
+    # installed on the server but not in shared_preload_libraries: it cannot be used
+    timescaledb_not_preloaded: bool = False
 
     def describe(self) -> str:
         if self.timescaledb:
             return (
                 f"TimescaleDB {self.timescaledb} (license {self.license}) "
                 f"on PostgreSQL {self.server_version}: hypertables"
+            )
+        if self.timescaledb_not_preloaded:
+            return (
+                f"plain PostgreSQL {self.server_version}: BRIN time indexes. TimescaleDB is"
+                " installed but not preloaded: add shared_preload_libraries = 'timescaledb'"
+                " to postgresql.conf, restart PostgreSQL and run `anxin db init` again"
             )
         return f"plain PostgreSQL {self.server_version} (no TimescaleDB): BRIN time indexes"
 
@@ -53,17 +61,24 @@ async def apply_schema(conn: AsyncConnection) -> DatabaseInfo:
 async def database_info(conn: AsyncConnection) -> DatabaseInfo:
     cur = await conn.execute(
         "SELECT current_setting('server_version'),"
-        " (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb')"
+        " (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'),"
+        " EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb')"
+        "   AND current_setting('shared_preload_libraries') NOT LIKE '%%timescaledb%%'"
     )
     row = await cur.fetchone()
     assert row is not None
-    version, tsdb = row
+    version, tsdb, not_preloaded = row
     license_ = None
     if tsdb:
         cur = await conn.execute("SELECT current_setting('timescaledb.license')")
         lic = await cur.fetchone()
         license_ = lic[0] if lic else None
-    return DatabaseInfo(server_version=version.split()[0], timescaledb=tsdb, license=license_)
+    return DatabaseInfo(
+        server_version=version.split()[0],
+        timescaledb=tsdb,
+        license=license_,
+        timescaledb_not_preloaded=bool(not_preloaded) and tsdb is None,
+    )
 
 
 def create_pool(settings: Settings) -> AsyncConnectionPool:

@@ -1,6 +1,9 @@
 """The one settings object. Built once at start and passed in; nothing else reads the
 environment."""
 
+import difflib
+import re
+import tomllib
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -19,6 +22,7 @@ from pydantic_settings import (
 )
 
 from devices.health import Thresholds
+from kernel.rows import unreadable
 from kernel.validation import describe
 
 
@@ -281,14 +285,32 @@ def load_settings(config_file: Path | None = None, **overrides: object) -> Setti
 
     Raises SettingsError with a single readable line instead of pydantic's report.
     """
-    if config_file is not None and not config_file.is_file():
-        msg = f"config file {str(config_file)!r} does not exist"
-        raise SettingsError(msg)
+    file_keys: set[str] = set()
+    if config_file is not None:
+        file_keys = set(_toml_keys(config_file))
     cls = _with_toml(config_file) if config_file else Settings
     try:
         return cls(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        raise SettingsError(_one_line(exc)) from exc
+        raise SettingsError(_one_line(exc, config_file, file_keys)) from exc
+
+
+def _toml_keys(path: Path) -> dict[str, object]:
+    """The config file's settings, or SettingsError in one line (never a traceback)."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        msg = f"config file {str(path)!r} does not exist"
+        raise SettingsError(msg) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        msg = f"config file {str(path)!r} cannot be read: {unreadable(exc)}"
+        raise SettingsError(msg) from None
+    except tomllib.TOMLDecodeError as exc:
+        # the position, where the parser gives one; the words are ours
+        at = re.search(r"line (\d+), column (\d+)", exc.args[0] if exc.args else "")
+        where = f" at line {at[1]}, column {at[2]}" if at else ""
+        msg = f"config file {str(path)!r} is not valid TOML{where}"
+        raise SettingsError(msg) from None
 
 
 def _with_toml(path: Path) -> type[Settings]:
@@ -309,9 +331,22 @@ def _with_toml(path: Path) -> type[Settings]:
     return FileSettings
 
 
-def _one_line(exc: ValidationError) -> str:
-    return "invalid setting " + describe(
+def _one_line(exc: ValidationError, config_file: Path | None, file_keys: set[str]) -> str:
+    """Each refused value by the name it was given: a key of the config file, or an
+    environment variable."""
+    unknown = [e["loc"][0] for e in exc.errors() if e["type"] == "extra_forbidden" and e["loc"]]
+    if unknown and config_file is not None:
+        key = str(unknown[0])
+        close = difflib.get_close_matches(key, Settings.model_fields, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else "a key is a setting's name in lower case"
+        return f"config file {str(config_file)!r}: unknown key {key!r}; {hint}"
+
+    def where(loc: tuple[int | str, ...]) -> str:
         # a check across settings (a model validator) has no location: its words name them
-        exc,
-        lambda loc: "ANXIN_" + "_".join(str(p) for p in loc).upper() if loc else "",
-    )
+        if not loc:
+            return ""
+        if loc[0] in file_keys:
+            return f"{'.'.join(str(p) for p in loc)} in {config_file}"
+        return "ANXIN_" + "_".join(str(p) for p in loc).upper()
+
+    return "invalid setting " + describe(exc, where)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import psycopg
 
-from anxin.localstack import Mosquitto, PostgresCluster, free_port
+from anxin.localstack import Mosquitto, PostgresCluster, free_port, postgres_bindir
 
 
 def anxin(
@@ -240,3 +240,39 @@ def test_devices_import_makes_one_account_per_speaker_and_writes_passwords_once(
     assert json.loads(unbound.stdout)["resident_id"] is None
     nobody = anxin("devices", "bind", "w-1", "--resident", "nobody", env=anxin_env)
     assert nobody.stderr.strip() == "anxin: unknown resident 'nobody'"
+
+
+def test_a_config_file_that_is_not_toml_or_names_an_unknown_key_is_one_line(
+    tmp_path: Path,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANXIN_")}
+    broken = tmp_path / "broken.toml"
+    broken.write_text('http_port = 8080\ndatabase_url = "postgresql://x\n', encoding="utf-8")
+    typo = tmp_path / "typo.toml"
+    typo.write_text('mqtt_urll = "mqtt://broker:1883"\n', encoding="utf-8")
+    wrong = tmp_path / "wrong.toml"
+    wrong.write_text("http_port = 99999\n", encoding="utf-8")
+    for path, line in [
+        (broken, f"anxin: config file '{broken}' is not valid TOML at line 2, column 31"),
+        (typo, f"anxin: config file '{typo}': unknown key 'mqtt_urll'; did you mean 'mqtt_url'?"),
+        (wrong, f"anxin: invalid setting http_port in {wrong}: must be at most 65535"),
+    ]:
+        res = anxin("--config", str(path), "serve", env=env)
+        assert (res.returncode, res.stderr.strip().splitlines()) == (2, [line])
+
+
+def test_db_init_on_a_server_with_timescaledb_installed_but_not_preloaded_says_how(
+    tmp_path: Path,
+) -> None:
+    bindir = postgres_bindir()
+    assert bindir is not None
+    cluster = PostgresCluster(datadir=tmp_path / "pg", bindir=bindir, timescaledb=False).start()
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ANXIN_")}
+        env["ANXIN_DATABASE_URL"] = cluster.dsn()
+        res = anxin("db", "init", env=env)
+        assert res.returncode == 0, res.stderr
+        assert "TimescaleDB is installed but not preloaded" in res.stdout
+        assert "shared_preload_libraries = 'timescaledb'" in res.stdout
+    finally:
+        cluster.stop()
