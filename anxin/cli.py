@@ -108,6 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
     u_add.add_argument("--service-point", help="a service_point user's own point")
     u_add.add_argument("--phone", help="a caregiver's phone, as residents list it")
     u_add.add_argument("--language", choices=[lang.value for lang in Language], default="zh-CN")
+    users.add_parser("list", help="every user, role, scope and whether disabled")
+    for verb, says in [
+        ("disable", "refuse the user's token and sessions from the next request"),
+        ("enable", "accept the user's token again"),
+        ("rotate", "a new token for the user (printed once); the old one stops at once"),
+    ]:
+        users.add_parser(verb, help=says).add_argument("name")
 
     al = sub.add_parser("alerts", help="the incident queue and its actions, from a terminal")
     al_sub = al.add_subparsers(dest="alerts_command", required=True)
@@ -334,9 +341,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         case "devices":
             print(asyncio.run(devices_cli.run(settings, args)))
         case "users":
-            user, token = asyncio.run(commands.add_user(settings, args))
-            print(f"user {user.name} added ({user.role}); token:")
-            print(token)
+            print(asyncio.run(commands.users(settings, args)))
         case "alerts":
             return commands.alerts_command(settings, args)
         case "import":

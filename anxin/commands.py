@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import json
 import time
 from pathlib import Path
 
@@ -99,18 +100,31 @@ async def resident_overrides(settings: Settings, args: argparse.Namespace) -> di
         )
 
 
-async def add_user(settings: Settings, args: argparse.Namespace) -> tuple[UserIn, str]:
-    user = UserIn(
-        name=args.name,
-        role=args.role,
-        districts=args.districts,
-        service_point_id=args.service_point,
-        phone=args.phone,
-        language=args.language,
-    )
+async def users(settings: Settings, args: argparse.Namespace) -> str:
+    """`anxin users add|list|disable|enable|rotate`: what to print (a new token last)."""
     async with await psycopg.AsyncConnection.connect(settings.database_dsn) as conn:
-        token = await accounts.add_user(conn=conn, user=user)
-    return user, token
+        match args.users_command:
+            case "add":
+                user = UserIn(
+                    name=args.name,
+                    role=args.role,
+                    districts=args.districts,
+                    service_point_id=args.service_point,
+                    phone=args.phone,
+                    language=args.language,
+                )
+                token = await accounts.add_user(conn=conn, user=user)
+                return f"user {user.name} added ({user.role}); token:\n{token}"
+            case "rotate":
+                token = await accounts.rotate_token(conn=conn, name=args.name)
+                return f"user {args.name}: a new token; the old one no longer works:\n{token}"
+            case "disable" | "enable":
+                off = args.users_command == "disable"
+                await accounts.set_disabled(conn=conn, name=args.name, disabled=off)
+                return f"user {args.name} {'disabled' if off else 'enabled'}"
+            case _:
+                listed = await accounts.list_users(conn=conn)
+                return "\n".join(json.dumps(u, ensure_ascii=False) for u in listed)
 
 
 async def register_fleet(settings: Settings, fleet: WearableFleet) -> None:
@@ -168,7 +182,7 @@ async def import_dispatch(
         known = await dispatch.known_points(conn=conn)
         refuse(
             staff,
-            lambda s: None if s.point_id in known else f"unknown service point {s.point_id!r}",
+            lambda s: None if s.point_id in known else f"没有服务点 {s.point_id!r}",
         )
         return await dispatch.add_staff(conn=conn, staff=staff.good), staff.problems
 

@@ -19,7 +19,7 @@ from psycopg import AsyncConnection
 from pwdlib import PasswordHash
 from pydantic import BaseModel, Field, model_validator
 
-from kernel.errors import Conflict, Unauthorized
+from kernel.errors import Conflict, NotFound, Unauthorized
 from kernel.types import ResidentId
 
 _HASH = PasswordHash.recommended()
@@ -81,11 +81,21 @@ class UserExists(Conflict):
     zh_default = "用户名已存在"
 
 
-async def add_user(*, conn: AsyncConnection, user: UserIn) -> str:
-    """Add a user; returns their token (the only time it exists in clear)."""
+class UnknownUser(NotFound):
+    code = "unknown_user"
+    zh_default = "没有这个用户"
+
+
+async def _new_token() -> tuple[str, str, str]:
+    """(token, its id, its argon2 hash): the token exists in clear only here."""
     token_id = secrets.token_hex(6)
     token = f"{_PREFIX}_{token_id}_{secrets.token_urlsafe(32)}"
-    hashed = await asyncio.to_thread(_HASH.hash, token)
+    return token, token_id, await asyncio.to_thread(_HASH.hash, token)
+
+
+async def add_user(*, conn: AsyncConnection, user: UserIn) -> str:
+    """Add a user; returns their token (the only time it exists in clear)."""
+    token, token_id, hashed = await _new_token()
     try:
         await conn.execute(
             """
@@ -108,6 +118,44 @@ async def add_user(*, conn: AsyncConnection, user: UserIn) -> str:
         msg = f"user {user.name!r} exists already"
         raise UserExists(msg) from exc
     return token
+
+
+async def rotate_token(*, conn: AsyncConnection, name: str) -> str:
+    """A new token for the user; the old one stops working at once (it is looked up by
+    its id on every request). Returns the new token, shown once."""
+    token, token_id, hashed = await _new_token()
+    cur = await conn.execute(
+        "UPDATE users SET token_id = %s, token_hash = %s WHERE name = %s",
+        (token_id, hashed, name),
+    )
+    if not cur.rowcount:
+        msg = f"no user {name!r}"
+        raise UnknownUser(msg)
+    return token
+
+
+async def set_disabled(*, conn: AsyncConnection, name: str, disabled: bool) -> None:
+    """Disable a user (their token and sessions are refused from the next request) or
+    enable them again."""
+    cur = await conn.execute(
+        "UPDATE users SET disabled_at = CASE WHEN %s THEN coalesce(disabled_at, now()) END"
+        " WHERE name = %s",
+        (disabled, name),
+    )
+    if not cur.rowcount:
+        msg = f"no user {name!r}"
+        raise UnknownUser(msg)
+
+
+async def list_users(*, conn: AsyncConnection) -> list[dict[str, object]]:
+    cur = await conn.execute(
+        "SELECT name, role, districts, service_point_id, disabled_at IS NOT NULL"
+        " FROM users ORDER BY name"
+    )
+    return [
+        {"name": n, "role": r, "districts": d, "service_point_id": p, "disabled": off}
+        for n, r, d, p, off in await cur.fetchall()
+    ]
 
 
 async def remove_user(*, conn: AsyncConnection, name: str) -> bool:

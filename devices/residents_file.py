@@ -40,7 +40,7 @@ def _from_csv(record: dict[str, str]) -> dict[str, Any] | str:
             continue
         sms = (contact.pop("sms") or "yes").lower()
         if sms not in _YES | _NO:
-            return f"contact{k}_sms: expected yes or no, got {sms!r}"
+            return f"contact{k}_sms: 应为 yes 或 no，收到 {sms!r}"
         contacts.append({**contact, "sms": sms in _YES})
     if contacts:
         values["contacts"] = contacts

@@ -1,5 +1,7 @@
 """Rows from a file someone sends (CSV, JSON, GeoJSON): each validated against its
-schema, each bad one reported with its line and what is wrong, the good ones kept."""
+schema, each bad one reported with its line and what is wrong (in Chinese: the people
+preparing these files read it), the good ones kept. A CSV may come from Excel in China:
+GBK (read as GB18030, its superset) or UTF-8 with a BOM."""
 
 import csv
 import io
@@ -12,6 +14,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from kernel.errors import Invalid
+from kernel.language import Lang
 from kernel.os_words import os_reason
 from kernel.validation import describe
 
@@ -40,10 +43,10 @@ def validate_rows(
         try:
             item = model.model_validate(row)
         except ValidationError as exc:
-            parsed.problems.append((line, describe(exc)))
+            parsed.problems.append((line, describe(exc, lang=Lang.ZH)))
             continue
         if key(item) in seen:
-            parsed.problems.append((line, f"id {key(item)!r} repeats line {seen[key(item)]}"))
+            parsed.problems.append((line, f"编号 {key(item)!r} 与第 {seen[key(item)]} 行重复"))
             continue
         seen[key(item)] = line
         parsed.good.append(item)
@@ -67,11 +70,20 @@ def refuse(parsed: Parsed[M], bad: Callable[[M], str | None]) -> None:
 
 
 def read_text(path: Path) -> str:
+    """The file's text: UTF-8 (with or without the BOM Excel writes), else GB18030 (which
+    reads GBK, what Excel in China saves a CSV as)."""
     try:
-        return path.read_text(encoding="utf-8-sig")  # Excel writes a BOM
-    except (OSError, UnicodeDecodeError) as exc:
+        raw = path.read_bytes()
+    except OSError as exc:
         msg = f"cannot read {str(path)!r}: {unreadable(exc)}"
         raise Invalid(msg) from exc
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    msg = f"cannot read {str(path)!r}: neither UTF-8 nor GBK/GB18030 text"
+    raise Invalid(msg)
 
 
 def unreadable(exc: OSError | UnicodeDecodeError) -> str:
@@ -92,12 +104,17 @@ def csv_records(text: str, known: set[str]) -> list[tuple[int, dict[str, str] | 
     reader = csv.DictReader(io.StringIO(text))
     unknown = [c for c in reader.fieldnames or [] if c not in known]
     if unknown or not reader.fieldnames:
-        msg = f"unknown CSV columns: {', '.join(unknown)}" if unknown else "empty CSV file"
+        columns = ", ".join(sorted(known))
+        msg = (
+            f"unknown CSV columns: {', '.join(unknown)}; the columns are: {columns}"
+            if unknown
+            else f"empty CSV file; the columns are: {columns}"
+        )
         raise Invalid(msg)
     rows: list[tuple[int, dict[str, str] | str]] = []
     for record in reader:
         if None in record:  # more cells than the header has columns
-            rows.append((reader.line_num, "more cells than columns"))
+            rows.append((reader.line_num, "单元格比表头的列多"))
             continue
         cells = {k: v.strip() for k, v in record.items() if v and v.strip()}
         rows.append((reader.line_num, cells))
@@ -120,7 +137,7 @@ def json_rows(text: str) -> list[tuple[int, Any]]:
         try:
             rows.append((line, json.loads(raw)))
         except json.JSONDecodeError as exc:
-            rows.append((line, f"not valid JSON (column {exc.colno})"))
+            rows.append((line, f"不是有效的 JSON（第 {exc.colno} 列）"))
     return rows
 
 

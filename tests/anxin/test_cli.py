@@ -6,9 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import psycopg
 
 from anxin.localstack import Mosquitto, PostgresCluster, free_port, postgres_bindir
+from tests.conftest import ServeProcess
 
 
 def anxin(
@@ -276,3 +278,36 @@ def test_db_init_on_a_server_with_timescaledb_installed_but_not_preloaded_says_h
         assert "shared_preload_libraries = 'timescaledb'" in res.stdout
     finally:
         cluster.stop()
+
+
+def test_a_users_token_can_be_rotated_and_the_user_disabled_and_enabled(
+    anxin_env: dict[str, str], serve: ServeProcess
+) -> None:
+    first = anxin("users", "add", "zhang", "--role", "operator", env=anxin_env)
+    old = first.stdout.strip().splitlines()[-1]
+    serve.start()
+
+    def status(token: str) -> int:
+        headers = {"Authorization": f"Bearer {token}"}
+        return httpx.get(f"{serve.base_url}/api/v1/incidents", headers=headers).status_code
+
+    assert status(old) == 200
+    rotated = anxin("users", "rotate", "zhang", env=anxin_env)
+    assert rotated.returncode == 0, rotated.stderr
+    new = rotated.stdout.strip().splitlines()[-1]
+    assert (status(old), status(new)) == (401, 200)  # the old one stops at once
+    assert anxin("users", "disable", "zhang", env=anxin_env).stdout.strip() == "user zhang disabled"
+    assert status(new) == 401
+    listed = [
+        json.loads(line)
+        for line in anxin("users", "list", env=anxin_env).stdout.split("\n")
+        if line
+    ]
+    assert listed == [
+        {"name": "zhang", "role": "operator", "districts": [], "service_point_id": None,
+         "disabled": True}
+    ]  # fmt: skip
+    anxin("users", "enable", "zhang", env=anxin_env)
+    assert status(new) == 200
+    nobody = anxin("users", "rotate", "nobody", env=anxin_env)
+    assert (nobody.returncode, nobody.stderr.strip()) == (1, "anxin: no user 'nobody'")

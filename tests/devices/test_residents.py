@@ -68,8 +68,8 @@ def test_an_import_reports_each_bad_row_by_line_and_imports_the_good_ones(
     assert "phone" in problems[0][1]
     assert "home_lat" in problems[1][1]
     assert "flags.0" in problems[2][1]
-    assert problems[3][1] == "id 'r1' repeats line 2"
-    assert problems[4][1] == "contact1_sms: expected yes or no, got 'maybe'"
+    assert problems[3][1] == "编号 'r1' 与第 2 行重复"
+    assert problems[4][1] == "contact1_sms: 应为 yes 或 no，收到 'maybe'"
     rows = db.execute("SELECT id, flags FROM residents ORDER BY id").fetchall()
     assert rows == [("r1", ["dementia"]), ("r6", ["hypercapnic", "dementia"])]
     contacts = db.execute("SELECT resident_id, phone, sms FROM resident_contacts ORDER BY 1")
@@ -89,13 +89,18 @@ def test_a_json_lines_import_names_the_line_of_each_bad_record(
     done = anxin("residents", "import", str(path), env=anxin_env)
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
-    assert lines[0] == f"{path}:2: not valid JSON (column 2)"
-    assert lines[1] == f"{path}:3: shoe_size: is not a field this takes"
+    assert lines[0] == f"{path}:2: 不是有效的 JSON（第 2 列）"
+    assert lines[1] == f"{path}:3: shoe_size: 不是可用的字段"
     assert db.execute("SELECT id FROM residents").fetchall() == [("r1",)]
     header = tmp_path / "wrong.csv"
     header.write_text("id,name,shoe_size\nr9,x,42\n")
     wrong = anxin("residents", "import", str(header), env=anxin_env)
-    assert (wrong.returncode, wrong.stderr.strip()) == (1, "anxin: unknown CSV columns: shoe_size")
+    assert wrong.returncode == 1
+    assert wrong.stderr.strip().startswith(
+        "anxin: unknown CSV columns: shoe_size; the columns are:"
+    )
+    for column in ("id", "name", "address", "contact1_phone"):  # the valid ones, listed
+        assert column in wrong.stderr
 
 
 def test_the_api_shows_a_resident_to_those_who_may_see_them_and_lets_admins_edit(
@@ -138,3 +143,19 @@ def test_the_api_shows_a_resident_to_those_who_may_see_them_and_lets_admins_edit
     assert bad_phone.status_code == 422
     assert "phone" in bad_phone.text
     assert httpx.get(f"{world.base}/api/v1/residents/r1", timeout=5).status_code == 401
+
+
+def test_a_csv_saved_by_excel_in_china_gbk_or_utf8_with_bom_is_read(
+    anxin_env: dict[str, str], db: psycopg.Connection, tmp_path: Path
+) -> None:
+    text = "id,name,district,address\nr1,王秀英,江岸区,胜利街 12 号\n"
+    (tmp_path / "gbk.csv").write_bytes(text.encode("gbk"))
+    (tmp_path / "bom.csv").write_bytes(text.replace("r1", "r2").encode("utf-8-sig"))
+    for name in ("gbk.csv", "bom.csv"):
+        done = anxin("residents", "import", str(tmp_path / name), env=anxin_env)
+        assert (done.returncode, done.stdout.strip()) == (0, "imported 1 residents; 0 rows refused")
+    rows = db.execute("SELECT id, name, district, address FROM residents ORDER BY id").fetchall()
+    assert rows == [
+        ("r1", "王秀英", "江岸区", "胜利街 12 号"),
+        ("r2", "王秀英", "江岸区", "胜利街 12 号"),
+    ]

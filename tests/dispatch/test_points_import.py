@@ -32,9 +32,9 @@ def test_a_points_csv_imports_the_good_rows_and_names_each_bad_one(
     assert done.stdout.strip() == "imported 3 service points; 4 rows refused"
     problems = dict(line.split(": ", 1) for line in done.stderr.strip().splitlines())
     assert list(problems) == [f"{path}:{n}" for n in (4, 5, 6, 7)]
-    assert problems[f"{path}:4"].startswith("lat: must be at most 90")
+    assert problems[f"{path}:4"].startswith("lat: 应不大于 90")
     assert "capabilities.1" in problems[f"{path}:5"]
-    assert problems[f"{path}:6"] == "id 'jiangan-s1' repeats line 3"
+    assert problems[f"{path}:6"] == "编号 'jiangan-s1' 与第 3 行重复"
     assert "expected HH:MM-HH:MM, got '8-20'" in problems[f"{path}:7"]
     rows = db.execute(
         "SELECT id, capabilities, capacity, hours IS NOT NULL FROM service_points ORDER BY id"
@@ -64,7 +64,7 @@ def test_a_geojson_file_takes_longitude_first_and_names_bad_features_by_number(
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
         f"{path}:2: not a Point feature",
-        f"{path}:3: name: is required",
+        f"{path}:3: name: 必填",
     ]
     assert db.execute("SELECT lat, lon FROM service_points").fetchall() == [(30.55, 114.27)]
     broken = tmp_path / "broken.geojson"
@@ -93,8 +93,8 @@ def test_staff_naming_an_unknown_point_are_refused_by_line(
     done = anxin("import", "staff", str(staff), env=anxin_env)
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
-    assert lines[0] == f"{staff}:3: unknown service point 'nowhere'"
-    assert lines[1].startswith(f"{staff}:4: channels.0: must be one of")
+    assert lines[0] == f"{staff}:3: 没有服务点 'nowhere'"
+    assert lines[1].startswith(f"{staff}:4: channels.0: 应为")
     assert db.execute("SELECT id, channels FROM service_point_staff").fetchall() == [
         ("s1", ["sms", "wecom"])
     ]
