@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from anxin.arg_types import positive_int
+from anxin.broker_files import BrokerFiles
 from anxin.settings import Settings
 from devices import health, mqtt_access
 from devices import service as devices
@@ -19,8 +20,6 @@ from devices.models import DeviceIn, DeviceKind, Protocol
 from kernel.errors import Invalid
 from kernel.language import Lang
 from kernel.os_words import os_reason
-
-DYNSEC_PLUGIN = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"
 
 
 def add_parsers(devices_parser: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -63,6 +62,13 @@ def add_parsers(devices_parser: argparse._SubParsersAction) -> None:  # type: ig
         help="write the broker's accounts and rules (Mosquitto dynamic security)",
     )
     export.add_argument("--out", type=Path, default=Path("var/mosquitto"))
+    export.add_argument("--broker-user", default="mosquitto", help="who the broker runs as")
+    export.add_argument(
+        "--listener", default="1883", help="Mosquitto's listener: 'PORT' or 'PORT ADDRESS'"
+    )
+    export.add_argument(
+        "--data", type=Path, default=Path("/var/lib/mosquitto"), help="the broker's persistence"
+    )
 
 
 def service_client_ids(settings: Settings) -> set[str]:
@@ -106,7 +112,10 @@ async def run(settings: Settings, args: argparse.Namespace) -> str:
                     "没有待办的维护任务" if args.lang == "zh-CN" else "no tasks"
                 )
             case _:
-                return await _export(conn, settings, args.out)
+                files = BrokerFiles(
+                    out=args.out, user=args.broker_user, listener=args.listener, data=args.data
+                )
+                return await _export(conn, settings, files)
 
 
 async def _add(conn: psycopg.AsyncConnection, settings: Settings, args: argparse.Namespace) -> str:
@@ -151,7 +160,7 @@ async def _import(
     )
 
 
-async def _export(conn: psycopg.AsyncConnection, settings: Settings, out: Path) -> str:
+async def _export(conn: psycopg.AsyncConnection, settings: Settings, files: BrokerFiles) -> str:
     mqtt = settings.mqtt
     if not mqtt.username or not mqtt.password:
         msg = (
@@ -168,27 +177,8 @@ async def _export(conn: psycopg.AsyncConnection, settings: Settings, out: Path) 
         mqtt.username, mqtt.password, settings.zigbee2mqtt_base_topic
     )
     config = mqtt_access.dynamic_security(speakers, await mqtt_access.account_hashes(conn), service)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        msg = f"cannot make {str(out)!r}: {os_reason(exc)}"
-        raise Invalid(msg) from exc
-    dynsec = out / "dynamic-security.json"
-    with _private_file(dynsec) as f:
-        f.write(mqtt_access.dynamic_security_json(config))
-    conf = out / "anxin-auth.conf"
-    with _private_file(conf) as f:
-        f.write(
-            "# Written by `anxin devices export-mosquitto`: include after anxin/mosquitto.conf.\n"
-            "# Every client logs in; each device may publish only its own topics, read only\n"
-            "# its command topic, and connect only with its own client id.\n"
-            f"plugin {DYNSEC_PLUGIN}\n"
-            f"plugin_opt_config_file {dynsec.resolve()}\n"
-        )
-    return (
-        f"wrote {dynsec} ({len(config['clients'])} accounts) and {conf};"
-        " restart Mosquitto to take them"
-    )
+    written = files.write(mqtt_access.dynamic_security_json(config))
+    return f"{len(config['clients'])} accounts; {written}"
 
 
 def _private_file(path: Path, *, new: bool = False) -> TextIO:

@@ -60,6 +60,8 @@ class Mosquitto:
     # the tests' and the demo's broker takes anyone; the shipped config takes no one
     # until `anxin devices export-mosquitto`'s lines are added
     auth: str = "allow_anonymous true\n"
+    # a complete configuration to start with instead (what export-mosquitto writes)
+    config: Path | None = None
     _proc: subprocess.Popen[bytes] | None = None
 
     @staticmethod
@@ -76,17 +78,18 @@ class Mosquitto:
 
     def start(self) -> Mosquitto:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        conf = self.workdir / "mosquitto.conf"
-        conf.write_text(
-            mosquitto_config_text()
-            + f"\nlistener {self.port} 127.0.0.1\n"
-            + self.auth
-            + f"persistence_location {self.workdir}/\n"
-            + f"log_dest file {self.workdir}/mosquitto.log\n"
-        )
-        if os.geteuid() == 0:
-            # Mosquitto drops root privileges to its own user, which must own the data.
-            _chown_to(self.workdir, "mosquitto")
+        conf = self.config or self.workdir / "mosquitto.conf"
+        if self.config is None:
+            conf.write_text(
+                mosquitto_config_text()
+                + f"\nlistener {self.port} 127.0.0.1\n"
+                + self.auth
+                + f"persistence_location {self.workdir}/\n"
+                + f"log_dest file {self.workdir}/mosquitto.log\n"
+            )
+            if os.geteuid() == 0:
+                # Mosquitto drops root privileges to its own user, which must own the data.
+                _chown_to(self.workdir, "mosquitto")
         log = (self.workdir / "stderr.log").open("ab")
         self._proc = subprocess.Popen(
             [self.executable, "-c", str(conf)], stdout=log, stderr=log, start_new_session=True

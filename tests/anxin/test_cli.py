@@ -235,7 +235,9 @@ def test_devices_import_makes_one_account_per_speaker_and_writes_passwords_once(
     with_account = {**anxin_env, "ANXIN_MQTT_URL": "mqtt://anxin:secret@127.0.0.1:1883"}
     unwritable = anxin("devices", "export-mosquitto", "--out", "/proc/anxin", env=with_account)
     assert unwritable.returncode == 1
-    assert unwritable.stderr.startswith("anxin: cannot make '/proc/anxin'"), unwritable.stderr
+    assert unwritable.stderr.startswith("anxin: cannot prepare '/proc/anxin' for the broker"), (
+        unwritable.stderr
+    )
     bound = anxin("devices", "bind", "w-1", "--resident", "r1", env=anxin_env)
     assert json.loads(bound.stdout)["resident_id"] == "r1"
     unbound = anxin("devices", "bind", "z-door", "--unbind", env=anxin_env)

@@ -4,6 +4,8 @@ own command topic, cannot join ingest's shared subscription nor take ingest's cl
 id; a client without an account (or the right password) is not let in."""
 
 import os
+import shutil
+import tempfile
 import threading
 import time
 import uuid
@@ -11,10 +13,11 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import psycopg
+import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from anxin.localstack import Mosquitto, _chown_to, free_port
+from anxin.localstack import Mosquitto, free_port
 from tests.anxin.test_cli import anxin
 from tests.conftest import ServeProcess, wait_until
 from tests.ingest.test_end_to_end import count
@@ -74,7 +77,7 @@ def password_of(stdout: str) -> str:
 
 
 def test_a_device_speaks_only_for_itself_and_cannot_reach_ingests_stream(
-    database_url: str, db: psycopg.Connection, tmp_path: Path
+    database_url: str, db: psycopg.Connection, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     port = free_port()
     ingest_id = f"ingest-{uuid.uuid4().hex[:8]}"
@@ -95,13 +98,25 @@ def test_a_device_speaks_only_for_itself_and_cannot_reach_ingests_stream(
     assert hashed is not None
     assert hashed[0].startswith("$7$101$")
     assert passwords["band-a"] not in hashed[0]
-    out = tmp_path / "auth"
-    exported = anxin("devices", "export-mosquitto", "--out", str(out), env=env)
+    # where a city puts it (/etc/mosquitto/anxin): a folder the broker's user can reach
+    place = Path(tempfile.mkdtemp(prefix="anxin-broker-"))
+    place.chmod(0o755)
+    request.addfinalizer(lambda: shutil.rmtree(place, ignore_errors=True))
+    closed = anxin("devices", "export-mosquitto", "--out", str(tmp_path / "auth"), env=env)
+    assert closed.returncode == 1
+    assert "is closed to it" in closed.stderr.strip()
+    assert len(closed.stderr.strip().splitlines()) == 1
+    out = place / "auth"
+    exported = anxin(
+        "devices", "export-mosquitto", "--out", str(out), "--listener", f"{port} 127.0.0.1",
+        "--data", str(place / "data"), env=env,
+    )  # fmt: skip
     assert exported.returncode == 0, exported.stderr
-    if os.geteuid() == 0:  # Mosquitto reads its files as its own user
-        _chown_to(out, "mosquitto")
+    # the configuration as written, as Debian's Mosquitto runs it: started by root, it
+    # reads the accounts file as its own user
     broker = Mosquitto(workdir=tmp_path / "mq", port=port, executable=Mosquitto.find() or "",
-                       auth=(out / "anxin-auth.conf").read_text()).start()  # fmt: skip
+                       config=out / "mosquitto.conf").start()  # fmt: skip
+    assert "Error" not in (tmp_path / "mq" / "stderr.log").read_text()
     serve = ServeProcess(env=env, log_path=tmp_path / "serve.log",
                          http_port=int(env["ANXIN_HTTP_PORT"]))  # fmt: skip
     clients: list[Client] = []
