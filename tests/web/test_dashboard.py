@@ -438,3 +438,17 @@ def test_a_new_p1_below_the_fold_is_announced_where_the_operator_looks(
     bar.click()
     expect(row).to_be_in_viewport()
     expect(row).to_have_class(re.compile("selected"))
+
+
+def test_a_refused_action_is_explained_to_the_operator_in_chinese(
+    browser: Browser, world: World
+) -> None:
+    page = log_in(browser, world, "op")  # 王秀英 has no home on record, her watch no fix
+    page.locator("#queue-rows tr", has_text="王秀英").click()
+    detail = page.locator("#detail")
+    detail.locator('[data-action="ack"]').click()
+    expect(detail.locator(".status")).to_have_text("已受理")
+    detail.locator('[data-action="assign"]').click()
+    toast = page.locator(".toast")
+    expect(toast).to_contain_text("没有登记住址，设备也未报告位置，无法推荐服务点")
+    expect(toast).not_to_contain_text(re.compile("[a-z]{4,}"))  # no English, no codes
