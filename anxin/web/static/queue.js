@@ -188,8 +188,11 @@ export class Queue {
       return;
     }
     // escalate_at moves on by one deadline per step: the first deadline is that many back
+    // (and never before the incident's own first deadline)
     const step = (config.ack_deadlines_s?.[incident.severity] || 0) * 1000;
-    const deadline = Date.parse(incident.ack_deadline) - (incident.escalation_level || 0) * step;
+    const deadline = Math.max(
+      Date.parse(incident.ack_deadline) - (incident.escalation_level || 0) * step,
+      Date.parse(incident.opened_at) + step);
     const left = (deadline - now) / 1000;
     const total = Math.max(30, (deadline - Date.parse(incident.opened_at)) / 1000);
     const state = left < 0 || incident.escalation_level > 0 ? "red"
