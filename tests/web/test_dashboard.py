@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import psycopg
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from alerts.lifecycle import Action
 from dispatch.links import link_key
@@ -46,6 +46,16 @@ def a_resident_with_a_button(db: psycopg.Connection) -> None:
     )
     register(db, "btn4", kind="sos_button")
     db.execute("UPDATE devices SET resident_id = 'r4' WHERE id = 'btn4'")
+
+
+def acknowledge_and_assign(page: Page, resident: str) -> Locator:
+    """Open the resident's incident, acknowledge it and press assign; the detail pane."""
+    page.locator("#queue-rows tr", has_text=resident).click()
+    detail = page.locator("#detail")
+    detail.locator('[data-action="ack"]').click()
+    expect(detail.locator(".status")).to_have_text("已受理")
+    detail.locator('[data-action="assign"]').click()
+    return detail
 
 
 def responder_link(database_url: str, world: World, db: psycopg.Connection) -> str:
@@ -286,11 +296,7 @@ def test_suggestions_the_operator_opened_stay_open_when_the_incident_changes(
 ) -> None:
     ready(db)
     page = log_in(browser, world, "op")
-    page.locator("#queue-rows tr", has_text="王秀英").click()
-    detail = page.locator("#detail")
-    detail.locator('[data-action="ack"]').click()
-    expect(detail.locator(".status")).to_have_text("已受理")
-    detail.locator('[data-action="assign"]').click()
+    detail = acknowledge_and_assign(page, "王秀英")
     suggestions = detail.locator(".suggestions li")
     expect(suggestions.first).to_be_visible()
     shown = suggestions.count()
@@ -447,11 +453,7 @@ def test_a_refused_action_is_explained_to_the_operator_in_chinese(
     browser: Browser, world: World
 ) -> None:
     page = log_in(browser, world, "op")  # 王秀英 has no home on record, her watch no fix
-    page.locator("#queue-rows tr", has_text="王秀英").click()
-    detail = page.locator("#detail")
-    detail.locator('[data-action="ack"]').click()
-    expect(detail.locator(".status")).to_have_text("已受理")
-    detail.locator('[data-action="assign"]').click()
+    detail = acknowledge_and_assign(page, "王秀英")
     toast = page.locator(".toast")
     expect(toast).to_contain_text("没有登记住址，设备也未报告位置，无法推荐服务点")
     expect(toast).not_to_contain_text(re.compile("[a-z]{4,}"))  # no English, no codes
