@@ -453,7 +453,7 @@ def test_a_refused_action_is_explained_to_the_operator_in_chinese(
     browser: Browser, world: World
 ) -> None:
     page = log_in(browser, world, "op")  # 王秀英 has no home on record, her watch no fix
-    detail = acknowledge_and_assign(page, "王秀英")
+    acknowledge_and_assign(page, "王秀英")
     toast = page.locator(".toast")
     expect(toast).to_contain_text("没有登记住址，设备也未报告位置，无法推荐服务点")
     expect(toast).not_to_contain_text(re.compile("[a-z]{4,}"))  # no English, no codes
