@@ -75,6 +75,10 @@ class Request:
         if self.action is Action.RESOLVE and (self.outcome is None or not self.note):
             msg = "resolve needs an outcome code and a note"
             raise BadAction(msg, zh="结案需要选择结果并填写处理情况")
+        if self.outcome is not None and self.action is not Action.RESOLVE:
+            # only a resolution has an outcome (the table's CHECK says so too)
+            msg = f"an outcome is given only to resolve, not to {self.action}"
+            raise BadAction(msg, zh="只有结案时才填写结果")
         if self.action is Action.NOTE and not self.note:
             msg = "note needs a non-empty note"
             raise BadAction(msg, zh="备注不能为空")

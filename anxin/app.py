@@ -23,6 +23,7 @@ from anxin import __version__, http_errors, ops_routes, web_routes
 from anxin.db import create_pool, database_info
 from anxin.ingest_service import IngestService
 from anxin.policies import channels, dispatcher, escalation_policy
+from anxin.request_guard import RequestGuard
 from anxin.settings import Settings
 from anxin.supervisor import Supervisor
 from devices import api as devices_api
@@ -118,7 +119,9 @@ def create_app(settings: Settings, *, ingest: bool = True) -> FastAPI:
     app.include_router(answers_api.router)
     app.include_router(devices_api.router)
     app.include_router(dispatch_api.router)
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     web_routes.mount(app, settings)
+    app.add_middleware(http_errors.CatchAll)  # outermost of ours: a 500 says a request id
     return app
 
 

@@ -8,18 +8,27 @@ its field, pydantic's error type as the code and the project's words for it
 (kernel.validation). The input is never echoed back.
 """
 
+import logging
+import uuid
+
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kernel.errors import AnxinError
 from kernel.language import Lang, pick_language
 from kernel.validation import problems
 
+log = logging.getLogger("anxin.http")
+
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(AnxinError, _domain_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _unreadable)  # type: ignore[arg-type]
+    for refused in (psycopg.errors.IntegrityError, psycopg.errors.DataError):
+        app.add_exception_handler(refused, _refused_by_database)  # type: ignore[arg-type]
 
 
 def _language(request: Request) -> Lang:
@@ -40,3 +49,61 @@ async def _unreadable(request: Request, exc: RequestValidationError) -> JSONResp
     detail = "; ".join(f"{p.field}: {p.en}" for p in found)
     body = {"code": "invalid_request", "message": message, "detail": detail, "errors": errors}
     return JSONResponse(body, status_code=422)
+
+
+async def _refused_by_database(request: Request, exc: psycopg.Error) -> JSONResponse:
+    """The last line of defence: a value or a state the database's own rules refuse
+    (a CHECK, a key) that no check before it caught. A 4xx with a code, one log line."""
+    integrity = isinstance(exc, psycopg.errors.IntegrityError)
+    status, code = (409, "conflict_in_database") if integrity else (422, "value_refused")
+    log.warning(
+        "%s %s refused by the database: SQLSTATE %s%s",
+        request.method,
+        request.url.path,
+        exc.sqlstate,
+        f", constraint {exc.diag.constraint_name}" if exc.diag.constraint_name else "",
+    )
+    zh = "与现有数据冲突，未保存" if integrity else "数据库不接受这个值，未保存"
+    en = (
+        "refused by the database: it conflicts with what is stored"
+        if integrity
+        else ("refused by the database: a value it cannot store")
+    )
+    message = zh if _language(request) is Lang.ZH else en
+    return JSONResponse({"code": code, "message": message, "detail": en}, status_code=status)
+
+
+class CatchAll:
+    """ASGI middleware, outermost of the app's own: an error nobody handled is a 500
+    that says only a request id (the log has the traceback under that id), answered
+    here so the connection stays usable for the client's next request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception:
+            request_id = uuid.uuid4().hex[:12]
+            log.exception("request %s failed: %s %s", request_id, scope["method"], scope["path"])
+            if started:  # too late for an answer of its own: the connection ends
+                raise
+            body = {
+                "code": "internal_error",
+                "message": f"服务器内部错误，请求号 {request_id}",
+                "detail": f"internal error; request id {request_id}",
+                "request_id": request_id,
+            }
+            await JSONResponse(body, status_code=500)(scope, receive, send)

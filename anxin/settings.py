@@ -119,6 +119,8 @@ class Settings(BaseSettings):
     device_rate_per_s: float = Field(default=20.0, gt=0)
     device_burst: int = Field(default=5000, ge=1)
     max_payload_bytes: int = Field(default=64 * 1024, ge=256)
+    # an HTTP request's body: refused with 413 before it is parsed (anxin.request_guard)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     future_tolerance_s: int = Field(default=24 * 3600, ge=0)
     # how often the detector saves what it learned (baselines, last heard) to the database
     detector_snapshot_s: float = Field(default=300.0, ge=1.0)

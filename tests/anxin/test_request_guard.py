@@ -1,0 +1,98 @@
+"""Every request gets a clear answer: text the database cannot hold, numbers JSON does
+not have and bodies over the limit are refused at the edge with the project's code and
+the field named, nothing is written, no traceback is logged, and the same connection
+serves the next request."""
+
+import httpx
+import psycopg
+import pytest
+
+from tests.api_world import World, call
+from tests.conftest import ServeProcess
+
+NUL = "王\u0000英"
+
+
+def refused(answer: httpx.Response, code: str, field: str) -> None:
+    assert answer.status_code == 422, answer.text
+    body = answer.json()
+    assert body["code"] == "invalid_request"
+    assert [(e["code"], e["field"]) for e in body["errors"]] == [(code, field)]
+    assert field in body["message"]  # the message names the field, in Chinese
+    assert "王" not in answer.text  # nothing of the input is echoed back
+
+
+def test_text_the_database_cannot_hold_is_refused_with_the_field_named(
+    world: World, db: psycopg.Connection
+) -> None:
+    alert = world.alerts["r1"]
+    resident = {"id": "r2", "name": NUL}
+    refused(call(world, "admin", "PUT", "/api/v1/residents/r2", json=resident),
+            "nul_character", "body.name")  # fmt: skip
+    refused(call(world, "op", "POST", f"/api/v1/alerts/{alert}/note", json={"note": NUL}),
+            "nul_character", "body.note")  # fmt: skip
+    refused(call(world, "op", "GET", "/api/v1/incidents", params={"district": NUL}),
+            "nul_character", "query.district")  # fmt: skip
+    refused(
+        httpx.post(f"{world.base}/api/v1/session", json={"token": NUL}),
+        "nul_character",
+        "body.token",
+    )  # fmt: skip  (no login needed to reach it)
+    lone = b'{"note": "\\ud800\xe7\x8e\x8b"}'
+    refused(call(world, "op", "POST", f"/api/v1/alerts/{alert}/note", content=lone,
+                 headers={"Content-Type": "application/json"}),
+            "lone_surrogate", "body.note")  # fmt: skip
+    for number in (b"NaN", b"Infinity", b"-Infinity"):
+        nan = b'{"service_point_id": "sp1", "x": %s, "y": "\xe7\x8e\x8b"}' % number
+        refused(call(world, "op", "POST", f"/api/v1/alerts/{alert}/assign", content=nan,
+                     headers={"Content-Type": "application/json"}),
+                "not_finite", "body")  # fmt: skip
+    broken = b'{"note": "\xff\xfe\xe7\x8e\x8b"}'
+    refused(call(world, "op", "POST", f"/api/v1/alerts/{alert}/note", content=broken,
+                 headers={"Content-Type": "application/json"}),
+            "not_utf8", "body")  # fmt: skip
+    deep = b'{"note": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    refused(call(world, "op", "POST", f"/api/v1/alerts/{alert}/note", content=deep,
+                 headers={"Content-Type": "application/json"}),
+            "too_deep", "body")  # fmt: skip
+    assert db.execute("SELECT count(*) FROM alert_audit WHERE action = 'note'").fetchone() == (0,)
+    assert db.execute("SELECT name FROM residents WHERE id = 'r2'").fetchone() == ("李建国",)
+
+
+def test_an_outcome_on_any_action_but_resolve_is_refused_before_the_database_sees_it(
+    world: World,
+) -> None:
+    alert = world.alerts["r1"]
+    assert call(world, "op", "POST", f"/api/v1/alerts/{alert}/ack").status_code == 200
+    answer = call(world, "op", "POST", f"/api/v1/alerts/{alert}/assign",
+                  json={"outcome": "assisted"})  # fmt: skip
+    assert (answer.status_code, answer.json()["code"]) == (422, "bad_action")
+    assert answer.json()["message"] == "只有结案时才填写结果"
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["by-length", "streamed"])
+def test_a_body_over_the_limit_is_refused_before_it_is_read(world: World, streamed: bool) -> None:
+    alert = world.alerts["r1"]
+    big = b'{"note": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    url = f"{world.base}/api/v1/alerts/{alert}/note"
+    headers = {"Authorization": f"Bearer {world.tokens['op']}",
+               "Content-Type": "application/json"}  # fmt: skip
+    content = (big[k : k + 65536] for k in range(0, len(big), 65536)) if streamed else big
+    answer = httpx.post(url, content=content, headers=headers, timeout=10)
+    assert answer.status_code == 413
+    assert answer.json()["code"] == "body_too_large"
+    assert len(answer.content) < 1024
+
+
+def test_the_connection_serves_the_next_request_after_a_refusal_and_nothing_is_logged(
+    world: World, serve: ServeProcess
+) -> None:
+    alert = world.alerts["r1"]
+    headers = {"Authorization": f"Bearer {world.tokens['op']}"}
+    with httpx.Client(base_url=world.base, headers=headers, timeout=10) as client:
+        for _ in range(3):
+            bad = client.post(f"/api/v1/alerts/{alert}/note", json={"note": NUL})
+            assert bad.status_code == 422
+            good = client.get("/api/v1/incidents")
+            assert good.status_code == 200
+    assert "Traceback" not in serve.log()
