@@ -1,6 +1,7 @@
 """Help requests over HTTP: the points see what they were asked and answer it;
-operators see them all (they are not the call centre's queue, but its supervisors
-keep an eye on what goes unserved)."""
+operators see those of their districts (all, unless limited to some): they are not the
+call centre's queue, but its supervisors keep an eye on what goes unserved. Outside a
+caller's scope a request is not there (404), whatever its state."""
 
 from datetime import datetime
 from typing import Annotated, Any, Protocol
@@ -30,12 +31,17 @@ class RouterSource(Protocol):
     def local_now(self) -> datetime: ...
 
 
-def _own_point(user: Principal) -> str | None:
-    """A service point user's point (it sees and answers only its own); None for all."""
+def _scope(user: Principal) -> requests.Scope:
+    """A service point user sees and answers only its own point's requests; an operator
+    or supervisor limited to districts only their residents'."""
     if user.role not in _READERS:
         msg = f"role {user.role} may not see help requests"
         raise Forbidden(msg)
-    return user.service_point_id if user.role is Role.SERVICE_POINT else None
+    if user.role is Role.SERVICE_POINT:
+        return requests.Scope(point_id=user.service_point_id)
+    if user.role in (Role.OPERATOR, Role.SUPERVISOR):
+        return requests.Scope(districts=tuple(user.districts))
+    return requests.Scope()
 
 
 @router.get("/requests")
@@ -47,9 +53,7 @@ async def list_requests(
 ) -> list[dict[str, Any]]:
     """One-key help requests, newest first: what was asked, of which point, and each
     decision with the points considered."""
-    return await requests.listing(
-        conn=conn, point_id=_own_point(user), open_only=open_only, limit=limit
-    )
+    return await requests.listing(conn=conn, scope=_scope(user), open_only=open_only, limit=limit)
 
 
 @router.post("/requests/{request_id}/{action}")
@@ -57,7 +61,7 @@ async def act_on_request(
     request: Request, conn: Conn, user: User, request_id: RequestId, action: RequestAction
 ) -> dict[str, Any]:
     """accept, decline (the next point offering the service is asked), done, cancel."""
-    point = _own_point(user)
+    scope = _scope(user)
     source: RouterSource = request.app.state.dispatcher
     return await requests.act(
         conn=conn,
@@ -66,5 +70,5 @@ async def act_on_request(
         action=action,
         by=user.name,
         local_now=source.local_now(),
-        point_id=point,
+        scope=scope,
     )

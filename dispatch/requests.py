@@ -7,7 +7,7 @@ Dispatch owns `service_requests`.
 
 import json
 from collections.abc import Collection
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -141,6 +141,21 @@ async def _tell(
     )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Scope:
+    """Whose help requests a caller sees and acts on: a service point only those it was
+    asked; an operator or supervisor limited to districts only their residents'; the
+    rest, all."""
+
+    point_id: str | None = None
+    districts: tuple[str, ...] = ()
+
+    def covers(self, *, point_id: str | None, district: str | None) -> bool:
+        if self.point_id is not None and point_id != self.point_id:
+            return False
+        return not self.districts or district in self.districts
+
+
 async def act(
     *,
     conn: AsyncConnection,
@@ -149,21 +164,22 @@ async def act(
     action: RequestAction,
     by: str,
     local_now: datetime,
-    point_id: str | None = None,
+    scope: Scope | None = None,
 ) -> dict[str, Any]:
-    """Move a request on. `point_id`: a service point user's own point: it may answer
-    only what it was asked."""
+    """Move a request on. `scope`: whose requests the caller may see and answer; one
+    outside it is not there (404), whatever its state."""
     async with conn.transaction():
         cur = await conn.execute(
-            "SELECT status, point_id, lat, lon, service, declined_by FROM service_requests"
-            " WHERE id = %s FOR UPDATE",
+            "SELECT q.status, q.point_id, q.lat, q.lon, q.service, q.declined_by,"
+            " r.district FROM service_requests q LEFT JOIN residents r ON r.id = q.resident_id"
+            " WHERE q.id = %s FOR UPDATE OF q",
             (request_id,),
         )
         row = await cur.fetchone()
-        if row is None or (point_id is not None and row[1] != point_id):
+        if row is None or not (scope or Scope()).covers(point_id=row[1], district=row[6]):
             msg = f"no help request {request_id}"
             raise UnknownRequest(msg)
-        status, asked, lat, lon, service, declined = row
+        status, asked, lat, lon, service, declined, _district = row
         to = MOVES[action].get(RequestStatus(status))
         if to is None:
             legal = [str(a) for a, moves in MOVES.items() if RequestStatus(status) in moves]
@@ -205,13 +221,17 @@ async def get(*, conn: AsyncConnection, request_id: int) -> dict[str, Any]:
 
 
 async def listing(
-    *, conn: AsyncConnection, point_id: str | None, open_only: bool, limit: int
+    *, conn: AsyncConnection, scope: Scope, open_only: bool, limit: int
 ) -> list[dict[str, Any]]:
-    """Newest first; `point_id`: only those asked of that point."""
-    where, params = ["true"], []
-    if point_id is not None:
+    """Newest first; only those in the caller's scope."""
+    where: list[str] = ["true"]
+    params: list[object] = []
+    if scope.point_id is not None:
         where.append("point_id = %s")
-        params.append(point_id)
+        params.append(scope.point_id)
+    if scope.districts:
+        where.append("resident_id IN (SELECT id FROM residents WHERE district = ANY(%s))")
+        params.append(list(scope.districts))
     if open_only:
         where.append("status IN ('requested', 'accepted')")
     async with conn.cursor(row_factory=dict_row) as cur:

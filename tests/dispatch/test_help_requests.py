@@ -95,3 +95,24 @@ def test_a_button_with_a_service_asks_for_it_and_an_unknown_service_is_dead_lett
     )
     stored = db.execute("SELECT event_key FROM events ORDER BY event_key").fetchall()
     assert stored == [("b1",), ("b3",)]
+
+
+def test_an_operator_of_one_district_neither_sees_nor_touches_anothers_help_requests(
+    world: World, db: psycopg.Connection, broker: Mosquitto
+) -> None:
+    ready(db)
+    db.execute("UPDATE service_points SET capabilities = '{meal,24h}'")
+    press = {"ts": time.time(), "id": "h-w2", "type": "help", "data": {"service": "meal"}}
+    publish(broker, "w2", "event", press)  # r2 lives in 武昌区; op_jiangan works 江岸区
+    wait_until(lambda: bool(requests_of(db)), timeout=10, what="the help request")
+    (theirs,) = call(world, "op", "GET", "/api/v1/requests").json()
+    assert call(world, "op_jiangan", "GET", "/api/v1/requests").json() == []
+    for action in ("accept", "decline", "done", "cancel"):
+        assert answer(world, "op_jiangan", theirs["id"], action).status_code == 404, action
+    assert answer(world, "op", theirs["id"], "cancel").status_code == 200
+    # finished, it is still not there for a stranger: a 404, not a 409 that tells
+    for action in ("accept", "decline", "done", "cancel"):
+        assert answer(world, "op_jiangan", theirs["id"], action).status_code == 404, action
+    history = db.execute("SELECT history FROM service_requests").fetchone()
+    assert history is not None
+    assert "op_jiangan" not in str(history[0])
