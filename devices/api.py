@@ -93,7 +93,15 @@ async def get_resident(conn: Conn, user: User, resident_id: RID) -> Resident:
 
 @router.put("/residents/{resident_id}", response_model=Resident)
 async def put_resident(conn: Conn, user: Editor, resident_id: RID, body: ResidentIn) -> Resident:
-    """Add or replace a resident (contacts too, when the body lists them)."""
+    """Add or replace a resident (contacts too, when the body lists them). One outside
+    the caller's districts is not there: it can be neither read nor taken over."""
+    try:
+        existing = await service.get_resident(conn=conn, resident_id=resident_id)
+    except UnknownResident:
+        existing = None
+    if existing is not None and not _sees(user, existing):
+        msg = f"unknown resident {resident_id!r}"
+        raise UnknownResident(msg)
     if body.id != resident_id:
         msg = f"the body's id {body.id!r} is not the path's {resident_id!r}"
         raise Invalid(msg)
