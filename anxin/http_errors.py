@@ -10,11 +10,13 @@ its field, pydantic's error type as the code and the project's words for it
 
 import logging
 import uuid
+from typing import Any
 
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kernel.errors import AnxinError
@@ -29,6 +31,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _unreadable)  # type: ignore[arg-type]
     for refused in (psycopg.errors.IntegrityError, psycopg.errors.DataError):
         app.add_exception_handler(refused, _refused_by_database)  # type: ignore[arg-type]
+    document(app)
 
 
 def _language(request: Request) -> Lang:
@@ -107,3 +110,86 @@ class CatchAll:
                 "request_id": request_id,
             }
             await JSONResponse(body, status_code=500)(scope, receive, send)
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="where: body.note, query.limit, path")
+    code: str = Field(description="what is wrong, as a code (pydantic's type, or ours)")
+    message: str = Field(description="in the reader's language")
+
+
+class ErrorOut(BaseModel):
+    """Every refusal: the project's code first; `message` in the reader's language
+    (Accept-Language, Simplified Chinese by default), `detail` in English. An illegal
+    action adds `status` and `legal_actions`; an internal error `request_id`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: str
+    message: str
+    detail: str
+    errors: list[FieldError] | None = None
+
+
+# what each refusal means, for the document
+_MEANING = {
+    "401": "no token, or a malformed, unknown or revoked one",
+    "403": "the caller's role may not do this",
+    "404": "no such object, or one outside the caller's scope (nobody learns which)",
+    "409": "not legal in the object's state now; says what is",
+    "413": "the body is over ANXIN_MAX_BODY_BYTES: refused before it is read",
+    "422": "a value refused, with each field named (never echoed back)",
+    "503": "something the request needs is out of reach now (the broker)",
+}
+_ACTIONS = ("/{action}", "/dispatch", "/session")
+
+
+def document(app: FastAPI) -> None:
+    """Make the OpenAPI document say what the API answers: every refusal an operation
+    can give, in the one error model above (FastAPI documents only its own 422, in
+    another shape)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        model = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(model.pop("$defs", {}))
+        components["ErrorOut"] = model
+        for name in ("HTTPValidationError", "ValidationError"):
+            components.pop(name, None)
+        for path, operations in schema.get("paths", {}).items():
+            for method, operation in operations.items():
+                operation["responses"] = {
+                    **{k: v for k, v in operation["responses"].items() if k != "422"},
+                    **{status: _refusal(status) for status in _refusals(path, method, operation)},
+                }
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _refusals(path: str, method: str, operation: dict[str, Any]) -> list[str]:
+    statuses = ["422"]  # any path, query or body can carry what is refused at the edge
+    if operation.get("security") or path == "/api/v1/me":
+        statuses += ["401", "403"]
+    elif path == "/api/v1/session" and method == "post":
+        statuses.append("401")  # the token given to log in is refused
+    if "{" in path or path == "/api/v1/dispatch":  # dispatch: the alerts its body names
+        statuses.append("404")
+    if method in ("post", "put", "delete") and (path.endswith(_ACTIONS) or method == "put"):
+        statuses.append("409")
+    if "requestBody" in operation:
+        statuses.append("413")
+    if path.endswith("/commands") and method == "post":
+        statuses.append("503")
+    return sorted(statuses)
+
+
+def _refusal(status: str) -> dict[str, Any]:
+    return {
+        "description": _MEANING[status],
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+    }

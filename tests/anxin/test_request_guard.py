@@ -7,6 +7,8 @@ import httpx
 import psycopg
 import pytest
 
+from anxin.app import create_app
+from anxin.settings import Settings
 from tests.api_world import World, call
 from tests.conftest import ServeProcess
 
@@ -96,3 +98,18 @@ def test_the_connection_serves_the_next_request_after_a_refusal_and_nothing_is_l
             good = client.get("/api/v1/incidents")
             assert good.status_code == 200
     assert "Traceback" not in serve.log()
+
+
+def test_the_openapi_document_gives_every_refusal_in_the_one_error_model() -> None:
+    document = create_app(Settings(), ingest=False).openapi()
+    schemas = document["components"]["schemas"]
+    assert "HTTPValidationError" not in schemas  # FastAPI's own shape is not what we answer
+    assert set(schemas["ErrorOut"]["required"]) == {"code", "message", "detail"}
+    act = document["paths"]["/api/v1/alerts/{alert_id}/{action}"]["post"]["responses"]
+    assert set(act) == {"200", "401", "403", "404", "409", "413", "422"}
+    for status, answer in act.items():
+        if status != "200":
+            schema = answer["content"]["application/json"]["schema"]
+            assert schema == {"$ref": "#/components/schemas/ErrorOut"}
+    login = document["paths"]["/api/v1/session"]["post"]["responses"]
+    assert {"401", "413", "422"} <= set(login)
