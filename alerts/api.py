@@ -19,7 +19,7 @@ from alerts.suggestions import suggestions
 from devices.accounts import Principal, Role
 from devices.auth import StreamingUser, User, role_in
 from kernel.errors import Forbidden, Invalid
-from kernel.types import ResidentId
+from kernel.types import Moment, ResidentId
 from kernel.web import Conn
 
 router = APIRouter(prefix="/api/v1", tags=["incidents and alerts"])
@@ -72,8 +72,8 @@ def _filters(
     priority: Annotated[list[Severity] | None, Query()] = None,
     district: Annotated[str | None, Query(max_length=100)] = None,
     service_point: Annotated[ResidentId | None, Query()] = None,
-    opened_from: Annotated[datetime | None, Query(alias="from")] = None,
-    opened_to: Annotated[datetime | None, Query(alias="to")] = None,
+    opened_from: Annotated[Moment | None, Query(alias="from")] = None,
+    opened_to: Annotated[Moment | None, Query(alias="to")] = None,
 ) -> queries.Filters:
     return queries.Filters(status, priority, district, service_point, opened_from, opened_to)
 
@@ -279,10 +279,8 @@ async def sla_report(
     request: Request,
     conn: Conn,
     user: Reader,
-    start: Annotated[
-        datetime | None, Query(alias="from", description="default: 7 days ago")
-    ] = None,
-    end: Annotated[datetime | None, Query(alias="to", description="default: now")] = None,
+    start: Annotated[Moment | None, Query(alias="from", description="default: 7 days ago")] = None,
+    end: Annotated[Moment | None, Query(alias="to", description="default: now")] = None,
     tz: Annotated[str | None, Query(description="days in this zone; default the service's")] = None,
 ) -> dict[str, Any]:
     """Per priority and day: share acknowledged within 60 s; median and p95 seconds to

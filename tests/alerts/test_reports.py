@@ -58,6 +58,9 @@ def test_the_sla_report_gives_each_priority_and_day_its_figures(
         422,
         "tz: unknown time zone 'Mars/Olympus' (e.g. Asia/Shanghai)",
     )
+    unix = call(world, "sup", "GET", "/api/v1/reports/sla", params={"to": "0.5"})
+    assert unix.status_code == 422  # not read as half a second after 1970
+    assert [e["field"] for e in unix.json()["errors"]] == ["query.to"]
     backwards = call(world, "sup", "GET", "/api/v1/reports/sla",
                      params={"from": DAY["to"], "to": DAY["from"]})  # fmt: skip
     assert backwards.status_code == 422
