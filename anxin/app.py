@@ -120,6 +120,7 @@ def create_app(settings: Settings, *, ingest: bool = True) -> FastAPI:
     app.include_router(devices_api.router)
     app.include_router(dispatch_api.router)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(http_errors.AllowHeader, document=app.openapi)
     web_routes.mount(app, settings)
     app.add_middleware(http_errors.CatchAll)  # outermost of ours: a 500 says a request id
     return app

@@ -9,7 +9,9 @@ its field, pydantic's error type as the code and the project's words for it
 """
 
 import logging
+import re
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -193,3 +195,45 @@ def _refusal(status: str) -> dict[str, Any]:
         "description": _MEANING[status],
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
     }
+
+
+class AllowHeader:
+    """ASGI middleware: a 405 lists every method of the resource in `Allow` (Starlette
+    names only those of the first route that matched the path, so GET and PUT on one
+    path answered `Allow: GET`). The methods come from the OpenAPI document."""
+
+    def __init__(self, app: ASGIApp, *, document: Callable[[], dict[str, Any]]) -> None:
+        self.app = app
+        self._document = document
+        self._paths: list[tuple[re.Pattern[str], set[str]]] | None = None
+
+    def _methods(self, path: str) -> set[str]:
+        if self._paths is None:
+            self._paths = [
+                (re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", template) + "$"),
+                 {m.upper() for m in operations})
+                for template, operations in self._document().get("paths", {}).items()
+            ]  # fmt: skip
+        found: set[str] = set()
+        for pattern, methods in self._paths:
+            if pattern.match(path):
+                found |= methods
+        return found
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_allow(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 405:
+                methods = self._methods(scope["path"])
+                if methods:
+                    if "GET" in methods:
+                        methods.add("HEAD")
+                    headers = [(k, v) for k, v in message.get("headers", []) if k != b"allow"]
+                    headers.append((b"allow", ", ".join(sorted(methods)).encode()))
+                    message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, with_allow)

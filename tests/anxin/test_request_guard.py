@@ -113,3 +113,16 @@ def test_the_openapi_document_gives_every_refusal_in_the_one_error_model() -> No
             assert schema == {"$ref": "#/components/schemas/ErrorOut"}
     login = document["paths"]["/api/v1/session"]["post"]["responses"]
     assert {"401", "413", "422"} <= set(login)
+
+
+def test_a_method_a_resource_does_not_take_is_405_listing_every_one_it_does(
+    world: World,
+) -> None:
+    for path, methods in [
+        ("/api/v1/residents/r1", {"GET", "HEAD", "PUT"}),
+        ("/api/v1/devices/w1/commands", {"GET", "HEAD", "POST"}),
+        ("/api/v1/session", {"POST", "DELETE"}),
+    ]:
+        answer = call(world, "admin", "OPTIONS", path)
+        assert answer.status_code == 405, path
+        assert set(answer.headers["allow"].split(", ")) == methods, path
