@@ -58,12 +58,16 @@ def acknowledge_and_assign(page: Page, resident: str) -> Locator:
     return detail
 
 
-def responder_link(database_url: str, world: World, db: psycopg.Connection) -> str:
+def responder_link(
+    database_url: str, world: World, db: psycopg.Connection, resident: str = "r4"
+) -> str:
+    """The link the point's SMS carries for the offer waiting on the resident's incident."""
     (offer_id,) = db.execute(
         "SELECT o.id FROM dispatch_offers o JOIN incidents i ON i.id = o.incident_id"
-        " WHERE i.resident_id = 'r4' AND o.status = 'offered'"
+        " WHERE i.resident_id = %s AND o.status = 'offered'",
+        (resident,),
     ).fetchone() or (None,)
-    assert offer_id is not None, "no offer waiting for r4's incident"
+    assert offer_id is not None, f"no offer waiting for {resident}'s incident"
     key = run(database_url, lambda conn: link_key(conn=conn))
     return f"{world.base}/r/{key.token(offer_id)}"
 
@@ -333,14 +337,10 @@ def test_the_responders_page_follows_a_cancellation_and_says_why_in_chinese(
     alert_id = world.alerts["r1"]
     admin_act(database_url, alert_id, Action.ACK)
     admin_act(database_url, alert_id, Action.ASSIGN, service_point_id="sp1")
-    (offer_id,) = db.execute(
-        "SELECT o.id FROM dispatch_offers o JOIN alerts a ON a.incident_id = o.incident_id"
-        " WHERE a.id = %s AND o.status = 'offered'",
-        (alert_id,),
-    ).fetchone() or (None,)
-    link = run(database_url, lambda conn: link_key(conn=conn)).token(offer_id)
+    page_url = responder_link(database_url, world, db, "r1")
+    link = page_url.rsplit("/", 1)[1]
     phone = browser.new_page(**PHONE)
-    phone.goto(f"{world.base}/r/{link}")
+    phone.goto(page_url)
     expect(phone.locator('[data-action="accept"]')).to_be_visible()
     admin_act(database_url, alert_id, Action.CANCEL, note="家属已到")
     # the page follows the call centre's change by itself: nothing left to accept
@@ -364,12 +364,7 @@ def test_the_detail_speaks_chinese_words_names_and_24_hour_times_not_codes(
     alert_id = world.alerts["r1"]
     for action in (Action.ACK, Action.ASSIGN):
         admin_act(database_url, alert_id, action, service_point_id="sp1")
-    (offer_id,) = db.execute(
-        "SELECT o.id FROM dispatch_offers o JOIN alerts a ON a.incident_id = o.incident_id"
-        " WHERE a.id = %s AND o.status = 'offered'",
-        (alert_id,),
-    ).fetchone() or (None,)
-    link = run(database_url, lambda conn: link_key(conn=conn)).token(offer_id)
+    link = responder_link(database_url, world, db, "r1").rsplit("/", 1)[1]
     assert httpx.post(f"{world.base}/api/v1/links/{link}/accept", timeout=5).status_code == 200
     page = log_in(browser, world, "op")
     page.locator("#queue-rows tr", has_text="王秀英").click()

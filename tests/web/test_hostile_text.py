@@ -9,11 +9,9 @@ import psycopg
 from playwright.sync_api import Browser, Page, expect
 
 from alerts.lifecycle import Action
-from dispatch.links import link_key
-from tests.alerts.test_lifecycle import run
 from tests.alerts.test_suggestions import ready
 from tests.api_world import World, admin_act, call
-from tests.web.test_dashboard import PHONE, log_in
+from tests.web.test_dashboard import PHONE, log_in, responder_link
 
 HOSTILE = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
 
@@ -71,13 +69,8 @@ def test_markup_typed_into_any_field_is_shown_as_text_and_runs_nowhere(
     assert violations == []  # the pages' own scripts and styles all pass the policy
 
     admin_act(database_url, world.alerts["r1"], Action.ASSIGN, service_point_id="sp1")
-    (offer_id,) = db.execute(
-        "SELECT o.id FROM dispatch_offers o JOIN incidents i ON i.id = o.incident_id"
-        " WHERE i.resident_id = 'r1' AND o.status = 'offered'"
-    ).fetchone() or (None,)
-    key = run(database_url, lambda conn: link_key(conn=conn))
     phone = browser.new_page(**PHONE)
-    phone.goto(f"{world.base}/r/{key.token(offer_id)}")
+    phone.goto(responder_link(database_url, world, db, "r1"))
     expect(phone.locator("body")).to_contain_text(f"name{HOSTILE}")
     expect(phone.locator("body")).to_contain_text(f"address{HOSTILE}")
     nothing_ran(phone, "responder page")
