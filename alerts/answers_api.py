@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Path, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import Field, Strict
 
 from alerts import answers
 from alerts.answers import LINK_ACTIONS
@@ -14,6 +14,7 @@ from alerts.dispatching import Dispatcher
 from alerts.lifecycle import MAX_NOTE_CHARS
 from alerts.models import Resolution
 from kernel.errors import NotFound
+from kernel.types import RequestBody
 from kernel.web import Conn
 
 router = APIRouter(tags=["answers from phones"])
@@ -65,9 +66,9 @@ async def tencent_reply(
     return {"result": 0, "errmsg": "OK"}
 
 
-class LinkAnswer(BaseModel):
+class LinkAnswer(RequestBody):
     # resolve: how it ended, and what was done (both required, as for an operator)
-    outcome: Resolution | None = None
+    outcome: Annotated[Resolution, Strict(False)] | None = None
     note: str | None = Field(default=None, max_length=MAX_NOTE_CHARS)
 
 

@@ -4,10 +4,10 @@ alerts.lifecycle."""
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, available_timezones
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field, Strict
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from alerts import lifecycle, map_view, queries, reports
@@ -19,22 +19,40 @@ from alerts.suggestions import suggestions
 from devices.accounts import Principal, Role
 from devices.auth import StreamingUser, User, role_in
 from kernel.errors import Forbidden, Invalid
-from kernel.types import Moment, ResidentId
+from kernel.types import MAX_ID, Moment, RequestBody, ResidentId, number_only
 from kernel.web import Conn
 
 router = APIRouter(prefix="/api/v1", tags=["incidents and alerts"])
 
-AlertId = Annotated[int, Path(ge=1, le=2**63 - 1, description="an alert's id")]
-IncidentId = Annotated[int, Path(ge=1, le=2**63 - 1, description="an incident's id")]
-AlertIdValue = Annotated[int, Field(ge=1, le=2**63 - 1)]
+AlertId = Annotated[int, Path(ge=1, le=MAX_ID, description="an alert's id")]
+IncidentId = Annotated[int, Path(ge=1, le=MAX_ID, description="an incident's id")]
+# the bounds before the validator: after it, pydantic leaves them out of the schema
+AlertIdValue = Annotated[int, Field(ge=1, le=MAX_ID), Strict(False), BeforeValidator(number_only)]
 
 
-class ActionBody(BaseModel):
-    note: str | None = Field(default=None, max_length=MAX_NOTE_CHARS)
-    # resolve: how it ended
-    outcome: Resolution | None = None
-    # assign: the service point sent
+Note = Annotated[str, Field(max_length=MAX_NOTE_CHARS)]
+NeededNote = Annotated[str, Field(min_length=1, max_length=MAX_NOTE_CHARS)]
+
+
+class NoteAside(RequestBody):
+    """ack, accept, decline, arrive, cancel: a note on the timeline, if any."""
+
+    note: Note | None = None
+
+
+class AssignBody(RequestBody):
+    # the point sent; none: the nearest eligible one
     service_point_id: ResidentId | None = None
+    note: Note | None = None
+
+
+class NoteBody(RequestBody):
+    note: NeededNote
+
+
+class ResolveBody(RequestBody):
+    outcome: Annotated[Resolution, Strict(False)]
+    note: NeededNote
 
 
 class ChangeOut(BaseModel):
@@ -80,7 +98,9 @@ def _filters(
 
 Filters = Annotated[queries.Filters, Depends(_filters)]
 Limit = Annotated[int, Query(ge=1, le=200)]
-Cursor = Annotated[str | None, Query(max_length=200)]
+Cursor = Annotated[
+    str | None, Query(pattern=queries.CURSOR_PATTERN, description="next_cursor of the page before")
+]
 
 
 def _language(
@@ -175,32 +195,22 @@ async def get_suggestions(
     )
 
 
-@router.post("/alerts/{alert_id}/{action}", response_model=ChangeOut)
-async def act(
+async def _act(
     request: Request,
     conn: Conn,
-    user: User,
-    alert_id: AlertId,
+    user: Principal,
+    alert_id: int,
     action: Action,
-    body: ActionBody | None = None,
+    body: NoteAside | AssignBody | NoteBody | ResolveBody | None,
 ) -> ChangeOut:
-    """ack; assign (asks `service_point_id`, else the nearest eligible point); accept
-    or decline (the asked point's answer); arrive; note; resolve (outcome and note);
-    cancel. An action not legal from the incident's status is a 409 listing the legal
-    ones."""
+    """An action not legal from the incident's status is a 409 listing the legal ones."""
     _may(user, action)
     await queries.check_visible(conn=conn, user=user, alert_id=alert_id)
-    body = body or ActionBody()
+    given = body.model_dump(exclude_none=True) if body is not None else {}
     change = await lifecycle.act(
         conn=conn,
         alert_id=alert_id,
-        request=lifecycle.Request(
-            action=action,
-            actor=user.name,
-            note=body.note,
-            outcome=body.outcome,
-            service_point_id=body.service_point_id,
-        ),
+        request=lifecycle.Request(action=action, actor=user.name, **given),
         dispatcher=request.app.state.dispatcher,
     )
     return ChangeOut(
@@ -212,7 +222,74 @@ async def act(
     )
 
 
-class DispatchBody(BaseModel):
+# One route per action, each with the body it takes: the OpenAPI document can then say
+# what each needs (a note to note, an outcome and a note to resolve), and a method an
+# alert's other paths take (POST .../suggestions) is a 405, not an unknown action.
+@router.post("/alerts/{alert_id}/ack", response_model=ChangeOut)
+async def ack(
+    request: Request, conn: Conn, user: User, alert_id: AlertId, body: NoteAside | None = None
+) -> ChangeOut:
+    """The operator has the incident: the clock of the first answer stops."""
+    return await _act(request, conn, user, alert_id, Action.ACK, body)
+
+
+@router.post("/alerts/{alert_id}/assign", response_model=ChangeOut)
+async def assign(
+    request: Request, conn: Conn, user: User, alert_id: AlertId, body: AssignBody | None = None
+) -> ChangeOut:
+    """Ask a service point to go: `service_point_id`, else the nearest eligible one."""
+    return await _act(request, conn, user, alert_id, Action.ASSIGN, body)
+
+
+@router.post("/alerts/{alert_id}/accept", response_model=ChangeOut)
+async def accept(
+    request: Request, conn: Conn, user: User, alert_id: AlertId, body: NoteAside | None = None
+) -> ChangeOut:
+    """The asked point goes (its own answer, or an operator's after phoning it)."""
+    return await _act(request, conn, user, alert_id, Action.ACCEPT, body)
+
+
+@router.post("/alerts/{alert_id}/decline", response_model=ChangeOut)
+async def decline(
+    request: Request, conn: Conn, user: User, alert_id: AlertId, body: NoteAside | None = None
+) -> ChangeOut:
+    """The asked point cannot go: the next eligible one is asked."""
+    return await _act(request, conn, user, alert_id, Action.DECLINE, body)
+
+
+@router.post("/alerts/{alert_id}/arrive", response_model=ChangeOut)
+async def arrive(
+    request: Request, conn: Conn, user: User, alert_id: AlertId, body: NoteAside | None = None
+) -> ChangeOut:
+    """Someone is with the resident."""
+    return await _act(request, conn, user, alert_id, Action.ARRIVE, body)
+
+
+@router.post("/alerts/{alert_id}/resolve", response_model=ChangeOut)
+async def resolve(
+    request: Request, conn: Conn, user: User, alert_id: AlertId, body: ResolveBody
+) -> ChangeOut:
+    """Close the incident: how it ended and what was done."""
+    return await _act(request, conn, user, alert_id, Action.RESOLVE, body)
+
+
+@router.post("/alerts/{alert_id}/cancel", response_model=ChangeOut)
+async def cancel(
+    request: Request, conn: Conn, user: User, alert_id: AlertId, body: NoteAside | None = None
+) -> ChangeOut:
+    """Stop the response (the resident called back, a duplicate)."""
+    return await _act(request, conn, user, alert_id, Action.CANCEL, body)
+
+
+@router.post("/alerts/{alert_id}/note", response_model=ChangeOut)
+async def note(
+    request: Request, conn: Conn, user: User, alert_id: AlertId, body: NoteBody
+) -> ChangeOut:
+    """A line on the incident's timeline; the status stays."""
+    return await _act(request, conn, user, alert_id, Action.NOTE, body)
+
+
+class DispatchBody(RequestBody):
     alert_ids: list[AlertIdValue] = Field(min_length=1, max_length=500)
 
 
@@ -274,23 +351,34 @@ async def stream(
     return EventSourceResponse(changes(), ping=15)
 
 
+# the zones this server knows, so the document can list them
+_ZONES = sorted(available_timezones())
+
+
 @router.get("/reports/sla")
 async def sla_report(
     request: Request,
     conn: Conn,
     user: Reader,
-    start: Annotated[Moment | None, Query(alias="from", description="default: 7 days ago")] = None,
+    start: Annotated[
+        Moment | None, Query(alias="from", description="before `to`; default: 7 days ago")
+    ] = None,
     end: Annotated[Moment | None, Query(alias="to", description="default: now")] = None,
-    tz: Annotated[str | None, Query(description="days in this zone; default the service's")] = None,
+    tz: Annotated[
+        str | None,
+        Query(
+            description="days in this zone (IANA name); default the service's",
+            json_schema_extra={"enum": _ZONES},
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     """Per priority and day: share acknowledged within 60 s; median and p95 seconds to
     acknowledge, dispatch and close; false alarms per rule."""
-    zone = tz or request.app.state.time_zone
-    try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    # an empty tz is a zone named "", not the default: only its absence is
+    zone = request.app.state.time_zone if tz is None else tz
+    if tz is not None and tz not in _ZONES:
         msg = f"tz: unknown time zone {zone!r} (e.g. Asia/Shanghai)"
-        raise Invalid(msg) from exc
+        raise Invalid(msg, zh=f"未知时区 {zone!r}（例如 Asia/Shanghai）")
     end = end or datetime.now(UTC)
     start = start or end - timedelta(days=7)
     if start.tzinfo is None or end.tzinfo is None:

@@ -12,10 +12,10 @@ from devices.accounts import Principal, Role, TokenCheck
 from devices.auth import SESSION_COOKIE, User, role_in
 from devices.commands import Command, CommandIn
 from devices.errors import UnknownDevice, UnknownResident
-from devices.models import Resident, ResidentIn
-from kernel.errors import Invalid, Unavailable
+from devices.models import Resident, ResidentIn, ResidentProfile
+from kernel.errors import Forbidden, Unavailable
 from kernel.language import pick_language
-from kernel.types import DeviceId, ResidentId
+from kernel.types import DeviceId, RequestBody, ResidentId
 from kernel.web import Conn
 
 router = APIRouter(prefix="/api/v1", tags=["residents"])
@@ -26,7 +26,7 @@ Editor = Annotated[Principal, Depends(role_in(Role.ADMIN, Role.SUPERVISOR))]
 Staff = Annotated[Principal, Depends(role_in(Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN))]
 
 
-class SessionIn(BaseModel):
+class SessionIn(RequestBody):
     token: str = Field(min_length=1, max_length=200, description="from `anxin users add`")
 
 
@@ -92,7 +92,9 @@ async def get_resident(conn: Conn, user: User, resident_id: RID) -> Resident:
 
 
 @router.put("/residents/{resident_id}", response_model=Resident)
-async def put_resident(conn: Conn, user: Editor, resident_id: RID, body: ResidentIn) -> Resident:
+async def put_resident(
+    conn: Conn, user: Editor, resident_id: RID, body: ResidentProfile
+) -> Resident:
     """Add or replace a resident (contacts too, when the body lists them). One outside
     the caller's districts is not there: it can be neither read nor taken over."""
     try:
@@ -102,14 +104,12 @@ async def put_resident(conn: Conn, user: Editor, resident_id: RID, body: Residen
     if existing is not None and not _sees(user, existing):
         msg = f"unknown resident {resident_id!r}"
         raise UnknownResident(msg)
-    if body.id != resident_id:
-        msg = f"the body's id {body.id!r} is not the path's {resident_id!r}"
-        raise Invalid(msg)
     if user.districts and body.district not in user.districts:
         msg = f"district {body.district!r} is outside yours"
-        raise Invalid(msg)
+        raise Forbidden(msg, zh="只能登记您所辖区的老人")
     async with conn.transaction():
-        await service.add_residents(conn=conn, residents=[body])
+        resident = ResidentIn.model_validate({**body.model_dump(), "id": resident_id})
+        await service.add_residents(conn=conn, residents=[resident])
     return await service.get_resident(conn=conn, resident_id=resident_id)
 
 

@@ -16,13 +16,13 @@ import json
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from psycopg import AsyncConnection
 from psycopg.rows import class_row
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
-from kernel.types import PhoneNumber
+from kernel.types import PhoneNumber, RequestBody, Whole
 
 COMMAND_TOPIC = "anxin/v1/{device_id}/cmd"
 # hands a payload to the broker; raises ConnectionError (or TimeoutError) if it cannot
@@ -35,29 +35,31 @@ class CommandName(StrEnum):
     SET_SOS_NUMBERS = "set_sos_numbers"
 
 
-class CommandIn(BaseModel):
-    command: CommandName
-    # set_interval: seconds between reports
-    interval_s: int | None = Field(default=None, ge=10, le=86_400)
-    # set_sos_numbers: what the SOS button calls, in order (a watch has three)
-    numbers: list[PhoneNumber] | None = Field(default=None, min_length=1, max_length=3)
-
-    @model_validator(mode="after")
-    def _parameters_of_the_command(self) -> "CommandIn":
-        wants = {
-            CommandName.LOCATE: set(),
-            CommandName.SET_INTERVAL: {"interval_s"},
-            CommandName.SET_SOS_NUMBERS: {"numbers"},
-        }[self.command]
-        given = {k for k in ("interval_s", "numbers") if getattr(self, k) is not None}
-        if given != wants:
-            need = ", ".join(sorted(wants)) or "no parameters"
-            msg = f"{self.command} takes {need}; got {', '.join(sorted(given)) or 'none'}"
-            raise ValueError(msg)
-        return self
-
+class _CommandBody(RequestBody):
     def params(self) -> dict[str, Any]:
         return self.model_dump(exclude={"command"}, exclude_none=True)
+
+
+class Locate(_CommandBody):
+    """Report where you are now."""
+
+    command: Literal["locate"]
+
+
+class SetInterval(_CommandBody):
+    command: Literal["set_interval"]
+    interval_s: Whole = Field(ge=10, le=86_400, description="seconds between reports")
+
+
+class SetSosNumbers(_CommandBody):
+    command: Literal["set_sos_numbers"]
+    # what the SOS button calls, in order (a watch has three)
+    numbers: list[PhoneNumber] = Field(min_length=1, max_length=3)
+
+
+# Each command with exactly its parameters: the OpenAPI document says which
+# (a oneOf on `command`), and a parameter of another command is refused.
+CommandIn = Annotated[Locate | SetInterval | SetSosNumbers, Field(discriminator="command")]
 
 
 class Command(BaseModel):

@@ -1,12 +1,20 @@
 """Residents and devices: records and API schemas."""
 
-from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
+from pydantic.config import JsonDict
 
-from kernel.types import DeviceId, Latitude, Longitude, PhoneNumber, ResidentId
+from kernel.types import (
+    Day,
+    DeviceId,
+    Latitude,
+    Longitude,
+    PhoneNumber,
+    RequestBody,
+    ResidentId,
+)
 
 
 class DeviceKind(StrEnum):
@@ -113,7 +121,7 @@ EXPECTED_INTERVAL_S: dict[DeviceKind, int] = {
 }
 
 
-class ContactIn(BaseModel):
+class ContactIn(RequestBody):
     """An emergency contact; the list's order is the order to call them."""
 
     name: str = Field(min_length=1, max_length=100)
@@ -125,19 +133,30 @@ class ContactIn(BaseModel):
 Text = Annotated[str, Field(max_length=2000)]
 
 
-class ResidentIn(BaseModel):
-    """Who the resident is: what an operator needs on the phone."""
+# what `_both_coordinates` checks, said in the OpenAPI document: both numbers, or
+# neither (absent or null)
+_HOME_TOGETHER: JsonDict = {
+    "anyOf": [
+        {"required": ["home_lat", "home_lon"],
+         "properties": {"home_lat": {"type": "number"}, "home_lon": {"type": "number"}}},
+        {"properties": {"home_lat": {"type": "null"}, "home_lon": {"type": "null"}}},
+    ]
+}  # fmt: skip
 
-    model_config = ConfigDict(extra="forbid")
 
-    id: ResidentId
+class ResidentProfile(RequestBody):
+    """Who the resident is: what an operator needs on the phone. The body of
+    PUT /residents/{id}: the path names whom."""
+
+    model_config = ConfigDict(json_schema_extra=_HOME_TOGETHER)
+
     name: str = Field(min_length=1, max_length=200)
     home_lat: Latitude | None = None
     home_lon: Longitude | None = None
     address: str | None = Field(default=None, max_length=500)
-    flags: list[CareFlag] = Field(default_factory=list)
+    flags: list[Annotated[CareFlag, Strict(False)]] = Field(default_factory=list)
     phone: PhoneNumber | None = None
-    birth_date: date | None = None
+    birth_date: Day | None = None
     district: str | None = Field(default=None, max_length=100)  # 区, e.g. 江岸区
     community: str | None = Field(default=None, max_length=100)  # 社区
     medical_notes: Text | None = None
@@ -149,15 +168,22 @@ class ResidentIn(BaseModel):
     contacts: list[ContactIn] | None = Field(default=None, max_length=10)
 
     @model_validator(mode="after")
-    def _both_coordinates(self) -> "ResidentIn":
+    def _both_coordinates(self) -> "ResidentProfile":
         if (self.home_lat is None) != (self.home_lon is None):
             msg = "home_lat and home_lon go together"
             raise ValueError(msg)
         return self
 
 
+class ResidentIn(ResidentProfile):
+    """A resident as the CLI, the seed and the service take one: with their id."""
+
+    id: ResidentId
+
+
 class Resident(ResidentIn):
-    model_config = ConfigDict(extra="ignore")
+    # what is stored, read back: not a request body
+    model_config = ConfigDict(extra="ignore", strict=False, json_schema_extra=None)
 
     # as stored: a flag an earlier version accepted still reads back
     flags: list[str] = Field(default_factory=list)  # type: ignore[assignment]

@@ -15,11 +15,12 @@ from dispatch import requests
 from dispatch.requests import RequestAction
 from dispatch.routing import Router
 from kernel.errors import Forbidden
+from kernel.types import MAX_ID
 from kernel.web import Conn
 
 router = APIRouter(prefix="/api/v1", tags=["help requests"])
 
-RequestId = Annotated[int, Path(ge=1, le=2**63 - 1, description="a help request's id")]
+RequestId = Annotated[int, Path(ge=1, le=MAX_ID, description="a help request's id")]
 _READERS = (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN, Role.SERVICE_POINT)
 
 

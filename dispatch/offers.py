@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from psycopg import AsyncConnection, errors
 
-from kernel.errors import Invalid
+from kernel.errors import Conflict, NotFound
 
 
 class Answer(StrEnum):
@@ -67,11 +67,11 @@ async def make(
         )
     except errors.UniqueViolation as exc:
         msg = f"incident {incident_id} already waits for a point's answer"
-        raise Invalid(msg) from exc
+        raise Conflict(msg, code="offer_waiting", zh="已在等待服务点答复") from exc
     row = await cur.fetchone()
     if row is None:
         msg = f"unknown service point {point_id!r}"
-        raise Invalid(msg)
+        raise NotFound(msg, code="unknown_service_point", zh="没有这个服务点")
     return Offer(int(row[0]), incident_id, point_id, row[1], code)
 
 

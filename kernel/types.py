@@ -1,9 +1,18 @@
 """Constrained types shared by schemas, the CLI and the ingest codecs."""
 
 import re
+from datetime import date
 from typing import Annotated
 
-from pydantic import AwareDatetime, BeforeValidator, Field, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+)
 
 DEVICE_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 DEVICE_ID_RE = re.compile(DEVICE_ID_PATTERN)
@@ -27,6 +36,43 @@ def _rfc3339_only(value: object) -> object:
 
 # a moment an API client names: RFC 3339 with its zone, never a bare number
 Moment = Annotated[AwareDatetime, BeforeValidator(_rfc3339_only)]
+
+# Ids a client may name: bigserial's range, cut to what a JSON number holds exactly
+# (a client in JavaScript, or a fuzzer reading the schema's bound as a double, would
+# otherwise send 2**63 + 191 believing it within 2**63 - 1)
+MAX_ID = 2**53 - 1
+
+
+def _text_only(value: object) -> object:
+    # lax pydantic reads a number as a date (0 is 1970-01-01); JSON has no dates
+    if not isinstance(value, str | date):
+        msg = "expected a date as text, e.g. 1946-03-08"
+        raise ValueError(msg)
+    return value
+
+
+def number_only(value: object) -> object:
+    # JSON Schema's integer is any number without a fraction (184.0 is one), never text
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        msg = "expected a whole number"
+        raise ValueError(msg)
+    return value
+
+
+# a whole number in a request body: 184 or 184.0, not "184" nor true
+Whole = Annotated[int, Strict(False), BeforeValidator(number_only)]
+
+# a calendar day in a request body: ISO 8601 text
+Day = Annotated[date, Strict(False), BeforeValidator(_text_only)]
+
+
+class RequestBody(BaseModel):
+    """A request body: exactly the fields the OpenAPI document names, each of its own
+    JSON type. pydantic's lax mode would take "5" for 5, 0 for false and an unknown
+    key silently, none of which the document allows. JSON has no enums or dates, so
+    those fields say `Strict(False)` (or use Day) to be read from their text."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 def is_device_id(value: str) -> bool:

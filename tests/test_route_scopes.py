@@ -6,6 +6,7 @@ object's state (nobody learns what they may not see)."""
 import httpx
 import psycopg
 
+from alerts.lifecycle import Action
 from anxin.app import create_app
 from anxin.settings import Settings
 from devices.accounts import Role, UserIn, add_user
@@ -21,7 +22,7 @@ SCOPES = {
     ("GET", "/api/v1/alerts"): DISTRICT,
     ("GET", "/api/v1/alerts/{alert_id}"): OBJECT,
     ("GET", "/api/v1/alerts/{alert_id}/suggestions"): OBJECT,
-    ("POST", "/api/v1/alerts/{alert_id}/{action}"): OBJECT,
+    **{("POST", f"/api/v1/alerts/{{alert_id}}/{action}"): OBJECT for action in Action},
     ("POST", "/api/v1/dispatch"): OBJECT,
     ("GET", "/api/v1/stream"): DISTRICT,
     ("GET", "/api/v1/reports/sla"): DISTRICT,
@@ -57,6 +58,14 @@ def test_every_route_of_the_api_has_its_scope_written_down() -> None:
     )
 
 
+BODIES = {
+    Action.NOTE: {"note": "x"},
+    Action.CANCEL: {"note": "x"},
+    Action.ASSIGN: {"service_point_id": "sp1"},
+    Action.RESOLVE: {"outcome": "assisted", "note": "x"},
+}
+
+
 def test_an_object_of_another_district_is_not_there_on_every_route_that_takes_one(
     world: World, db: psycopg.Connection, database_url: str
 ) -> None:
@@ -80,17 +89,15 @@ def test_an_object_of_another_district_is_not_there_on_every_route_that_takes_on
         ("GET", "/api/v1/alerts/{alert_id}/suggestions"): [
             ("GET", f"/api/v1/alerts/{alert}/suggestions", None)
         ],
-        ("POST", "/api/v1/alerts/{alert_id}/{action}"): [
-            ("POST", f"/api/v1/alerts/{alert}/{action}", body)
-            for action, body in [("ack", None), ("note", {"note": "x"}), ("cancel", {"note": "x"}),
-                                 ("resolve", {"outcome": "assisted", "note": "x"})]
-        ],
+        **{("POST", f"/api/v1/alerts/{{alert_id}}/{action}"): [
+            ("POST", f"/api/v1/alerts/{alert}/{action}", BODIES.get(action))
+        ] for action in Action},
         ("POST", "/api/v1/dispatch"): [("POST", "/api/v1/dispatch", {"alert_ids": [alert]})],
         ("GET", "/api/v1/residents/{resident_id}"): [("GET", "/api/v1/residents/r2", None)],
         ("PUT", "/api/v1/residents/{resident_id}"): [
-            ("PUT", "/api/v1/residents/r2", {"id": "r2", "name": "改名"}),
+            ("PUT", "/api/v1/residents/r2", {"name": "改名"}),
             # taking another district's resident over into one's own
-            ("PUT", "/api/v1/residents/r2", {"id": "r2", "name": "改名", "district": "江岸区"}),
+            ("PUT", "/api/v1/residents/r2", {"name": "改名", "district": "江岸区"}),
         ],
         ("GET", "/api/v1/devices/{device_id}/commands"): [
             ("GET", "/api/v1/devices/w2/commands", None)

@@ -17,7 +17,7 @@ from alerts.lifecycle import TRANSITIONS, Action, Request
 from alerts.models import AlertStatus, Finding, OpenedAlert, Resolution, Severity
 from alerts.reasons import CODES
 from alerts.service import open_alert
-from kernel.errors import Invalid
+from kernel.errors import NotFound
 from tests.conftest import register
 
 T = TypeVar("T")
@@ -167,7 +167,7 @@ def test_an_unknown_alert_or_service_point_is_refused_and_nothing_is_written(
     alert = open_one(database_url, finding(watch))
     act(database_url, alert.id, Action.ACK)
     before = db.execute("SELECT count(*) FROM alert_audit").fetchone()
-    with pytest.raises(Invalid, match="unknown service point 'nowhere'"):
+    with pytest.raises(NotFound, match="unknown service point 'nowhere'"):
         act(database_url, alert.id, Action.ASSIGN, service_point_id="nowhere")
     assert db.execute("SELECT count(*) FROM alert_audit").fetchone() == before
     assert db.execute("SELECT status FROM incidents").fetchone() == ("acknowledged",)

@@ -197,7 +197,7 @@ def test_the_readmes_first_command_serves_a_dashboard_with_its_map_and_chart_and
         )
         paths = httpx.get(f"{base}/openapi.json").json()["paths"]
         assert "/api/v1/incidents" in paths
-        assert "/api/v1/alerts/{alert_id}/{action}" in paths
+        assert "/api/v1/alerts/{alert_id}/ack" in paths
         out += read_until(demo, "demo: a responder's page")
         assert "SMS and chat robots are not configured" in out
         assert "ERROR" not in out
