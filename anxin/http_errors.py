@@ -19,8 +19,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from alerts.lifecycle import Action
+from anxin import request_guard
 from kernel.errors import AnxinError
 from kernel.language import Lang, pick_language
 from kernel.validation import problems
@@ -31,6 +34,7 @@ log = logging.getLogger("anxin.http")
 def install(app: FastAPI) -> None:
     app.add_exception_handler(AnxinError, _domain_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _unreadable)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _no_such_route)  # type: ignore[arg-type]
     for refused in (psycopg.errors.IntegrityError, psycopg.errors.DataError):
         app.add_exception_handler(refused, _refused_by_database)  # type: ignore[arg-type]
     document(app)
@@ -44,6 +48,20 @@ async def _domain_error(request: Request, exc: AnxinError) -> JSONResponse:
     message = exc.zh if _language(request) is Lang.ZH else str(exc)
     body = {"code": exc.code, "message": message, "detail": str(exc), **exc.details()}
     return JSONResponse(body, status_code=exc.status_code)
+
+
+# what Starlette itself refuses, before any route: no such path, a method it does not take
+_ROUTING = {
+    404: ("not_found", "没有这个地址", "no such path"),
+    405: ("method_not_allowed", "这个地址不接受该请求方法", "this path does not take that method"),
+}
+
+
+async def _no_such_route(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    code, zh, en = _ROUTING.get(exc.status_code, ("refused", "请求被拒绝", "refused"))
+    message = zh if _language(request) is Lang.ZH else en
+    body = {"code": code, "message": message, "detail": en}
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
 async def _unreadable(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -143,7 +161,7 @@ _MEANING = {
     "422": "a value refused, with each field named (never echoed back)",
     "503": "something the request needs is out of reach now (the broker)",
 }
-_ACTIONS = ("/{action}", "/dispatch", "/session")
+_ACTIONS = ("/{action}", "/dispatch", "/session", *(f"/{a}" for a in Action))
 
 
 def document(app: FastAPI) -> None:
@@ -168,6 +186,7 @@ def document(app: FastAPI) -> None:
                     **{k: v for k, v in operation["responses"].items() if k != "422"},
                     **{status: _refusal(status) for status in _refusals(path, method, operation)},
                 }
+        request_guard.describe(schema)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -181,7 +200,9 @@ def _refusals(path: str, method: str, operation: dict[str, Any]) -> list[str]:
         statuses.append("401")  # the token given to log in is refused
     if "{" in path or path == "/api/v1/dispatch":  # dispatch: the alerts its body names
         statuses.append("404")
-    if method in ("post", "put", "delete") and (path.endswith(_ACTIONS) or method == "put"):
+    changes = method in ("post", "put", "delete") and (path.endswith(_ACTIONS) or method == "put")
+    # suggestions: nowhere to measure from (no home on record, no fix from the device)
+    if changes or path.endswith("/suggestions"):
         statuses.append("409")
     if "requestBody" in operation:
         statuses.append("413")

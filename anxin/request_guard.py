@@ -211,3 +211,72 @@ async def _answer(send: Send, status: int, body: dict[str, Any], *, close: bool)
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
+
+
+# What the guard refuses, said in the OpenAPI document, so that a client (or a fuzzer)
+# that reads it sends nothing the guard refuses: every text is "no NUL", and a value
+# the API takes as any JSON is any JSON whose texts and keys have no NUL. (Invalid
+# UTF-8, lone surrogates and NaN are not JSON text at all; no schema needs to say so.)
+NO_NUL = "^[^\\u0000]*$"
+CLEAN_JSON = "CleanJson"
+_CLEAN_JSON_SCHEMA: dict[str, Any] = {
+    "description": "any JSON value whose texts and keys hold no NUL character",
+    "anyOf": [
+        {"type": "string", "pattern": NO_NUL},
+        {"type": ["number", "boolean", "null"]},
+        {"type": "array", "items": {"$ref": f"#/components/schemas/{CLEAN_JSON}"}},
+        {
+            "type": "object",
+            "propertyNames": {"pattern": NO_NUL},
+            "additionalProperties": {"$ref": f"#/components/schemas/{CLEAN_JSON}"},
+        },
+    ],
+}
+
+
+def describe(document: dict[str, Any]) -> None:
+    """Write the guard's rules into an OpenAPI document, in place."""
+    components = document.setdefault("components", {}).setdefault("schemas", {})
+    for name, schema in components.items():
+        components[name] = _said(schema)
+    components[CLEAN_JSON] = _CLEAN_JSON_SCHEMA
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                if not parameter.get("required"):
+                    # an optional parameter is absent or a value: `null` is not a value
+                    # a query or a header can carry (it would be the text "null")
+                    schema = _without_null(schema)
+                parameter["schema"] = _said(schema)
+            for media in operation.get("requestBody", {}).get("content", {}).values():
+                media["schema"] = _said(media.get("schema", {}))
+
+
+def _said(schema: Any) -> Any:
+    if isinstance(schema, list):
+        return [_said(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if not schema or schema == {"additionalProperties": True}:
+        return {"$ref": f"#/components/schemas/{CLEAN_JSON}"}
+    said = {k: _said(v) if k not in ("properties", "$defs") else v for k, v in schema.items()}
+    for key in ("properties", "$defs"):
+        if isinstance(schema.get(key), dict):
+            said[key] = {name: _said(s) for name, s in schema[key].items()}
+    if said.get("type") == "string" and not ({"pattern", "enum", "const", "format"} & set(said)):
+        said["pattern"] = NO_NUL
+    if said.get("type") == "object" and said.get("additionalProperties", True) is not False:
+        said.setdefault("propertyNames", {"pattern": NO_NUL})
+        if said.get("additionalProperties", True) is True:
+            said["additionalProperties"] = {"$ref": f"#/components/schemas/{CLEAN_JSON}"}
+    return said
+
+
+def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
+    options = schema.get("anyOf")
+    if not isinstance(options, list):
+        return schema
+    kept = [o for o in options if o != {"type": "null"}]
+    rest = {k: v for k, v in schema.items() if k != "anyOf"}
+    return {**rest, **kept[0]} if len(kept) == 1 else {**rest, "anyOf": kept}
