@@ -15,6 +15,7 @@ from kernel.types import (
     RequestBody,
     ResidentId,
 )
+from kernel.validation import Refused
 
 
 class DeviceKind(StrEnum):
@@ -171,7 +172,7 @@ class ResidentProfile(RequestBody):
     def _both_coordinates(self) -> "ResidentProfile":
         if (self.home_lat is None) != (self.home_lon is None):
             msg = "home_lat and home_lon go together"
-            raise ValueError(msg)
+            raise Refused(msg, zh="住址纬度和经度须同时填写或同时留空")
         return self
 
 

@@ -14,6 +14,8 @@ from pydantic import (
     StringConstraints,
 )
 
+from kernel.validation import Refused
+
 DEVICE_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 DEVICE_ID_RE = re.compile(DEVICE_ID_PATTERN)
 
@@ -30,7 +32,7 @@ def _rfc3339_only(value: object) -> object:
     # pydantic reads "0.5" or "1700000000" as Unix time; the API says RFC 3339
     if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+(\.\d*)?\s*", value):
         msg = "expected an RFC 3339 time with its zone, e.g. 2026-11-23T00:00:00+08:00"
-        raise ValueError(msg)
+        raise Refused(msg, zh="应为带时区的 RFC 3339 时间，例如 2026-11-23T00:00:00+08:00")
     return value
 
 
@@ -47,7 +49,7 @@ def _text_only(value: object) -> object:
     # lax pydantic reads a number as a date (0 is 1970-01-01); JSON has no dates
     if not isinstance(value, str | date):
         msg = "expected a date as text, e.g. 1946-03-08"
-        raise ValueError(msg)
+        raise Refused(msg, zh="应为文本形式的日期，例如 1946-03-08")
     return value
 
 
@@ -55,7 +57,7 @@ def number_only(value: object) -> object:
     # JSON Schema's integer is any number without a fraction (184.0 is one), never text
     if isinstance(value, bool) or not isinstance(value, int | float):
         msg = "expected a whole number"
-        raise ValueError(msg)
+        raise Refused(msg, zh="应为整数")
     return value
 
 

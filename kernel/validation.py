@@ -16,6 +16,16 @@ from pydantic_core import ErrorDetails
 
 from kernel.language import Lang
 
+
+class Refused(ValueError):
+    """What our own validators raise: the English message, and the Chinese words a
+    Chinese reader gets (a plain ValueError's message reaches both as it is)."""
+
+    def __init__(self, en: str, *, zh: str) -> None:
+        super().__init__(en)
+        self.zh = zh
+
+
 # pydantic's type prefix -> what the value should have been (zh, en)
 _KINDS: dict[str, tuple[str, str]] = {
     "int": ("整数", "a whole number"),
@@ -76,8 +86,8 @@ class Problem:
 def _words(error: ErrorDetails) -> tuple[str, str]:
     kind, ctx = error["type"], dict(error.get("ctx") or {})
     if kind in ("value_error", "assertion_error") and "error" in ctx:
-        ours = str(ctx["error"])  # raised by our own validators, in our words
-        return ours, ours
+        ours = ctx["error"]  # raised by our own validators, in our words
+        return getattr(ours, "zh", str(ours)), str(ours)
     if kind in _BOUNDS:
         zh, en = _BOUNDS[kind]
         return _fill(zh, ctx), _fill(en, ctx)
