@@ -371,6 +371,40 @@ CREATE TABLE IF NOT EXISTS outbox_attempts (
 );
 CREATE INDEX IF NOT EXISTS outbox_attempts_message ON outbox_attempts (outbox_id);
 
+-- How urgent a message is (0 first), set on insert from what it tells of, whichever
+-- code queued it: about a P1 incident (an SOS, a fall, smoke, gas, CO) opening, being
+-- dispatched or escalated, 0; a P2's, 1; anything else (a closing note, an unmatched
+-- reply, a help request, a P3's), 5. Claims take the most urgent due message first, so
+-- a backlog of routine ones never holds up an SOS.
+ALTER TABLE outbox ADD COLUMN IF NOT EXISTS priority smallint NOT NULL DEFAULT 5;
+CREATE INDEX IF NOT EXISTS outbox_claim ON outbox (priority, due_at, id) WHERE status = 'pending';
+
+CREATE OR REPLACE FUNCTION outbox_priority() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.priority := CASE
+        WHEN NEW.incident_id IS NULL
+            OR NEW.body->>'template' IN ('family_resolved', 'reply_unmatched', 'help_request')
+            OR NEW.body->>'event' IN ('incident.resolve', 'incident.cancel', 'incident.note')
+            THEN 5
+        ELSE coalesce((SELECT CASE severity WHEN 'P1' THEN 0 WHEN 'P2' THEN 1 ELSE 5 END
+                       FROM incidents WHERE id = NEW.incident_id), 5)
+    END;
+    RETURN NEW;
+END $$;
+CREATE OR REPLACE TRIGGER outbox_priority BEFORE INSERT ON outbox
+    FOR EACH ROW EXECUTE FUNCTION outbox_priority();
+
+-- The commit that queues a message wakes the senders (dispatch.notify.outbox's
+-- NOTIFY_CHANNEL; PostgreSQL delivers it only if the transaction commits): the pickup
+-- takes milliseconds, and the senders' poll is only a fallback.
+CREATE OR REPLACE FUNCTION outbox_queued() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('anxin_outbox', '');
+    RETURN NULL;
+END $$;
+CREATE OR REPLACE TRIGGER outbox_queued AFTER INSERT ON outbox
+    FOR EACH STATEMENT EXECUTE FUNCTION outbox_queued();
+
 -- One-key help (一键求助): a resident asks for an everyday service; routed like an
 -- incident to the nearest point offering it, and never seen by the call centre
 -- (dispatch.requests).

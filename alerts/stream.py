@@ -1,10 +1,11 @@
 """The live stream: every committed change to an incident, to every connected client
 allowed to see it, within a second, whichever service instance made it.
 
-One LISTEN connection per process hears `pg_notify` on commit (alerts.audit); the hub
-then reads the audit rows it has not seen, in id order, and hands each to the clients
-whose scope covers it. Audit ids are handed out in commit order, so a client that
-reconnects with `Last-Event-ID: N` is replayed exactly the rows after N from the table.
+The process's one LISTEN connection (kernel.listener) hears `pg_notify` on commit
+(alerts.audit); the hub then reads the audit rows it has not seen, in id order, and
+hands each to the clients whose scope covers it. Audit ids are handed out in commit
+order, so a client that reconnects with `Last-Event-ID: N` is replayed exactly the rows
+after N from the table.
 A client too slow to keep up is disconnected, and replays on reconnect.
 """
 
@@ -20,14 +21,12 @@ from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from alerts.audit import NOTIFY_CHANNEL
 from alerts.queries import visible
 from devices.accounts import Principal, Role
 from kernel.db import DB_UNAVAILABLE, OutageLog
 
 log = logging.getLogger("anxin.stream")
 
-APPLICATION_NAME = "anxin-stream"  # its LISTEN connection, as pg_stat_activity shows it
 QUEUE_MAX = 1000  # events a client may fall behind before it is dropped
 REPLAY_MAX = 10_000  # a reconnect replays at most this many; older ones: list the queue
 
@@ -61,64 +60,47 @@ class Subscriber:
 
 
 class StreamHub:
-    def __init__(self, dsn: str, pool: AsyncConnectionPool, outage: OutageLog) -> None:
-        self._dsn = dsn
+    """Woken by `wake` (kernel.listener sets it on each commit that notifies
+    NOTIFY_CHANNEL, and on every reconnection), it reads the audit rows not yet handed
+    out and hands each to the clients who may see it."""
+
+    def __init__(self, pool: AsyncConnectionPool, outage: OutageLog, wake: asyncio.Event) -> None:
         self._pool = pool
         self._outage = outage
         self._subscribers: set[Subscriber] = set()
-        self._wake = asyncio.Event()
+        self._wake = wake
         self.last_id: int | None = None  # the last audit row handed out
-        self.listening = asyncio.Event()
 
     # -- the supervised task -----------------------------------------------------------
 
     async def run(self) -> None:
-        """Listen and hand out until cancelled; a database outage is waited out (and
-        what was committed meanwhile handed out once it is back)."""
-        while True:
-            started = time.monotonic()
-            # the listener and the reader run in a task group, which raises what they
-            # raise as a group: an outage inside it must be recognised as one too
-            try:
-                await self._listen()
-            except* DB_UNAVAILABLE as outage:
-                # a connection lost while listening failed now; one never made failed
-                # from the start of this try
-                failed_from = time.monotonic() if self.listening.is_set() else started
-                self.listening.clear()
-                self._outage.failed(outage.exceptions[0], attempt_started=failed_from)
-                await asyncio.sleep(1.0)
-
-    async def _listen(self) -> None:
-        async with await AsyncConnection.connect(
-            self._dsn, autocommit=True, application_name=APPLICATION_NAME
-        ) as conn:
-            await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(NOTIFY_CHANNEL)))
-            if self.last_id is None:
-                cur = await conn.execute("SELECT coalesce(max(id), 0) FROM alert_audit")
-                row = await cur.fetchone()
-                assert row is not None
-                self.last_id = int(row[0])
-            self.listening.set()
-            self._outage.succeeded()
-            self._wake.set()  # catch up on what was committed while not listening
-            # the listening connection is busy waiting (psycopg holds it while it waits
-            # for notifications): rows are read on a pooled one
-            async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(self._hand_out())
-                async for _ in conn.notifies():
-                    self._wake.set()
-
-    async def _hand_out(self) -> None:
+        """Hand out until cancelled; a database outage is waited out (and what was
+        committed meanwhile handed out once it is back)."""
         while True:
             await self._wake.wait()
             self._wake.clear()  # notifications during the read wake the next round
-            async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-                await cur.execute(_ROWS + " WHERE e.id > %s ORDER BY e.id", (self.last_id,))
-                rows = await cur.fetchall()
-            for row in rows:
-                self._publish(row)
-                self.last_id = row["id"]
+            attempt_started = time.monotonic()
+            try:
+                await self._hand_out()
+            except DB_UNAVAILABLE as exc:
+                self._outage.failed(exc, attempt_started=attempt_started)
+                self._wake.set()  # read again once it is back
+                await asyncio.sleep(1.0)
+
+    async def _hand_out(self) -> None:
+        async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            if self.last_id is None:
+                # the first wake comes once the listener listens: nothing committed
+                # after this read can be missed
+                await cur.execute("SELECT coalesce(max(id), 0) AS id FROM alert_audit")
+                first = await cur.fetchone()
+                assert first is not None
+                self.last_id = int(first["id"])
+            await cur.execute(_ROWS + " WHERE e.id > %s ORDER BY e.id", (self.last_id,))
+            rows = await cur.fetchall()
+        for row in rows:
+            self._publish(row)
+            self.last_id = row["id"]
 
     def _publish(self, row: dict[str, Any]) -> None:
         for sub in list(self._subscribers):

@@ -6,6 +6,7 @@ any other error ends the loop, for the supervisor to log, report and restart.
 """
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 
@@ -18,11 +19,18 @@ async def every(
     outage: OutageLog,
     *,
     reaches_db: bool = True,
+    wake: asyncio.Event | None = None,
 ) -> None:
-    """Run `step` every period until cancelled. `reaches_db`: a step that returns
-    without error has spoken to the database (so an outage it saw is over)."""
+    """Run `step` every period until cancelled, and at once when `wake` is set (by a
+    commit: kernel.listener). `reaches_db`: a step that returns without error has
+    spoken to the database (so an outage it saw is over)."""
     while True:
-        await asyncio.sleep(period_s)
+        if wake is None:
+            await asyncio.sleep(period_s)
+        else:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), period_s)
+            wake.clear()  # a commit during the step wakes the next one
         attempt_started = time.monotonic()
         try:
             await step()

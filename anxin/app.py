@@ -13,6 +13,7 @@ from fastapi_offline import FastAPIOffline
 from alerts import answers_api
 from alerts import api as alerts_api
 from alerts import metrics as alerts_metrics
+from alerts.audit import NOTIFY_CHANNEL
 from alerts.dispatching import POLL_S as OFFERS_POLL_S
 from alerts.dispatching import OfferWorker
 from alerts.escalation import POLL_S, EscalationWorker
@@ -29,10 +30,12 @@ from anxin.supervisor import Supervisor
 from devices import api as devices_api
 from devices.accounts import TokenCheck
 from dispatch import api as dispatch_api
+from dispatch.notify import outbox
 from dispatch.notify.worker import POLL_S as OUTBOX_POLL_S
 from dispatch.notify.worker import OutboxWorker
 from ingest.metrics import DB_OUTAGES
 from kernel.db import OutageLog
+from kernel.listener import Listener
 
 log = logging.getLogger("anxin")
 
@@ -54,15 +57,19 @@ def create_app(settings: Settings, *, ingest: bool = True) -> FastAPI:
         app.state.publish_command = service.publish if service is not None else _no_broker
         if service is not None:
             await service.start(supervisor)
+        supervisor.start("database notifications", listener.run)
         supervisor.start("alerts stream", stream.run)
         escalation = EscalationWorker(pool, policy)
         supervisor.start("escalation", partial(every, POLL_S, escalation.step, outage))
         offers = OfferWorker(pool, routing)
         supervisor.start("dispatch offers", partial(every, OFFERS_POLL_S, offers.step, outage))
-        # the receivers' timeout stays well inside the outbox lease (notify.worker)
+        # one client for every receiver; each send has this timeout (notify.worker)
         http = httpx.AsyncClient(timeout=settings.notify_timeout_s)
-        sender = OutboxWorker(pool, channels(settings, http), lease_s=settings.notify_lease_s)
-        supervisor.start("outbox", partial(every, OUTBOX_POLL_S, sender.step, outage))
+        queued = listener.event(outbox.NOTIFY_CHANNEL)
+        sender = OutboxWorker(
+            pool, channels(settings, http), lease_s=settings.notify_lease_s, wake=queued
+        )
+        supervisor.start("outbox", partial(every, OUTBOX_POLL_S, sender.step, outage, wake=queued))
         supervisor.start(
             "incident gauges",
             partial(every, alerts_metrics.GAUGES_EVERY_S, partial(refresh_gauges, pool), outage),
@@ -87,6 +94,7 @@ def create_app(settings: Settings, *, ingest: bool = True) -> FastAPI:
             if service is not None:
                 await service.stop()
             await supervisor.stop()
+            await sender.stop()
             await http.aclose()
             if service is not None:
                 await service.save_state()
@@ -101,7 +109,10 @@ def create_app(settings: Settings, *, ingest: bool = True) -> FastAPI:
     app.state.maintenance = settings.maintenance
     app.state.dispatcher = routing
     app.state.sms_callback_token = settings.sms_callback_token.get_secret_value()
-    stream = StreamHub(settings.database_dsn, pool, outage)
+    # one LISTEN connection for the process: the stream and the outbox are woken by it
+    listener = Listener(settings.database_dsn, outage)
+    app.state.listener = listener
+    stream = StreamHub(pool, outage, listener.event(NOTIFY_CHANNEL))
     app.state.stream = stream
     supervisor = Supervisor(
         max_restarts=settings.supervisor_max_restarts,

@@ -31,8 +31,8 @@ async def readyz(request: Request) -> JSONResponse:
     service: IngestService | None = state.ingest
     if service is not None and not service.subscribed():
         problems.append("broker: subscriptions not acknowledged")
-    if not state.stream.listening.is_set():
-        problems.append("alerts stream: not listening for changes")
+    if not state.listener.listening.is_set():
+        problems.append("database notifications: not listening (live stream, outbox)")
     problems += [f"task down: {name}" for name in supervisor.down()]
     if problems:
         return JSONResponse({"status": "not ready", "problems": problems}, status_code=503)

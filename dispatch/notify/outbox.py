@@ -2,10 +2,12 @@
 
 Rows are written in the transaction of the change they tell of (`enqueue`,
 `enqueue_change`), so a change is never told without having happened, nor happen
-without being told. A worker claims due rows with SKIP LOCKED and pushes their
-`due_at` a lease ahead in the same statement: a second worker skips them, and a
-worker killed mid-send leaves them due again when the lease ends, to be sent once
-more under the same id (the idempotency key the receiver can drop a repeat by).
+without being told. A worker claims due rows with SKIP LOCKED, most urgent first
+(`priority`, set by schema.sql from what a message tells of), and pushes their `due_at`
+a short lease ahead in the same statement, renewed while it sends: a second worker
+skips them, and a worker killed mid-send leaves them due again when the lease ends, to
+be sent once more under the same id (the idempotency key the receiver can drop a repeat
+by). The commit that queues a message notifies NOTIFY_CHANNEL, which wakes the workers.
 """
 
 import json
@@ -16,6 +18,9 @@ from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection
+
+# what the commit that queues a message notifies (schema.sql's outbox_queued trigger)
+NOTIFY_CHANNEL = "anxin_outbox"
 
 
 @dataclass(frozen=True)
@@ -77,21 +82,59 @@ async def enqueue_change(*, conn: AsyncConnection, audit_id: int) -> None:
     )
 
 
-async def claim(*, conn: AsyncConnection, limit: int, lease_s: float) -> list[Message]:
-    """Due messages, each held for `lease_s` (commits at once: autocommit)."""
+async def claim(
+    *,
+    conn: AsyncConnection,
+    limit: int,
+    lease_s: float,
+    per_receiver: int,
+    skip_ids: Sequence[int] = (),
+    skip_receivers: Sequence[str] = (),
+) -> list[Message]:
+    """Due messages, most urgent first, each held for `lease_s` (commits at once:
+    autocommit): at most `per_receiver` to any one receiver, none to those in
+    `skip_receivers` (`receiver_key`s: busy or resting), none of `skip_ids` (this
+    process holds them already)."""
     cur = await conn.execute(
         """
+        WITH due AS (
+            SELECT id, channel, recipient, priority, due_at FROM outbox
+            WHERE status = 'pending' AND due_at <= now() AND id <> ALL(%(ids)s)
+              AND channel || chr(31) || recipient <> ALL(%(receivers)s)
+            ORDER BY priority, due_at, id LIMIT %(scan)s FOR UPDATE SKIP LOCKED
+        ), chosen AS (
+            SELECT id FROM (
+                SELECT id, priority, due_at, row_number() OVER (
+                    PARTITION BY channel, recipient ORDER BY priority, due_at, id) AS nth
+                FROM due) d
+            WHERE nth <= %(per_receiver)s ORDER BY priority, due_at, id LIMIT %(limit)s
+        )
         UPDATE outbox SET attempts = attempts + 1,
             due_at = now() + %(lease)s * interval '1 second'
-        WHERE id IN (
-            SELECT id FROM outbox WHERE status = 'pending' AND due_at <= now()
-            ORDER BY due_at, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
-        )
+        WHERE id IN (SELECT id FROM chosen)
         RETURNING id, channel, recipient, body, attempts, created_at
         """,
-        {"lease": lease_s, "limit": limit},
-    )
+        {
+            "lease": lease_s, "limit": limit, "scan": limit * 4, "per_receiver": per_receiver,
+            "ids": list(skip_ids), "receivers": list(skip_receivers),
+        },
+    )  # fmt: skip
     return [Message(*row) for row in await cur.fetchall()]
+
+
+def receiver_key(channel: str, recipient: str) -> str:
+    """One receiver, as `claim` names those to skip."""
+    return f"{channel}\x1f{recipient}"
+
+
+async def renew(*, conn: AsyncConnection, ids: Sequence[int], lease_s: float) -> None:
+    """Hold messages still being sent for another lease (a process that dies stops
+    renewing, and its messages are due again a lease later)."""
+    await conn.execute(
+        "UPDATE outbox SET due_at = now() + %s * interval '1 second'"
+        " WHERE id = ANY(%s) AND status = 'pending'",
+        (lease_s, list(ids)),
+    )
 
 
 def backoff_s(attempts: int, *, base: float = 1.0, cap: float = 30.0) -> float:

@@ -1,11 +1,21 @@
-"""Delivering the outbox: claim due messages, send them concurrently, record each
-attempt. Runs under the supervisor (alerts.workers.every); a database outage is
-waited out there, and a receiver that is down only delays its messages."""
+"""Delivering the outbox: every message on its own. Runs under the supervisor
+(alerts.workers.every), woken by the commit that queues a message (the poll is a
+fallback for a lost notification); a database outage is waited out there.
+
+Each claimed message is sent and settled by a task of its own, so a receiver that is
+slow, silent or failing holds only its own messages: at most PER_RECEIVER of its
+messages are in flight, and while it has that many no more of its messages are
+claimed, so everyone else's keep flowing past it. A message is held by a short lease,
+renewed while it is being sent: a process that dies leaves its messages due again
+within a lease. A result that cannot be recorded (the database away) is kept and
+recorded when it is back, so a message already sent is not sent again for that.
+"""
 
 import asyncio
 import logging
 import os
 import socket
+import time
 from collections.abc import Mapping
 from typing import Protocol
 
@@ -13,17 +23,20 @@ from psycopg_pool import AsyncConnectionPool
 
 from dispatch.notify import outbox
 from dispatch.notify.outbox import Message, Result
+from kernel.db import DB_UNAVAILABLE
 
 log = logging.getLogger("anxin.notify")
 
-POLL_S = 0.2
-BATCH = 200
+# the fallback poll: a commit wakes the worker at once (outbox.NOTIFY_CHANNEL); retries
+# fall due by time, and are picked up within this
+POLL_S = 0.5
 # sends in flight at once: enough to hide each receiver's latency, few enough not to
 # swamp a small receiver with connections
-CONCURRENCY = 32
-# longer than any one send may take (the HTTP client's timeout), so a message is held
-# by one worker at a time
-LEASE_S = 60.0
+CONCURRENCY = 64
+# one receiver's messages in flight at once: a silent receiver holds this many slots
+PER_RECEIVER = 4
+# how long a claim holds a message if nobody renews it (renewed every third of it)
+LEASE_S = 6.0
 # a message still not delivered after this is given up on, loudly
 GIVE_UP_AFTER_S = 24 * 3600.0
 
@@ -40,55 +53,111 @@ class OutboxWorker:
         pool: AsyncConnectionPool,
         channels: Mapping[str, Channel],
         *,
-        batch: int = BATCH,
         lease_s: float = LEASE_S,
+        concurrency: int = CONCURRENCY,
+        per_receiver: int = PER_RECEIVER,
         give_up_after_s: float = GIVE_UP_AFTER_S,
+        wake: asyncio.Event | None = None,
     ) -> None:
         self._pool = pool
+        # what makes the loop step (a commit sets it too): set when a send ends, as
+        # that frees room for its receiver's next message
+        self._wake = wake or asyncio.Event()
         self._channels = channels
-        self._batch = batch
         self._lease_s = lease_s
+        self._concurrency = concurrency
+        self._per_receiver = per_receiver
         self._give_up_after_s = give_up_after_s
         self.name = f"{socket.gethostname()}:{os.getpid()}"
-        self._in_flight = asyncio.Semaphore(CONCURRENCY)
+        self._in_flight: dict[int, Message] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._renewed = 0.0
         self._missing: set[str] = set()  # channels told of once
 
     async def step(self) -> None:
-        """Send what is due, batch after batch, until nothing is."""
-        while await self._round() == self._batch:
-            pass
+        """Renew what is being sent; claim what is due, as far as there is room, and
+        start a task for each."""
+        await self._renew()
+        while len(self._in_flight) < self._concurrency:
+            claimed = await self._claim(self._concurrency - len(self._in_flight))
+            for message in claimed:
+                self._in_flight[message.id] = message
+                task = asyncio.create_task(self._deliver(message))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            if not claimed:
+                return
 
-    async def _round(self) -> int:
+    async def stop(self) -> None:
+        """Let the sends in flight finish and be recorded (the service is stopping)."""
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=self._lease_s)
+
+    def _busy(self) -> list[str]:
+        counts: dict[str, int] = {}
+        for m in self._in_flight.values():
+            key = outbox.receiver_key(m.channel, m.recipient)
+            counts[key] = counts.get(key, 0) + 1
+        return [k for k, n in counts.items() if n >= self._per_receiver]
+
+    async def _claim(self, room: int) -> list[Message]:
         async with self._pool.connection() as conn:
             await conn.set_autocommit(True)
             try:
-                claimed = await outbox.claim(conn=conn, limit=self._batch, lease_s=self._lease_s)
-                if not claimed:
-                    return 0
-                for channel in self._channels.values():
-                    # endpoints kept in the database: added at run time, used at once
-                    refresh = getattr(channel, "refresh", None)
-                    if refresh is not None:
-                        await refresh(conn)
+                claimed = await outbox.claim(
+                    conn=conn, limit=room, lease_s=self._lease_s,
+                    per_receiver=self._per_receiver, skip_ids=list(self._in_flight),
+                    skip_receivers=self._busy(),
+                )  # fmt: skip
+                if claimed:
+                    for channel in self._channels.values():
+                        # endpoints kept in the database: added at run time, used at once
+                        refresh = getattr(channel, "refresh", None)
+                        if refresh is not None:
+                            await refresh(conn)
+                return claimed
             finally:
                 await conn.set_autocommit(False)
-        results = await asyncio.gather(*(self._send(m) for m in claimed))
+
+    async def _renew(self) -> None:
+        if not self._in_flight or time.monotonic() - self._renewed < self._lease_s / 3:
+            return
+        async with self._pool.connection() as conn:
+            await outbox.renew(conn=conn, ids=list(self._in_flight), lease_s=self._lease_s)
+            await conn.commit()
+        self._renewed = time.monotonic()
+
+    async def _deliver(self, message: Message) -> None:
+        try:
+            result = await self._send(message)
+            while True:
+                try:
+                    await self._settle(message, result)
+                    return
+                except DB_UNAVAILABLE:
+                    # sent but not recorded: keep the result until the database is back
+                    # (the lease is renewed meanwhile where it can be)
+                    await asyncio.sleep(1.0)
+        except Exception:
+            log.exception("message %d (%s to %s) failed", message.id, message.channel,
+                          message.recipient)  # fmt: skip
+        finally:
+            self._in_flight.pop(message.id, None)
+            self._wake.set()
+
+    async def _settle(self, message: Message, result: Result) -> None:
         async with self._pool.connection() as conn:
             given_up = await outbox.settle(
                 conn=conn,
-                outcomes=list(zip(claimed, results, strict=True)),
+                outcomes=[(message, result)],
                 worker=self.name,
                 give_up_after_s=self._give_up_after_s,
             )
-        for message in given_up:
-            if message.channel in self._missing:
-                continue  # said once already
-            result = results[claimed.index(message)]
+        if given_up and message.channel not in self._missing:
             log.error(
                 "gave up on message %d (%s to %s) after %d attempts: %s",
                 message.id, message.channel, message.recipient, message.attempts, result.error,
             )  # fmt: skip
-        return len(claimed)
 
     async def _send(self, message: Message) -> Result:
         channel = self._channels.get(message.channel)
@@ -98,5 +167,4 @@ class OutboxWorker:
                 self._missing.add(message.channel)
                 log.error("no %s channel is configured: its messages are not sent", message.channel)
             return Result(ok=False, error=f"no {message.channel} channel is configured")
-        async with self._in_flight:
-            return await channel.send(message)
+        return await channel.send(message)

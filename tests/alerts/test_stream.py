@@ -171,7 +171,7 @@ def test_a_lost_listening_connection_is_an_outage_waited_out_not_a_task_failure(
         wait_until(
             lambda: (
                 db.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'anxin-stream'"
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'anxin-listen'"
                 ).fetchone()
                 == (1,)
             ),
@@ -180,7 +180,7 @@ def test_a_lost_listening_connection_is_an_outage_waited_out_not_a_task_failure(
         )
         db.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE application_name = 'anxin-stream'"
+            " WHERE application_name = 'anxin-listen'"
         )
     serve.wait_ready()
     client = Listener(world.base, world.tokens["admin"]).connect()
@@ -189,6 +189,7 @@ def test_a_lost_listening_connection_is_an_outage_waited_out_not_a_task_failure(
     assert serve.proc is not None
     assert serve.proc.poll() is None
     assert "task 'alerts stream' failed" not in serve.log()
+    assert "task 'database notifications' failed" not in serve.log()
 
 
 def test_a_listening_connection_lost_after_hours_is_an_outage_of_seconds_not_hours(
@@ -196,12 +197,12 @@ def test_a_listening_connection_lost_after_hours_is_an_outage_of_seconds_not_hou
 ) -> None:
     """The outage's length counts from when the listening connection was lost, not from
     when it began listening (which read as a database outage as long as the uptime)."""
-    listening = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'anxin-stream'"
+    listening = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'anxin-listen'"
     wait_until(lambda: db.execute(listening).fetchone() == (1,), timeout=10, what="listening")
     time.sleep(5)
     db.execute(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-        " WHERE application_name = 'anxin-stream'"
+        " WHERE application_name = 'anxin-listen'"
     )
     wait_until(lambda: "database back after" in serve.log(), timeout=15, what="back")
     (said,) = re.findall(r"database back after ([0-9.]+)s", serve.log())

@@ -33,8 +33,8 @@ def receiver() -> Iterator[WebhookReceiver]:
     r.stop()
 
 
-def hook(env: dict[str, str], receiver: WebhookReceiver) -> None:
-    added = anxin("webhooks", "add", "hook", receiver.url, "--secret", SECRET, env=env)
+def hook(env: dict[str, str], receiver: WebhookReceiver, name: str = "hook") -> None:
+    added = anxin("webhooks", "add", name, receiver.url, "--secret", SECRET, env=env)
     assert added.returncode == 0, added.stderr
     assert added.stdout.strip().endswith(SECRET)
 
@@ -136,6 +136,24 @@ def test_a_kill_between_sending_and_recording_repeats_a_message_at_most_once(
     first, again = receiver.ids()
     assert first == again  # the receiver can drop the repeat by its id
     assert len(receiver.ids()) == 2
+
+
+def test_a_receiver_that_never_answers_holds_up_only_its_own_messages(
+    world: World, serve: ServeProcess, receiver: WebhookReceiver
+) -> None:
+    silent = WebhookReceiver(secret=SECRET, hang_next=100, hang_s=8.0).start()
+    try:
+        hook(serve.env, silent, "silent")
+        hook(serve.env, receiver)
+        alert = world.alerts["r1"]
+        call(world, "op", "POST", f"/api/v1/alerts/{alert}/ack")
+        wait_until(lambda: len(silent.ids()) >= 1, timeout=5, what="the silent one asked")
+        call(world, "op", "POST", f"/api/v1/alerts/{alert}/note", json={"note": "回电话了"})
+        # the silent one still holds its first message (8 s): the other's second
+        # message must not wait for it
+        wait_until(lambda: len(receiver.ids()) == 2, timeout=4, what="the other's 2nd message")
+    finally:
+        silent.stop()
 
 
 def test_two_instances_never_send_one_message_twice(
