@@ -69,6 +69,7 @@ def create_app(settings: Settings, *, ingest: bool = True) -> FastAPI:
         sender = OutboxWorker(
             pool, channels(settings, http), lease_s=settings.notify_lease_s, wake=queued
         )
+        app.state.receivers = sender.breakers
         supervisor.start("outbox", partial(every, OUTBOX_POLL_S, sender.step, outage, wake=queued))
         supervisor.start(
             "incident gauges",
@@ -104,6 +105,7 @@ def create_app(settings: Settings, *, ingest: bool = True) -> FastAPI:
     # /docs with Swagger UI's own files: city networks are often offline
     app = FastAPIOffline(title="Anxin", version=__version__, lifespan=lifespan)
     app.state.pool = pool
+    app.state.receivers = None  # the outbox worker's breakers, once it runs
     app.state.tokens = TokenCheck()
     app.state.time_zone = settings.time_zone
     app.state.maintenance = settings.maintenance

@@ -8,6 +8,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from anxin.ingest_service import IngestService
 from anxin.supervisor import Supervisor
+from dispatch.notify.breaker import Breakers
 
 router = APIRouter(include_in_schema=False)
 
@@ -34,9 +35,16 @@ async def readyz(request: Request) -> JSONResponse:
     if not state.listener.listening.is_set():
         problems.append("database notifications: not listening (live stream, outbox)")
     problems += [f"task down: {name}" for name in supervisor.down()]
+    # a receiver that is down does not make Anxin unready (everyone else's messages
+    # flow), but whoever watches /readyz sees which one and since when
+    receivers: Breakers | None = state.receivers
+    resting = receivers.describe() if receivers is not None else []
     if problems:
-        return JSONResponse({"status": "not ready", "problems": problems}, status_code=503)
-    return JSONResponse({"status": "ready"})
+        return JSONResponse(
+            {"status": "not ready", "problems": problems, "receivers_resting": resting},
+            status_code=503,
+        )
+    return JSONResponse({"status": "ready", "receivers_resting": resting})
 
 
 @router.get("/metrics")

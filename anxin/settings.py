@@ -148,7 +148,7 @@ class Settings(BaseSettings):
     # (every third of it), so one that died mid-send leaves it due again that soon,
     # to be sent again under the same id
     notify_timeout_s: float = Field(default=10.0, gt=0, le=120)
-    notify_lease_s: float = Field(default=6.0, ge=2, le=3600)
+    notify_lease_s: float = Field(default=3.0, ge=2, le=3600)
     # SMS: the provider and the account; templates maps each of Anxin's SMS templates
     # (dispatch.notify.sms.TEMPLATES) to the id the provider approved it under
     sms_provider: Literal["none", "aliyun", "tencent"] = "none"

@@ -150,8 +150,11 @@ async def settle(
     outcomes: Sequence[tuple[Message, Result]],
     worker: str,
     give_up_after_s: float,
+    retry_in_s: float | None = None,
 ) -> list[Message]:
-    """Record each attempt and its message's new state; returns those given up on."""
+    """Record each attempt and its message's new state; returns those given up on. A
+    failure to retry is due again after `retry_in_s` when given (its receiver resting),
+    else after a backoff."""
     given_up: list[Message] = []
     rows = []
     for message, result in outcomes:
@@ -159,7 +162,8 @@ async def settle(
         if result.ok:
             status, due = "sent", None
         elif result.retry and age < give_up_after_s:
-            status, due = "pending", backoff_s(message.attempts)
+            status = "pending"
+            due = retry_in_s if retry_in_s is not None else backoff_s(message.attempts)
         else:
             status, due = "failed", None
             given_up.append(message)

@@ -5,7 +5,8 @@ fallback for a lost notification); a database outage is waited out there.
 Each claimed message is sent and settled by a task of its own, so a receiver that is
 slow, silent or failing holds only its own messages: at most PER_RECEIVER of its
 messages are in flight, and while it has that many no more of its messages are
-claimed, so everyone else's keep flowing past it. A message is held by a short lease,
+claimed, so everyone else's keep flowing past it; one that keeps failing rests
+(breaker.Breakers) and is tried again after its rest. A message is held by a short lease,
 renewed while it is being sent: a process that dies leaves its messages due again
 within a lease. A result that cannot be recorded (the database away) is kept and
 recorded when it is back, so a message already sent is not sent again for that.
@@ -22,6 +23,7 @@ from typing import Protocol
 from psycopg_pool import AsyncConnectionPool
 
 from dispatch.notify import outbox
+from dispatch.notify.breaker import Breakers
 from dispatch.notify.outbox import Message, Result
 from kernel.db import DB_UNAVAILABLE
 
@@ -35,8 +37,9 @@ POLL_S = 0.5
 CONCURRENCY = 64
 # one receiver's messages in flight at once: a silent receiver holds this many slots
 PER_RECEIVER = 4
-# how long a claim holds a message if nobody renews it (renewed every third of it)
-LEASE_S = 6.0
+# how long a claim holds a message if nobody renews it (renewed every third of it): what
+# a process that dies mid-send costs its messages
+LEASE_S = 3.0
 # a message still not delivered after this is given up on, loudly
 GIVE_UP_AFTER_S = 24 * 3600.0
 
@@ -73,6 +76,7 @@ class OutboxWorker:
         self._tasks: set[asyncio.Task[None]] = set()
         self._renewed = 0.0
         self._missing: set[str] = set()  # channels told of once
+        self.breakers = Breakers()
 
     async def step(self) -> None:
         """Renew what is being sent; claim what is due, as far as there is room, and
@@ -93,12 +97,15 @@ class OutboxWorker:
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=self._lease_s)
 
-    def _busy(self) -> list[str]:
+    def _skipped(self) -> list[str]:
+        """Receivers not to claim for now: those with their fill in flight, and those
+        resting."""
         counts: dict[str, int] = {}
         for m in self._in_flight.values():
             key = outbox.receiver_key(m.channel, m.recipient)
             counts[key] = counts.get(key, 0) + 1
-        return [k for k, n in counts.items() if n >= self._per_receiver]
+        busy = [k for k, n in counts.items() if n >= self._per_receiver]
+        return busy + self.breakers.resting()
 
     async def _claim(self, room: int) -> list[Message]:
         async with self._pool.connection() as conn:
@@ -107,7 +114,7 @@ class OutboxWorker:
                 claimed = await outbox.claim(
                     conn=conn, limit=room, lease_s=self._lease_s,
                     per_receiver=self._per_receiver, skip_ids=list(self._in_flight),
-                    skip_receivers=self._busy(),
+                    skip_receivers=self._skipped(),
                 )  # fmt: skip
                 if claimed:
                     for channel in self._channels.values():
@@ -130,9 +137,11 @@ class OutboxWorker:
     async def _deliver(self, message: Message) -> None:
         try:
             result = await self._send(message)
+            key = outbox.receiver_key(message.channel, message.recipient)
+            self.breakers.record(key, message.channel, message.recipient, result)
             while True:
                 try:
-                    await self._settle(message, result)
+                    await self._settle(message, result, self.breakers.rest_left_s(key))
                     return
                 except DB_UNAVAILABLE:
                     # sent but not recorded: keep the result until the database is back
@@ -145,13 +154,14 @@ class OutboxWorker:
             self._in_flight.pop(message.id, None)
             self._wake.set()
 
-    async def _settle(self, message: Message, result: Result) -> None:
+    async def _settle(self, message: Message, result: Result, retry_in_s: float | None) -> None:
         async with self._pool.connection() as conn:
             given_up = await outbox.settle(
                 conn=conn,
                 outcomes=[(message, result)],
                 worker=self.name,
                 give_up_after_s=self._give_up_after_s,
+                retry_in_s=retry_in_s,
             )
         if given_up and message.channel not in self._missing:
             log.error(

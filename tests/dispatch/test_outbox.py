@@ -14,7 +14,9 @@ import httpx
 import psycopg
 import pytest
 
+from anxin.localstack import PostgresCluster
 from dispatch.notify import outbox
+from dispatch.notify.worker import POLL_S
 from simulators.receivers import WebhookReceiver
 from tests.alerts.test_lifecycle import run
 from tests.anxin.test_cli import anxin
@@ -154,6 +156,160 @@ def test_a_receiver_that_never_answers_holds_up_only_its_own_messages(
         wait_until(lambda: len(receiver.ids()) == 2, timeout=4, what="the other's 2nd message")
     finally:
         silent.stop()
+
+
+def queue(database_url: str, recipient: str, count: int, **body: object) -> list[int]:
+    """`count` routine messages to one webhook, in one transaction."""
+
+    async def burst(conn: psycopg.AsyncConnection) -> list[int]:
+        async with conn.transaction():
+            return [
+                await outbox.enqueue(
+                    conn=conn, channel="webhook", recipient=recipient, body={**body, "n": n}
+                )
+                for n in range(count)
+            ]
+
+    return run(database_url, burst)
+
+
+def test_a_receiver_answering_500_rests_holds_up_no_one_and_is_probed_back(
+    world: World,
+    serve: ServeProcess,
+    database_url: str,
+    db: psycopg.Connection,
+    receiver: WebhookReceiver,
+) -> None:
+    failing = WebhookReceiver(secret=SECRET, fail_next=10**6).start()
+    try:
+        hook(serve.env, failing, "failing")
+        hook(serve.env, receiver)
+        queue(database_url, "failing", 50)
+        wait_until(lambda: len(failing.requests) >= 3, timeout=5, what="the failing one tried")
+        # it rests, said once, on /readyz; everyone else's messages flow meanwhile
+        wait_until(lambda: "receiver webhook failing failing" in serve.log(), timeout=5,
+                   what="the outage said")  # fmt: skip
+        ready = httpx.get(serve.base_url + "/readyz", timeout=5).json()
+        assert [r["recipient"] for r in ready["receivers_resting"]] == ["failing"]
+        asked = time.time()
+        call(world, "op", "POST", f"/api/v1/alerts/{world.alerts['r1']}/ack")
+        wait_until(lambda: len(receiver.ids()) == 1, timeout=5, what="the other's message")
+        assert receiver.requests[0].at - asked < 0.5
+        tried = len(failing.requests)
+        time.sleep(3)
+        # resting: probed now and then, not hammered (50 messages, each retried)
+        assert len(failing.requests) - tried <= 3 * 4
+        failing.fail_next = 0
+        back = time.time()
+        # its 50, and the ack: every webhook hears of every change
+        wait_until(lambda: len(set(failing.ids())) == 51, timeout=15, what="the backlog")
+        took = max(r.at for r in failing.verified()) - back
+        assert took < 8, f"the backlog took {took:.1f}s after the receiver came back"
+        wait_until(lambda: "receiver webhook failing back after" in serve.log(), timeout=5,
+                   what="the recovery said")  # fmt: skip
+        assert serve.log().count("receiver webhook failing failing") == 1
+        ready = httpx.get(serve.base_url + "/readyz", timeout=5).json()
+        assert ready["receivers_resting"] == []
+        assert db.execute(
+            "SELECT count(*) FROM outbox WHERE recipient = 'failing' AND status = 'sent'"
+        ).fetchone() == (51,)
+    finally:
+        failing.stop()
+
+
+def test_an_urgent_message_overtakes_a_backlog_of_routine_ones(
+    world: World, serve: ServeProcess, db: psycopg.Connection, receiver: WebhookReceiver
+) -> None:
+    receiver.hang_next, receiver.hang_s = 10**6, 0.2  # a slow receiver: 0.2 s a message
+    hook(serve.env, receiver)
+    db.execute(
+        "INSERT INTO outbox (channel, recipient, body)"
+        " SELECT 'webhook', 'hook', json_build_object('event', 'report', 'n', n)"
+        " FROM generate_series(1, 10000) n"
+    )
+    db.commit()
+    wait_until(lambda: len(receiver.requests) >= 8, timeout=5, what="the backlog under way")
+    asked = time.time()
+    call(world, "op", "POST", f"/api/v1/alerts/{world.alerts['r1']}/ack")
+
+    def urgent_arrived() -> float | None:
+        for r in list(receiver.requests):
+            if r.json().get("event") == "incident.ack":
+                return r.at
+        return None
+
+    wait_until(lambda: urgent_arrived() is not None, timeout=5, what="the urgent message")
+    arrived = urgent_arrived()
+    assert arrived is not None
+    # behind a receiver slot or two at most, not behind 10,000 routine messages
+    assert arrived - asked < 1.0
+
+
+def test_the_sender_is_woken_by_the_commit_not_by_its_poll(
+    world: World, serve: ServeProcess, database_url: str, receiver: WebhookReceiver
+) -> None:
+    hook(serve.env, receiver)
+    queue(database_url, "hook", 1)  # the first send opens the connection
+    wait_until(lambda: len(receiver.requests) == 1, timeout=5, what="the first message")
+    waits = []
+    for n in range(10):
+        time.sleep(0.05 * (n % 3))  # not in step with the poll
+        queued = time.time()
+        queue(database_url, "hook", 1)
+        wait_until(lambda n=n: len(receiver.requests) == n + 2, timeout=5, what="the message")
+        waits.append(receiver.requests[-1].at - queued)
+    waits.sort()
+    assert waits[len(waits) // 2] < POLL_S / 10, f"pickups {waits}"
+
+
+@pytest.mark.slow
+def test_a_kill9_mid_send_and_a_30s_database_outage_deliver_each_message_once_per_key(
+    world: World,
+    serve: ServeProcess,
+    database_url: str,
+    db: psycopg.Connection,
+    receiver: WebhookReceiver,
+    pg_cluster: PostgresCluster,
+) -> None:
+    hook(serve.env, receiver)
+    db.close()
+    # killed mid-send: these answers come after the sender is gone
+    receiver.hang_next, receiver.hang_s = 4, 1.0
+    queue(database_url, "hook", 4, batch="killed")
+    wait_until(lambda: len(receiver.requests) == 4, timeout=5, what="the sends in flight")
+    serve.kill9()
+    serve.start()
+    restarted = time.time()
+    wait_until(lambda: len(receiver.ids()) >= 8, timeout=10, what="the in-flight ones again")
+    resent = max(r.at for r in receiver.requests) - restarted
+    assert resent < 5, f"in-flight messages sent again {resent:.1f}s after the restart"
+
+    # the database goes while messages are being sent: their results wait for it
+    receiver.hang_next, receiver.hang_s = 4, 2.0
+    queue(database_url, "hook", 4, batch="outage")
+    wait_until(lambda: len(receiver.requests) == 12, timeout=5, what="the outage batch sent")
+    pg_cluster.stop("fast")
+    try:
+        time.sleep(30)
+    finally:
+        pg_cluster.start()
+    queue(database_url, "hook", 4, batch="after")
+
+    def sent() -> int:
+        with psycopg.connect(database_url) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM outbox WHERE channel = 'webhook' AND status = 'sent'"
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    wait_until(lambda: sent() == 12, timeout=20, what="every message recorded sent")
+    time.sleep(POLL_S * 4)
+    counts = Counter(receiver.ids())
+    assert len(counts) == 12
+    batches = Counter(r.json()["batch"] for r in receiver.verified())
+    # the killed ones twice (sent, not recorded: the receiver drops the repeat by its
+    # key); the outage's and the later ones once
+    assert batches == {"killed": 8, "outage": 4, "after": 4}
 
 
 def test_two_instances_never_send_one_message_twice(
