@@ -405,6 +405,20 @@ END $$;
 CREATE OR REPLACE TRIGGER outbox_queued AFTER INSERT ON outbox
     FOR EACH STATEMENT EXECUTE FUNCTION outbox_queued();
 
+-- Delivery receipts (dispatch.notify.receipts): what the SMS provider reported of a
+-- text it accepted, matched by our id (Alibaba's OutId) or its serial number
+-- (Tencent's SerialNo, kept in `receipt`). A dispatch text to a point's staff that
+-- failed, was reported undelivered, or is unconfirmed after ANXIN_SMS_DELIVERY_WAIT_S
+-- is followed by the point's next staff member; followed_up_at marks it done.
+ALTER TABLE outbox ADD COLUMN IF NOT EXISTS delivery text
+    CHECK (delivery IN ('delivered', 'undelivered'));
+ALTER TABLE outbox ADD COLUMN IF NOT EXISTS delivery_report jsonb;
+ALTER TABLE outbox ADD COLUMN IF NOT EXISTS delivery_reported_at timestamptz;
+ALTER TABLE outbox ADD COLUMN IF NOT EXISTS followed_up_at timestamptz;
+CREATE INDEX IF NOT EXISTS outbox_incident ON outbox (incident_id) WHERE incident_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS outbox_serial_no ON outbox ((receipt->>'SerialNo'))
+    WHERE channel = 'sms';
+
 -- One-key help (一键求助): a resident asks for an everyday service; routed like an
 -- incident to the nearest point offering it, and never seen by the call centre
 -- (dispatch.requests).

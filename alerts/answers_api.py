@@ -13,6 +13,7 @@ from alerts.answers import LINK_ACTIONS
 from alerts.dispatching import Dispatcher
 from alerts.lifecycle import MAX_NOTE_CHARS
 from alerts.models import Resolution
+from dispatch.notify import receipts
 from kernel.errors import NotFound
 from kernel.types import RequestBody
 from kernel.web import Conn
@@ -62,6 +63,33 @@ async def tencent_reply(
         phone=str(reply.get("mobile", "")),
         text=str(reply.get("text", "")),
         dispatcher=dispatcher,
+    )
+    return {"result": 0, "errmsg": "OK"}
+
+
+@router.post("/api/v1/sms/receipts/aliyun/{token}")
+async def aliyun_receipts(
+    request: Request, conn: Conn, token: Token, reports: Annotated[list[dict[str, Any]], Body()]
+) -> dict[str, Any]:
+    """Alibaba Cloud's SmsReport HTTP batch push: a JSON array of delivery reports
+    (`out_id`, `success`, `err_code`, ...); answered `{"code": 0, "msg": ...}`. A text
+    not delivered to a point's staff member goes to the next one (the offers worker)."""
+    _check_callback(request, token)
+    await receipts.record(
+        conn=conn, provider="aliyun", reports=[receipts.aliyun_report(r) for r in reports]
+    )
+    return {"code": 0, "msg": "接收成功"}
+
+
+@router.post("/api/v1/sms/receipts/tencent/{token}")
+async def tencent_receipts(
+    request: Request, conn: Conn, token: Token, reports: Annotated[list[dict[str, Any]], Body()]
+) -> dict[str, Any]:
+    """Tencent Cloud's status callback: a JSON array of reports (`sid`,
+    `report_status`, `errmsg`, ...); answered `{"result": 0, "errmsg": "OK"}`."""
+    _check_callback(request, token)
+    await receipts.record(
+        conn=conn, provider="tencent", reports=[receipts.tencent_report(r) for r in reports]
     )
     return {"result": 0, "errmsg": "OK"}
 

@@ -26,6 +26,7 @@ from alerts.policy import DEFAULT_POLICY, EscalationPolicy
 from alerts.service import SYSTEM
 from dispatch import offers, requests
 from dispatch.links import link_key
+from dispatch.notify import plan, receipts
 from dispatch.routing import Router, mask
 from dispatch.suggest import DispatchPolicy, needs_of, router_at
 from dispatch.surge import Incident, assign_jointly
@@ -103,6 +104,8 @@ class Dispatcher:
     escalation: EscalationPolicy = DEFAULT_POLICY
     # where responders' links point (the service as their phones reach it)
     public_url: str = "http://127.0.0.1:8080"
+    # a dispatch text unconfirmed this long goes to the point's next staff member
+    sms_delivery_wait_s: float = 60.0
 
     def local_now(self) -> datetime:
         """Opening hours and shifts are in the service's local time."""
@@ -320,6 +323,49 @@ async def reroute_overdue(
         return len(expired), await dispatcher.route(conn, still, actor=SYSTEM) if still else []
 
 
+async def follow_undelivered(
+    *, conn: AsyncConnection, dispatcher: Dispatcher, limit: int = BATCH
+) -> int:
+    """A dispatch text that did not reach a point's staff member (failed, reported
+    undelivered, or unconfirmed after the wait) goes to the point's next staff member,
+    and the operator sees it on the incident; returns how many were followed."""
+    async with conn.transaction():
+        missed = await receipts.undelivered_dispatches(
+            conn=conn, wait_s=dispatcher.sms_delivery_wait_s, limit=limit
+        )
+        if not missed:
+            return 0
+        await audit.lock_alerts(conn)
+        for m in missed:
+            next_staff = await plan.tell_next_staff(
+                conn=conn, incident_id=m.incident_id, point_id=m.point_id, body=m.body,
+                at=dispatcher.local_now(),
+            )  # fmt: skip
+            what = {
+                "failed": "发送失败",
+                "undelivered": "未送达",
+                "unconfirmed": f"{dispatcher.sms_delivery_wait_s:.0f}秒内未确认送达",
+            }[m.why]
+            code = f"（{m.code}）" if m.code else ""
+            then = f"已改发{next_staff}" if next_staff else "该服务点已无其他人员可通知"
+            await audit.record(
+                conn,
+                incident_id=m.incident_id,
+                actor=SYSTEM,
+                action="sms_undelivered",
+                note=f"发给{m.staff_name}的派单短信{what}{code}，{then}",
+                data={"service_point_id": m.point_id, "staff": m.staff_name, "why": m.why,
+                      "code": m.code, "next_staff": next_staff},
+            )  # fmt: skip
+            log.warning(
+                "incident %d: the dispatch text to %s at point %s did not get through (%s);"
+                " %s",
+                m.incident_id, m.staff_name, m.point_id, m.why,
+                f"sent to {next_staff}" if next_staff else "nobody else there to tell",
+            )  # fmt: skip
+        return len(missed)
+
+
 class OfferWorker:
     """The supervised loop: `alerts.workers.every(POLL_S, worker.step, outage)`."""
 
@@ -331,4 +377,6 @@ class OfferWorker:
         async with self._pool.connection() as conn:
             # a backlog (after an outage) is cleared before the next poll
             while (await reroute_overdue(conn=conn, dispatcher=self._dispatcher))[0] == BATCH:
+                pass
+            while await follow_undelivered(conn=conn, dispatcher=self._dispatcher) == BATCH:
                 pass

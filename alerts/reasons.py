@@ -209,6 +209,7 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "accept": ("服务点接单", "accepted"),
         "decline": ("服务点拒单", "declined"),
         "offer_expired": ("服务点未及时接单", "offer not answered in time"),
+        "sms_undelivered": ("短信未送达", "SMS not delivered"),
         "no_point": ("服务圈内无可派服务点", "no point can help inside the circle"),
     },
     "skipped": {

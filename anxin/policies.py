@@ -41,6 +41,7 @@ def dispatcher(settings: Settings) -> Dispatcher:
         time_zone=settings.time_zone,
         escalation=escalation_policy(settings),
         public_url=settings.public_url,
+        sms_delivery_wait_s=settings.sms_delivery_wait_s,
     )
 
 

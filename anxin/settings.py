@@ -162,6 +162,11 @@ class Settings(BaseSettings):
     # the secret part of the reply callback addresses given to the provider
     # (/api/v1/sms/replies/<provider>/<token>); empty: replies are not taken
     sms_callback_token: SecretStr = SecretStr("")
+    # a dispatch text to a point's staff member not reported delivered this long after
+    # it was queued (or reported failed or undelivered sooner) goes to the point's next
+    # staff member while the offer waits; the receipts come to
+    # /api/v1/sms/receipts/<provider>/<token>
+    sms_delivery_wait_s: float = Field(default=60.0, ge=5, le=3600)
 
     # the service as responders' phones reach it: the links in dispatch messages
     public_url: str = Field(default="http://127.0.0.1:8080", pattern=r"^https?://")

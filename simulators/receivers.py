@@ -10,6 +10,7 @@ import hmac
 import json
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -64,6 +65,9 @@ class StandIn:
     def reply(self, request: Request) -> tuple[int, Any]:
         raise NotImplementedError
 
+    def answered(self, request: Request, answer: Any) -> None:
+        """After a verified request was answered (an SMS provider reports delivery)."""
+
     def start(self) -> Self:
         stand_in = self
 
@@ -93,6 +97,8 @@ class StandIn:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+                if request.verified and not fail:
+                    stand_in.answered(request, answer)
 
             def log_message(self, *_args: object) -> None:
                 pass
@@ -150,6 +156,44 @@ class WebhookReceiver(StandIn):
             ]
 
 
+# -- delivery reports, as the SMS providers push them -----------------------------------------
+
+
+@dataclass
+class _Reporting(StandIn):
+    """An SMS provider that pushes a delivery report for each text it accepted to
+    `report_url` (when set), `report_after_s` later, as the provider's callback does:
+    delivered, except to the phones in `undeliverable`."""
+
+    report_url: str = ""
+    undeliverable: set[str] = field(default_factory=set)
+    report_after_s: float = 0.2
+    reports: list[dict[str, Any]] = field(default_factory=list)
+
+    def report(self, request: Request, answer: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def answered(self, request: Request, answer: Any) -> None:
+        if not self.report_url:
+            return
+        item = self.report(request, answer)
+        threading.Timer(self.report_after_s, self._push, (item,)).start()
+
+    def _push(self, item: dict[str, Any]) -> None:
+        data = json.dumps([item], ensure_ascii=False).encode()
+        pushed = urllib.request.Request(
+            self.report_url, data=data, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(pushed, timeout=10) as response:
+            item["answer"] = json.loads(response.read())
+        with self._lock:
+            self.reports.append(item)
+
+
+def _report_time() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
 # -- Alibaba Cloud SMS: SendSms, RPC signature v1 -------------------------------------------
 
 
@@ -160,7 +204,7 @@ def _aliyun_encode(text: str) -> str:
 
 
 @dataclass
-class AliyunSmsStandIn(StandIn):
+class AliyunSmsStandIn(_Reporting):
     key_id: str = "LTAI-test"
     key_secret: str = "aliyun-secret"
     sign_name: str = "安心"
@@ -214,12 +258,24 @@ class AliyunSmsStandIn(StandIn):
         return 200, {"Code": "OK", "Message": "OK", "BizId": f"biz{len(self.requests)}",
                      "RequestId": f"req{len(self.requests)}"}  # fmt: skip
 
+    def report(self, request: Request, answer: Any) -> dict[str, Any]:
+        """SmsReport's fields: OutId comes back as `out_id`."""
+        params = dict(parse_qsl(request.body.decode(), keep_blank_values=True))
+        ok = params["PhoneNumbers"] not in self.undeliverable
+        return {
+            "phone_number": params["PhoneNumbers"], "send_time": _report_time(),
+            "report_time": _report_time(), "success": ok,
+            "err_code": "DELIVERED" if ok else "UNDELIV", "err_msg": "用户接收成功" if ok
+            else "用户接收失败", "sms_size": "1", "biz_id": answer["BizId"],
+            "out_id": params.get("OutId", ""),
+        }  # fmt: skip
+
 
 # -- Tencent Cloud SMS: SendSms, TC3-HMAC-SHA256 ---------------------------------------------
 
 
 @dataclass
-class TencentSmsStandIn(StandIn):
+class TencentSmsStandIn(_Reporting):
     key_id: str = "AKID-test"
     key_secret: str = "tencent-secret"
     app_id: str = "1400000001"
@@ -284,6 +340,18 @@ class TencentSmsStandIn(StandIn):
             "Message": "send success", "IsoCode": "CN",
         }  # fmt: skip
         return 200, {"Response": {"SendStatusSet": [status], "RequestId": "r"}}
+
+    def report(self, request: Request, answer: Any) -> dict[str, Any]:
+        """The status callback's fields: the SerialNo comes back as `sid`."""
+        (status,) = answer["Response"]["SendStatusSet"]
+        mobile = status["PhoneNumber"].removeprefix("+86")
+        ok = mobile not in self.undeliverable
+        return {
+            "user_receive_time": _report_time(), "nationcode": "86", "mobile": mobile,
+            "report_status": "SUCCESS" if ok else "FAIL", "errmsg": "DELIVRD" if ok
+            else "UNDELIV", "description": "用户短信送达成功" if ok else "用户短信接收失败",
+            "sid": status["SerialNo"],
+        }  # fmt: skip
 
 
 # -- DingTalk custom robot and WeCom group robot ---------------------------------------------

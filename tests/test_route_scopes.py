@@ -42,6 +42,8 @@ SCOPES = {
     ("POST", "/api/v1/links/{token}/{action}"): "signed link: one offer",
     ("POST", "/api/v1/sms/replies/aliyun/{token}"): "provider callback token",
     ("POST", "/api/v1/sms/replies/tencent/{token}"): "provider callback token",
+    ("POST", "/api/v1/sms/receipts/aliyun/{token}"): "provider callback token",
+    ("POST", "/api/v1/sms/receipts/tencent/{token}"): "provider callback token",
 }
 
 

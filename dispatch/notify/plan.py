@@ -85,6 +85,38 @@ async def tell_point(
     return len(recipients)
 
 
+async def tell_next_staff(
+    *, conn: AsyncConnection, incident_id: int, point_id: str, body: dict[str, Any], at: datetime
+) -> str | None:
+    """The dispatch text again, to the point's next staff member not yet sent it since
+    its offer (on shift at `at` first, then on call, then by id), when one did not get
+    through; returns their name, or None with nobody left."""
+    cur = await conn.execute(
+        """
+        SELECT s.name, s.phone, s.shifts, s.on_call FROM service_point_staff s
+        WHERE s.point_id = %s AND 'sms' = ANY(s.channels) AND NOT EXISTS (
+            SELECT 1 FROM outbox m JOIN dispatch_offers o ON o.incident_id = m.incident_id
+                AND o.status = 'offered' AND m.created_at >= o.offered_at
+            WHERE m.incident_id = %s AND m.channel = 'sms' AND m.recipient = s.phone
+              AND m.body->>'template' = 'dispatch')
+        ORDER BY s.id
+        """,
+        (point_id, incident_id),
+    )
+    staff = [
+        (not WeekHours.model_validate(shifts).open_at(at), not on_call, name, phone)
+        for name, phone, shifts, on_call in await cur.fetchall()
+    ]
+    if not staff:
+        return None
+    _, _, name, phone = min(staff, key=lambda s: s[:2])
+    await conn.execute(
+        "INSERT INTO outbox (incident_id, channel, recipient, body) VALUES (%s, 'sms', %s, %s)",
+        (incident_id, phone, json.dumps(body, ensure_ascii=False)),
+    )
+    return str(name)
+
+
 async def tell_phone(*, conn: AsyncConnection, phone: str, template: str) -> None:
     """One SMS to a number (e.g. the answer to a reply that matched nothing)."""
     await conn.execute(

@@ -7,6 +7,7 @@ the link accepts and reports arrival; the family hears when it opens and when it
 over; the supervisor hears of an escalation."""
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,7 +19,7 @@ from dispatch.notify.sms import TEMPLATES
 from simulators.receivers import AliyunSmsStandIn, TencentSmsStandIn
 from tests.alerts.test_dispatching import incident, post, timeline
 from tests.alerts.test_lifecycle import finding, open_one
-from tests.alerts.test_suggestions import ready
+from tests.alerts.test_suggestions import ALWAYS, ready
 from tests.api_world import World
 from tests.conftest import ServeProcess, wait_until
 
@@ -26,6 +27,21 @@ CODES = {name: f"SMS_{k}" for k, name in enumerate(TEMPLATES)}
 CALLBACK = "callback-token-0123"
 NURSE = "13800001111"  # 李护士, on call at sp1 (tests.alerts.test_suggestions.ready)
 DAUGHTER = "13800000001"  # 王敏, r1's first contact (tests.api_world.seed)
+BACKUP = "13800004444"  # 陈阿姨 at sp1, on shift, not on call: told when the nurse is not
+
+
+def backup(db: psycopg.Connection) -> None:
+    db.execute(
+        "INSERT INTO service_point_staff (id, point_id, name, phone, shifts, on_call)"
+        " VALUES ('n4', 'sp1', '陈阿姨', %s, %s, false)",
+        (BACKUP, ALWAYS),
+    )
+
+
+def deliveries(db: psycopg.Connection) -> list[tuple[str, str | None]]:
+    return db.execute(
+        "SELECT recipient, delivery FROM outbox WHERE body->>'template' = 'dispatch' ORDER BY id"
+    ).fetchall()
 
 
 @pytest.fixture
@@ -159,6 +175,50 @@ def test_the_supervisor_is_texted_when_an_incident_escalates(
     assert levels == {"1"}
 
 
+def test_a_dispatch_text_reported_undelivered_goes_to_the_points_next_staff_member(
+    world: World, db: psycopg.Connection, aliyun: AliyunSmsStandIn
+) -> None:
+    aliyun.report_url = f"{world.base}/api/v1/sms/receipts/aliyun/{CALLBACK}"
+    aliyun.undeliverable = {NURSE}
+    backup(db)
+    text = dispatch_text(world, db, aliyun)
+    wait_until(lambda: texts(aliyun, "dispatch", BACKUP), timeout=10, what="the next one's text")
+    assert texts(aliyun, "dispatch", BACKUP) == [text]  # the same code and link
+    (missed,) = [e for e in timeline(world, "r1") if e["action"] == "sms_undelivered"]
+    assert missed["action_text"] == "短信未送达"
+    assert missed["note"] == "发给李护士的派单短信未送达（UNDELIV），已改发陈阿姨"
+    wait_until(lambda: len(aliyun.reports) == 2, timeout=5, what="both reports")
+    assert [r["answer"] for r in aliyun.reports] == [{"code": 0, "msg": "接收成功"}] * 2
+    assert deliveries(db) == [(NURSE, "undelivered"), (BACKUP, "delivered")]
+    # the backup's text got through: nobody else is told
+    time.sleep(1.5)
+    assert len([e for e in timeline(world, "r1") if e["action"] == "sms_undelivered"]) == 1
+
+
+def test_a_dispatch_text_unconfirmed_after_the_wait_goes_to_the_next_staff_member(
+    world: World, serve: ServeProcess, db: psycopg.Connection, aliyun: AliyunSmsStandIn
+) -> None:
+    # no receipts come at all (the provider's callback not set up)
+    serve.stop()
+    serve.env["ANXIN_SMS_DELIVERY_WAIT_S"] = "5"
+    serve.start()
+    backup(db)
+    dispatch_text(world, db, aliyun)
+    sent = time.time()
+    wait_until(lambda: texts(aliyun, "dispatch", BACKUP), timeout=10, what="the next one's text")
+    assert time.time() - sent >= 4.5  # not before the wait (sent a moment before this)
+    (missed,) = [e for e in timeline(world, "r1") if e["action"] == "sms_undelivered"]
+    assert missed["note"] == "发给李护士的派单短信5秒内未确认送达，已改发陈阿姨"
+
+
+def test_a_receipt_callback_with_a_wrong_token_is_not_found(world: World, aliyun: Any) -> None:
+    for provider in ("aliyun", "tencent"):
+        answer = httpx.post(
+            f"{world.base}/api/v1/sms/receipts/{provider}/guess", json=[], timeout=5
+        )
+        assert answer.status_code == 404
+
+
 def test_a_decline_by_tencent_reply_asks_the_next_point(
     world: World, serve: ServeProcess, db: psycopg.Connection
 ) -> None:
@@ -179,6 +239,7 @@ def test_a_decline_by_tencent_reply_asks_the_next_point(
             }
         )
         serve.start()
+        tencent.report_url = f"{world.base}/api/v1/sms/receipts/tencent/{CALLBACK}"
         ready(db)
         post(world, "op", "r1", "ack")
         post(world, "op", "r1", "assign")
@@ -199,5 +260,9 @@ def test_a_decline_by_tencent_reply_asks_the_next_point(
         )
         assert answer.json() == {"result": 0, "errmsg": "OK"}
         assert incident(db, world, "r1")[:2] == ("acknowledged", "sp2")
+        # the status callback found the nurse's text by its serial number
+        wait_until(lambda: deliveries(db)[:1] == [(NURSE, "delivered")], timeout=5,
+                   what="the receipt")  # fmt: skip
+        assert tencent.reports[0]["answer"] == {"result": 0, "errmsg": "OK"}
     finally:
         tencent.stop()
