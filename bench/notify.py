@@ -1,4 +1,9 @@
-"""Outbox throughput: messages delivered to a local webhook receiver per second.
+"""Outbox throughput: messages delivered to a local webhook receiver per second; then
+how soon an SOS's texts arrive, idle, under load and with a receiver in trouble
+(bench/notify_latency.py).
+
+    python -m bench.notify [--messages 5000] [--rounds 40] [--load-rate 10000]
+                           [--backlog 10000]
 
 A burst of messages is committed to the outbox of a running `anxin serve`; the clock
 runs from the commit until the receiver (a real local HTTP server that verifies each
@@ -21,6 +26,7 @@ import httpx
 import psycopg
 
 from anxin.localstack import free_port
+from bench import notify_latency
 from bench.serve import serve_env, start_serve, start_services, stop_serve
 from dispatch.notify.webhook import signature
 from dispatch.notify.worker import CONCURRENCY
@@ -84,7 +90,15 @@ async def _posts(url: str, n: int, concurrency: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=40, help="SOS presses per scenario")
+    parser.add_argument("--load-rate", type=int, default=10_000, help="vitals/s under load")
+    parser.add_argument("--backlog", type=int, default=10_000, help="routine messages queued")
+    parser.add_argument("--load-only", nargs=3, metavar=("PORT", "RATE", "SECONDS"))
     args = parser.parse_args()
+    if args.load_only:
+        port, rate, seconds = args.load_only
+        notify_latency.load(int(port), int(rate), float(seconds))
+        return
     with tempfile.TemporaryDirectory(prefix="anxin-bench-notify-") as tmp:
         work = Path(tmp)
         pg, broker = start_services(work, [])
@@ -98,6 +112,12 @@ def main() -> None:
             unverified = len(receiver.ids(verified=False))
             receiver.requests.clear()
             top = ceiling(receiver.url, args.messages, concurrency=CONCURRENCY)
+            stop_serve(serve)
+            serve = None
+            latency = notify_latency.run(
+                work, pg, broker, rounds=args.rounds, load_rate=args.load_rate,
+                backlog=args.backlog,
+            )  # fmt: skip
         finally:
             if serve is not None:
                 stop_serve(serve)
@@ -111,6 +131,7 @@ def main() -> None:
         "outbox_target_per_s": 500,
         "receiver_ceiling_per_s": round(top, 1),
         "refused_by_receiver": unverified,
+        "latency": latency,
     }
     print(json.dumps(result, indent=2))
 

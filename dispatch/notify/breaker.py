@@ -1,9 +1,9 @@
 """One circuit breaker per receiver (a webhook URL, an SMS provider, a chat robot): a
 receiver failing again and again rests, its messages waiting, while everyone else's
-flow; after the rest its messages are tried again (a few at most: the per-receiver
-cap), and a receiver that answers is back at once, its backlog claimed in the next
-step. Said once in the log when it starts failing, once with the outage's true length
-when it is back, and in /metrics and /readyz.
+flow; after the rest one message at a time probes it, and a receiver that answers is
+back at once, its backlog claimed in the next step. Said once in the log when it
+starts failing, once with the outage's true length when it is back, and in /metrics
+and /readyz.
 
 Only failures worth retrying count (a timeout, a 5xx, the receiver unreachable): a
 refusal of one message (a 4xx, a bad number) says nothing about the receiver.
@@ -80,6 +80,16 @@ class Breakers:
         for their probe)."""
         now = time.monotonic()
         return [k for k, s in self._states.items() if s.rest_until > now]
+
+    def probing(self) -> list[str]:
+        """Receivers failing whose rest is over: tried again with one message at a
+        time until one gets through."""
+        now = time.monotonic()
+        return [
+            k
+            for k, s in self._states.items()
+            if s.failing_since is not None and s.rest_until <= now
+        ]
 
     def rest_left_s(self, key: str) -> float | None:
         """How long a failed message to this receiver should wait: its rest, when the

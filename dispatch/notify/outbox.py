@@ -21,6 +21,9 @@ from psycopg import AsyncConnection
 
 # what the commit that queues a message notifies (schema.sql's outbox_queued trigger)
 NOTIFY_CHANNEL = "anxin_outbox"
+# priorities (schema.sql's outbox_priority): a P1's or P2's messages, and the rest
+URGENT = 1
+ROUTINE = 5
 
 
 @dataclass(frozen=True)
@@ -90,33 +93,47 @@ async def claim(
     per_receiver: int,
     skip_ids: Sequence[int] = (),
     skip_receivers: Sequence[str] = (),
+    probing: Sequence[str] = (),
+    most: int = ROUTINE,
 ) -> list[Message]:
-    """Due messages, most urgent first, each held for `lease_s` (commits at once:
-    autocommit): at most `per_receiver` to any one receiver, none to those in
-    `skip_receivers` (`receiver_key`s: busy or resting), none of `skip_ids` (this
-    process holds them already)."""
+    """Due messages of priority `most` or more urgent, most urgent first, each held for
+    `lease_s` (commits at once: autocommit): at most `per_receiver` to any one
+    receiver, one to those in `probing` (failing: tried one message at a time), none to
+    those in `skip_receivers` (`receiver_key`s: busy or resting), none of `skip_ids`
+    (this process holds them already)."""
     cur = await conn.execute(
         """
         WITH due AS (
             SELECT id, channel, recipient, priority, due_at FROM outbox
-            WHERE status = 'pending' AND due_at <= now() AND id <> ALL(%(ids)s)
+            WHERE status = 'pending' AND priority <= %(most)s AND due_at <= now()
+              AND id <> ALL(%(ids)s)
               AND channel || chr(31) || recipient <> ALL(%(receivers)s)
-            ORDER BY priority, due_at, id LIMIT %(scan)s FOR UPDATE SKIP LOCKED
+            ORDER BY priority, due_at, id LIMIT %(scan)s
         ), chosen AS (
             SELECT id FROM (
-                SELECT id, priority, due_at, row_number() OVER (
-                    PARTITION BY channel, recipient ORDER BY priority, due_at, id) AS nth
+                SELECT id, priority, due_at, channel || chr(31) || recipient AS receiver,
+                    row_number() OVER (
+                        PARTITION BY channel, recipient ORDER BY priority, due_at, id) AS nth
                 FROM due) d
-            WHERE nth <= %(per_receiver)s ORDER BY priority, due_at, id LIMIT %(limit)s
+            WHERE nth <= CASE WHEN receiver = ANY(%(probing)s) THEN 1
+                              ELSE %(per_receiver)s END
+            ORDER BY priority, due_at, id LIMIT %(limit)s
+        ), locked AS (
+            -- only the chosen are locked (a backlog scanned past is not); a row another
+            -- worker claimed meanwhile is re-read here, no longer due, and skipped
+            SELECT id FROM outbox WHERE id IN (SELECT id FROM chosen)
+              AND status = 'pending' AND due_at <= now()
+            FOR UPDATE SKIP LOCKED
         )
         UPDATE outbox SET attempts = attempts + 1,
             due_at = now() + %(lease)s * interval '1 second'
-        WHERE id IN (SELECT id FROM chosen)
+        WHERE id IN (SELECT id FROM locked)
         RETURNING id, channel, recipient, body, attempts, created_at
         """,
         {
             "lease": lease_s, "limit": limit, "scan": limit * 4, "per_receiver": per_receiver,
-            "ids": list(skip_ids), "receivers": list(skip_receivers),
+            "ids": list(skip_ids), "receivers": list(skip_receivers), "most": most,
+            "probing": list(probing),
         },
     )  # fmt: skip
     return [Message(*row) for row in await cur.fetchall()]

@@ -35,8 +35,9 @@ POLL_S = 0.5
 # sends in flight at once: enough to hide each receiver's latency, few enough not to
 # swamp a small receiver with connections
 CONCURRENCY = 64
-# one receiver's messages in flight at once: a silent receiver holds this many slots
-PER_RECEIVER = 4
+# one receiver's messages in flight at once: enough for one receiver to take a burst at
+# the speed it answers, and a silent one holds no more of the slots than this
+PER_RECEIVER = 16
 # how long a claim holds a message if nobody renews it (renewed every third of it): what
 # a process that dies mid-send costs its messages
 LEASE_S = 3.0
@@ -80,17 +81,19 @@ class OutboxWorker:
 
     async def step(self) -> None:
         """Renew what is being sent; claim what is due, as far as there is room, and
-        start a task for each."""
+        start a task for each: the urgent first, by a claim of their own that never
+        walks past a routine backlog."""
         await self._renew()
-        while len(self._in_flight) < self._concurrency:
-            claimed = await self._claim(self._concurrency - len(self._in_flight))
-            for message in claimed:
-                self._in_flight[message.id] = message
-                task = asyncio.create_task(self._deliver(message))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-            if not claimed:
-                return
+        for most in (outbox.URGENT, outbox.ROUTINE):
+            while len(self._in_flight) < self._concurrency:
+                claimed = await self._claim(self._concurrency - len(self._in_flight), most)
+                for message in claimed:
+                    self._in_flight[message.id] = message
+                    task = asyncio.create_task(self._deliver(message))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+                if not claimed:
+                    break
 
     async def stop(self) -> None:
         """Let the sends in flight finish and be recorded (the service is stopping)."""
@@ -104,24 +107,26 @@ class OutboxWorker:
         for m in self._in_flight.values():
             key = outbox.receiver_key(m.channel, m.recipient)
             counts[key] = counts.get(key, 0) + 1
-        busy = [k for k, n in counts.items() if n >= self._per_receiver]
+        probing = set(self.breakers.probing())
+        busy = [k for k, n in counts.items() if n >= (1 if k in probing else self._per_receiver)]
         return busy + self.breakers.resting()
 
-    async def _claim(self, room: int) -> list[Message]:
+    async def _claim(self, room: int, most: int) -> list[Message]:
         async with self._pool.connection() as conn:
             await conn.set_autocommit(True)
             try:
                 claimed = await outbox.claim(
                     conn=conn, limit=room, lease_s=self._lease_s,
                     per_receiver=self._per_receiver, skip_ids=list(self._in_flight),
-                    skip_receivers=self._skipped(),
+                    skip_receivers=self._skipped(), probing=self.breakers.probing(),
+                    most=most,
                 )  # fmt: skip
-                if claimed:
-                    for channel in self._channels.values():
-                        # endpoints kept in the database: added at run time, used at once
-                        refresh = getattr(channel, "refresh", None)
-                        if refresh is not None:
-                            await refresh(conn)
+                for name in {m.channel for m in claimed}:
+                    # endpoints kept in the database (webhooks, robots): added at run
+                    # time, used at once; an SMS waits for none of these reads
+                    refresh = getattr(self._channels.get(name), "refresh", None)
+                    if refresh is not None:
+                        await refresh(conn)
                 return claimed
             finally:
                 await conn.set_autocommit(False)
