@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from kernel.errors import Conflict, NotFound, Unauthorized
 from kernel.types import ResidentId
+from kernel.validation import Refused
 
 _HASH = PasswordHash.recommended()
 _PREFIX = "anx"
@@ -54,13 +55,13 @@ class UserIn(BaseModel):
     def _scope_fits_role(self) -> "UserIn":
         if self.role is Role.SERVICE_POINT and not self.service_point_id:
             msg = "a service_point user needs --service-point"
-            raise ValueError(msg)
+            raise Refused(msg, zh="服务点账号须指定服务点（--service-point）")
         if self.role is Role.CAREGIVER and not self.phone:
             msg = "a caregiver needs --phone (the number residents list as a contact)"
-            raise ValueError(msg)
+            raise Refused(msg, zh="护理人员账号须填写手机号（--phone，即老人登记的联系人号码）")
         if self.districts and self.role not in (Role.OPERATOR, Role.SUPERVISOR):
             msg = "only operators and supervisors are limited to districts"
-            raise ValueError(msg)
+            raise Refused(msg, zh="只有接警员和主管可以限定辖区")
         return self
 
 

@@ -224,16 +224,18 @@ class DeviceIn(BaseModel):
         named = self.protocol in (Protocol.ZIGBEE2MQTT, Protocol.OWNTRACKS)
         if named and self.name is None:
             msg = f"a {self.protocol} device needs its name on that protocol (--name)"
-            raise ValueError(msg)
+            raise Refused(msg, zh=f"{self.protocol} 设备须填写它在该协议中的名称（--name）")
         if self.protocol is Protocol.OWNTRACKS and self.name and self.name.count("/") != 1:
             msg = f"an OwnTracks name is user/device, got {self.name!r}"
-            raise ValueError(msg)
+            raise Refused(msg, zh=f"OwnTracks 名称应为 user/device，收到 {self.name!r}")
         if not named and self.name is not None:
             msg = f"a {self.protocol} device goes by its id; a name is for zigbee2mqtt, owntracks"
-            raise ValueError(msg)
+            raise Refused(
+                msg, zh=f"{self.protocol} 设备以编号识别；名称仅用于 zigbee2mqtt、owntracks"
+            )
         if self.protocol is Protocol.WATCH and self.account is not None:
             msg = "a watch has no MQTT account of its own: the watch gateway speaks for it"
-            raise ValueError(msg)
+            raise Refused(msg, zh="手表没有自己的 MQTT 账号：由手表网关代为接入")
         return self
 
     @property

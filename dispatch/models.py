@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, Field, field_validator
 
 from kernel.types import DeviceId, Latitude, Longitude, PhoneNumber
+from kernel.validation import Refused
 
 
 class PointKind(StrEnum):
@@ -67,7 +68,7 @@ class WeekHours(BaseModel):
                         days[(d + 1) % 7].append((0, end))
         if not any(days):
             msg = f"no opening hours in {text!r}"
-            raise ValueError(msg)
+            raise Refused(msg, zh=f"{text!r} 中没有营业时间")
         return cls(days=[sorted(d) for d in days])
 
     def open_at(self, when: datetime) -> bool:
@@ -84,7 +85,9 @@ def _weekdays(which: str) -> list[int]:
         first, _, last = piece.partition("-")
         if first not in DAYS or (last and last not in DAYS):
             msg = f"unknown day {piece!r} (mon..sun, a range like mon-fri, or daily)"
-            raise ValueError(msg)
+            raise Refused(
+                msg, zh=f"无法识别的日期 {piece!r}（mon..sun、mon-fri 这样的范围，或 daily）"
+            )
         a, b = DAYS.index(first), DAYS.index(last or first)
         out += list(range(a, b + 1)) if a <= b else [*range(a, 7), *range(0, b + 1)]
     return out
@@ -94,11 +97,11 @@ def _minutes(span: str) -> tuple[int, int]:
     match = _RANGE.match(span)
     if match is None:
         msg = f"expected HH:MM-HH:MM, got {span!r}"
-        raise ValueError(msg)
+        raise Refused(msg, zh=f"应为 HH:MM-HH:MM，收到 {span!r}")
     h1, m1, h2, m2 = (int(g) for g in match.groups())
     if h1 > 24 or h2 > 24 or m1 > 59 or m2 > 59:
         msg = f"no such time in {span!r}"
-        raise ValueError(msg)
+        raise Refused(msg, zh=f"{span!r} 中的时间不存在")
     return h1 * 60 + m1, h2 * 60 + m2
 
 
