@@ -210,9 +210,14 @@ def test_a_receiver_answering_500_rests_holds_up_no_one_and_is_probed_back(
         assert serve.log().count("receiver webhook failing failing") == 1
         ready = httpx.get(serve.base_url + "/readyz", timeout=5).json()
         assert ready["receivers_resting"] == []
-        assert db.execute(
-            "SELECT count(*) FROM outbox WHERE recipient = 'failing' AND status = 'sent'"
-        ).fetchone() == (50,)
+        # the last answer may be a moment from being recorded
+        wait_until(
+            lambda: db.execute(
+                "SELECT count(*) FROM outbox WHERE recipient = 'failing' AND status = 'sent'"
+            ).fetchone() == (50,),
+            timeout=5,
+            what="all 50 recorded sent",
+        )
     finally:
         failing.stop()
 
