@@ -10,18 +10,20 @@ import json
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 import psycopg
 import pytest
 
 from dispatch.notify.sms import TEMPLATES
-from simulators.receivers import AliyunSmsStandIn, TencentSmsStandIn
+from simulators.receivers import AliyunSmsStandIn, TencentSmsStandIn, WebhookReceiver
 from tests.alerts.test_dispatching import incident, post, timeline
 from tests.alerts.test_lifecycle import finding, open_one
 from tests.alerts.test_suggestions import ALWAYS, ready
 from tests.api_world import World
 from tests.conftest import ServeProcess, wait_until
+from tests.dispatch.test_outbox import SECRET, hook
 
 CODES = {name: f"SMS_{k}" for k, name in enumerate(TEMPLATES)}
 CALLBACK = "callback-token-0123"
@@ -161,6 +163,24 @@ def test_the_family_hears_when_it_opens_and_when_it_is_over(
     post(world, "op", "r1", "resolve", outcome="assisted", note="扶起，无外伤")
     wait_until(lambda: texts(aliyun, "family_resolved", DAUGHTER), timeout=10, what="over")
     assert texts(aliyun, "family_resolved", DAUGHTER)[0]["outcome"] == "已协助"
+
+
+def test_an_sos_text_is_not_held_up_by_a_webhook_that_never_answers(
+    world: World, serve: ServeProcess, aliyun: AliyunSmsStandIn, database_url: str
+) -> None:
+    silent = WebhookReceiver(secret=SECRET, hang_next=100, hang_s=8.0).start()
+    try:
+        hook(serve.env, silent, "silent")
+        post(world, "op", "r1", "cancel", note="误按")
+        wait_until(lambda: silent.requests, timeout=5, what="the silent one holding a message")
+        pressed = time.time()
+        world.alerts["r1"] = open_one(database_url, finding("w1")).id  # an SOS of r1's watch
+        wait_until(lambda: texts(aliyun, "family_opened", DAUGHTER), timeout=5, what="the text")
+        (text,) = [r for r in aliyun.verified() if dict(parse_qsl(r.body.decode()))
+                   ["TemplateCode"] == CODES["family_opened"]]  # fmt: skip
+        assert text.at - pressed < 0.5
+    finally:
+        silent.stop()
 
 
 def test_the_supervisor_is_texted_when_an_incident_escalates(

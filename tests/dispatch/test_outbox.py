@@ -150,10 +150,12 @@ def test_a_receiver_that_never_answers_holds_up_only_its_own_messages(
         alert = world.alerts["r1"]
         call(world, "op", "POST", f"/api/v1/alerts/{alert}/ack")
         wait_until(lambda: len(silent.ids()) >= 1, timeout=5, what="the silent one asked")
+        noted = time.time()
         call(world, "op", "POST", f"/api/v1/alerts/{alert}/note", json={"note": "回电话了"})
         # the silent one still holds its first message (8 s): the other's second
         # message must not wait for it
         wait_until(lambda: len(receiver.ids()) == 2, timeout=4, what="the other's 2nd message")
+        assert receiver.requests[1].at - noted < 0.5
     finally:
         silent.stop()
 
@@ -212,9 +214,12 @@ def test_a_receiver_answering_500_rests_holds_up_no_one_and_is_probed_back(
         assert ready["receivers_resting"] == []
         # the last answer may be a moment from being recorded
         wait_until(
-            lambda: db.execute(
-                "SELECT count(*) FROM outbox WHERE recipient = 'failing' AND status = 'sent'"
-            ).fetchone() == (50,),
+            lambda: (
+                db.execute(
+                    "SELECT count(*) FROM outbox WHERE recipient = 'failing' AND status = 'sent'"
+                ).fetchone()
+                == (50,)
+            ),
             timeout=5,
             what="all 50 recorded sent",
         )
