@@ -35,7 +35,7 @@ def test_a_points_csv_imports_the_good_rows_and_names_each_bad_one(
     assert problems[f"{path}:4"].startswith("lat: 应不大于 90")
     assert "capabilities.1" in problems[f"{path}:5"]
     assert problems[f"{path}:6"] == "编号 'jiangan-s1' 与第 3 行重复"
-    assert "expected HH:MM-HH:MM, got '8-20'" in problems[f"{path}:7"]
+    assert "应为 HH:MM-HH:MM，收到 '8-20'" in problems[f"{path}:7"]
     rows = db.execute(
         "SELECT id, capabilities, capacity, hours IS NOT NULL FROM service_points ORDER BY id"
     ).fetchall()

@@ -154,5 +154,8 @@ def test_owntracks_locations_crossings_and_last_will_are_stored(
     assert dead_letters(db) == [
         ("owntracks/wang/pixel", "owntracks_location_lacks", {"fields": "lat"})
     ]
-    # the crossings are stored, not paged; the last will is the offline rule's (P3)
+    # the crossings are stored, not paged; the last will is the offline rule's (P3),
+    # opened by the detector a moment after the status is stored
+    wait_until(lambda: count(db, "SELECT count(*) FROM alerts") > 0, timeout=10,
+               what="the offline alert")  # fmt: skip
     assert db.execute("SELECT rule, severity FROM alerts").fetchall() == [("offline", "P3")]
