@@ -27,8 +27,6 @@ import psycopg
 from anxin import logs
 from anxin.commands import http_server
 from anxin.db import apply_schema
-from anxin.localstack import Mosquitto, PostgresCluster, free_port, postgres_bindir
-from anxin.reaper import Reaper
 from anxin.seed import seed_demo
 from anxin.settings import Settings
 from anxin.web_routes import missing_libraries
@@ -37,6 +35,8 @@ from dispatch.links import link_key
 from simulators.fleet import WearableFleet
 from simulators.publisher import Publisher
 from simulators.run import run_fleet
+from testbed.reaper import Reaper
+from testbed.services import Mosquitto, PostgresCluster, free_port, postgres_bindir
 
 
 def say(line: str) -> None:

@@ -26,9 +26,9 @@ from typing import Any
 import httpx
 from playwright.sync_api import Page, sync_playwright
 
-from anxin.localstack import free_port
 from bench.alerts import quantiles, seed
 from bench.serve import serve_env, start_serve, start_services, stop_serve
+from testbed.services import free_port
 
 CHROMIUM = os.environ.get("ANXIN_CHROMIUM", "/usr/bin/chromium")
 

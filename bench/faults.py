@@ -41,9 +41,9 @@ from pathlib import Path
 
 import psycopg
 
-from anxin.localstack import free_port
 from bench.serve import serve_env, start_serve, start_services, stop_serve
 from simulators.mqttload import LoadPublisher, paced
+from testbed.services import free_port
 
 WATCHES = 1000
 BUTTONS = 20

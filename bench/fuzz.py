@@ -26,10 +26,10 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from anxin.localstack import free_port
 from bench.serve import serve_env, start_serve, start_services, stop_serve
 from devices.accounts import Role, UserIn, add_user
 from simulators.publisher import Publisher
+from testbed.services import free_port
 
 # who fuzzes: an admin sees everything, an operator one district, a point its own work,
 # and nobody must be refused everywhere a token is needed

@@ -26,9 +26,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from anxin.localstack import Mosquitto, free_port, wait_for_port
 from simulators.mqttload import LoadPublisher
 from simulators.watch import frame, position
+from testbed.services import Mosquitto, free_port, wait_for_port
 
 
 def rss_kib(pid: int) -> int:

@@ -47,11 +47,11 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from anxin.localstack import free_port
 from bench.serve import serve_env, start_serve, start_services, stop_serve
 from ingest.mqtt_client import IngestClient
 from ingest.topics import SUBSCRIPTION
 from simulators.publisher import Publisher
+from testbed.services import free_port
 
 DEVICES = 1000
 ACK_EVERY = 1000  # the bare consumer's PUBACK batch; ingest's is its commit batch

@@ -25,12 +25,12 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from anxin.localstack import free_port
 from bench import notify_latency
 from bench.serve import serve_env, start_serve, start_services, stop_serve
 from dispatch.notify.webhook import signature
 from dispatch.notify.worker import CONCURRENCY
-from simulators.receivers import WebhookReceiver
+from testbed.receivers import WebhookReceiver
+from testbed.services import free_port
 
 SECRET = "bench-secret-0123456789"
 

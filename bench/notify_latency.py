@@ -28,12 +28,12 @@ from typing import Any
 import httpx
 import psycopg
 
-from anxin.localstack import Mosquitto, PostgresCluster, free_port
 from bench.serve import serve_env, start_serve, stop_serve
 from devices.accounts import Role, UserIn, add_user
 from dispatch.notify.sms import TEMPLATES
 from simulators.mqttload import LoadPublisher, paced
-from simulators.receivers import AliyunSmsStandIn, StandIn, WebhookReceiver
+from testbed.receivers import AliyunSmsStandIn, StandIn, WebhookReceiver
+from testbed.services import Mosquitto, PostgresCluster, free_port
 
 CODES = {name: f"SMS_{k}" for k, name in enumerate(TEMPLATES)}
 NURSE = "13800001111"

@@ -16,9 +16,9 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from anxin.localstack import free_port
 from bench.serve import serve_env, start_serve, start_services, stop_serve
 from devices.accounts import Role, UserIn, add_user
+from testbed.services import free_port
 
 
 async def admin_token(dsn: str) -> str:

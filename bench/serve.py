@@ -13,7 +13,7 @@ import httpx
 import psycopg
 
 from anxin.db import schema_sql
-from anxin.localstack import Mosquitto, PostgresCluster, postgres_bindir, timescaledb_available
+from testbed.services import Mosquitto, PostgresCluster, postgres_bindir, timescaledb_available
 
 
 def start_services(work: Path, devices: list[tuple[str, str]]) -> tuple[PostgresCluster, Mosquitto]:

@@ -20,7 +20,7 @@ import psycopg
 import pytest
 
 from anxin.db import schema_sql
-from anxin.localstack import (
+from testbed.services import (
     Mosquitto,
     PostgresCluster,
     free_port,

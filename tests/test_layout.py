@@ -1,5 +1,6 @@
 """The architecture as the folders show it, checked: ingest reaches alerts through one
-door, each domain writes only its own tables, urgent events are defined once."""
+door, each domain writes only its own tables, no domain imports the composition root,
+the test machinery stays out of the product, urgent events are defined once."""
 
 import ast
 import re
@@ -10,6 +11,10 @@ from devices.models import URGENT_EVENTS
 
 ROOT = Path(__file__).resolve().parent.parent
 DOMAINS = ("ingest", "alerts", "devices", "dispatch")
+# what anxin/ wires together: none of it may import anxin
+WIRED = (*DOMAINS, "kernel", "simulators")
+# the one module of the product that may stand up testbed's services: `anxin demo`
+DEMO = "anxin/demo.py"
 # Which domain writes each table (schema.sql creates them all).
 OWNER = {
     "residents": "devices",
@@ -72,6 +77,53 @@ def test_devices_and_dispatch_do_not_reach_into_ingest_or_alerts() -> None:
         for path in sources(package):
             for module in imported_modules(path):
                 assert module.split(".")[0] not in ("ingest", "alerts"), (path, module)
+
+
+def test_no_domain_imports_the_composition_root() -> None:
+    strays = [
+        f"{path.relative_to(ROOT)} imports {module}"
+        for package in WIRED
+        for path in sources(package)
+        for module in imported_modules(path)
+        if module.split(".")[0] == "anxin"
+    ]
+    assert strays == []
+
+
+def test_only_tests_benches_and_the_demo_import_the_testbed() -> None:
+    strays = [
+        f"{path.relative_to(ROOT)} imports {module}"
+        for package in (*WIRED, "anxin")
+        for path in sources(package)
+        for module in imported_modules(path)
+        if module.split(".")[0] == "testbed" and path.relative_to(ROOT).as_posix() != DEMO
+    ]
+    assert strays == []
+
+
+def test_the_product_holds_no_stand_in_or_local_service() -> None:
+    """Stand-in receivers (HTTP servers of the standard library) and the starting of a
+    throw-away PostgreSQL or broker live in testbed/, not among what is deployed."""
+    machinery = re.compile(r"\bhttp\.server\b|\binitdb\b|\bpg_ctl\b")
+    strays = [
+        path.relative_to(ROOT).as_posix()
+        for package in (*WIRED, "anxin")
+        for path in sources(package)
+        if machinery.search(path.read_text())
+    ]
+    assert strays == []
+
+
+def test_the_testbed_stands_apart_from_the_product() -> None:
+    """It starts the product's services and checks what the product sends as the
+    receivers' own documentation says; it is written from that, not from our code."""
+    reached = {
+        module
+        for path in sources("testbed")
+        for module in imported_modules(path)
+        if module.split(".")[0] in (*WIRED, "anxin")
+    }
+    assert reached == set()
 
 
 def test_each_domain_writes_only_its_own_tables() -> None:

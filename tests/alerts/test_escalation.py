@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from alerts.lifecycle import Action
-from anxin.localstack import Mosquitto
+from testbed.services import Mosquitto
 from tests.api_world import admin_act
 from tests.conftest import ServeProcess, register, wait_until
 from tests.ingest.test_end_to_end import publisher

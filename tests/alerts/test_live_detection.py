@@ -7,8 +7,8 @@ from typing import Any
 
 import psycopg
 
-from anxin.localstack import Mosquitto
 from simulators.publisher import Publisher
+from testbed.services import Mosquitto
 from tests.anxin.test_cli import anxin
 from tests.conftest import ServeProcess, wait_until
 

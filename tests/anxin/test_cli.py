@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from anxin.localstack import Mosquitto, PostgresCluster, free_port, postgres_bindir
+from testbed.services import Mosquitto, PostgresCluster, free_port, postgres_bindir
 from tests.conftest import ServeProcess
 
 

@@ -7,7 +7,7 @@ import psycopg
 import pytest
 
 from anxin.db import schema_sql
-from anxin.localstack import PostgresCluster
+from testbed.services import PostgresCluster
 
 
 def schema_dump(cluster: PostgresCluster, dbname: str) -> str:

@@ -6,7 +6,7 @@ import time
 import httpx
 import psycopg
 
-from anxin.localstack import Mosquitto
+from testbed.services import Mosquitto
 from tests.conftest import ServeProcess, register, wait_until
 from tests.ingest.test_end_to_end import count, publisher
 

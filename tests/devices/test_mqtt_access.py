@@ -17,7 +17,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from anxin.localstack import Mosquitto, free_port
+from testbed.services import Mosquitto, free_port
 from tests.anxin.test_cli import anxin
 from tests.conftest import ServeProcess, wait_until
 from tests.ingest.test_end_to_end import count

@@ -1,5 +1,5 @@
 """Who hears what, and how they answer, end to end on a real `anxin serve` with a
-stand-in SMS provider that verifies every request (simulators/receivers.py): the asked
+stand-in SMS provider that verifies every request (testbed/receivers.py): the asked
 point's on-call person gets the dispatch text with a code and a link; a reply with the
 code accepts or declines (Alibaba's and Tencent's reply callbacks, answered in each
 one's format); a reply that matches nothing gets a polite text and changes nothing;
@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from dispatch.notify.sms import TEMPLATES
-from simulators.receivers import AliyunSmsStandIn, TencentSmsStandIn, WebhookReceiver
+from testbed.receivers import AliyunSmsStandIn, TencentSmsStandIn, WebhookReceiver
 from tests.alerts.test_dispatching import incident, post, timeline
 from tests.alerts.test_lifecycle import finding, open_one
 from tests.alerts.test_suggestions import ALWAYS, ready

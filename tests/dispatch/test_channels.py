@@ -1,5 +1,5 @@
 """Each channel against a stand-in of its receiver that checks the request as the
-provider documents it (simulators/receivers.py): Alibaba Cloud and Tencent Cloud SMS,
+provider documents it (testbed/receivers.py): Alibaba Cloud and Tencent Cloud SMS,
 DingTalk's and WeCom's robots. A request signed with the wrong secret is refused and
 not tried again; a 500 from any of them is tried again (the outbox's retries,
 backoff and timeouts are tests/dispatch/test_outbox.py's)."""
@@ -16,7 +16,7 @@ import pytest
 from dispatch.notify.bots import Bot, ChatBots
 from dispatch.notify.outbox import Message, Result
 from dispatch.notify.sms import TEMPLATES, AliyunSms, SmsAccount, TencentSms
-from simulators.receivers import (
+from testbed.receivers import (
     AliyunSmsStandIn,
     DingTalkStandIn,
     StandIn,

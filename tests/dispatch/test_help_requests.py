@@ -8,7 +8,7 @@ from typing import Any
 
 import psycopg
 
-from anxin.localstack import Mosquitto
+from testbed.services import Mosquitto
 from tests.alerts.test_live_detection import publish
 from tests.alerts.test_suggestions import ready
 from tests.api_world import World, call

@@ -14,10 +14,10 @@ import httpx
 import psycopg
 import pytest
 
-from anxin.localstack import PostgresCluster
 from dispatch.notify import outbox
 from dispatch.notify.worker import POLL_S
-from simulators.receivers import WebhookReceiver
+from testbed.receivers import WebhookReceiver
+from testbed.services import PostgresCluster
 from tests.alerts.test_lifecycle import run
 from tests.anxin.test_cli import anxin
 from tests.api_world import World, call

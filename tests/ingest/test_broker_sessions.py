@@ -12,8 +12,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from anxin.localstack import Mosquitto, free_port
 from simulators.mqttload import LoadPublisher, paced
+from testbed.services import Mosquitto, free_port
 from tests.conftest import ServeProcess, register, wait_until
 from tests.ingest.test_end_to_end import count, messages_taken, publisher
 from tests.ingest.test_faults import SteadyPublisher

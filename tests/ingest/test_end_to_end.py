@@ -7,8 +7,8 @@ import time
 import httpx
 import psycopg
 
-from anxin.localstack import Mosquitto
 from simulators.publisher import Publisher
+from testbed.services import Mosquitto
 from tests.conftest import ServeProcess, register, wait_until
 
 

@@ -11,8 +11,8 @@ import httpx
 import psycopg
 import pytest
 
-from anxin.localstack import Mosquitto, PostgresCluster
 from simulators.publisher import Publisher
+from testbed.services import Mosquitto, PostgresCluster
 from tests.conftest import ServeProcess, register, wait_until
 
 pytestmark = pytest.mark.slow

@@ -10,10 +10,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from anxin.localstack import Mosquitto
 from ingest import mqtt_client
 from ingest.consumer import MqttConsumer
 from ingest.mqtt_client import ClientKind, missing_hooks
+from testbed.services import Mosquitto
 from tests.conftest import wait_until
 
 Received = list[tuple[str, bytes, int]]

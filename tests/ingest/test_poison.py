@@ -11,11 +11,11 @@ from psycopg_pool import AsyncConnectionPool
 
 from alerts.intake import Intake
 from alerts.live import LiveDetector
-from anxin.localstack import Mosquitto
 from ingest.codec import Codec
 from ingest.decoding import Decoder
 from ingest.pipeline import IngestPipeline
 from ingest.writer import Message
+from testbed.services import Mosquitto
 from tests.conftest import ServeProcess, register, wait_until
 from tests.ingest.test_end_to_end import count, publisher
 

@@ -7,8 +7,8 @@ import time
 import psycopg
 import pytest
 
-from anxin.localstack import Mosquitto
 from ingest.ratelimit import RateLimiter
+from testbed.services import Mosquitto
 from tests.conftest import ServeProcess, register, wait_until
 from tests.ingest.test_end_to_end import count, publisher
 

@@ -14,7 +14,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from anxin.localstack import Mosquitto
+from testbed.services import Mosquitto
 from tests.conftest import ServeProcess, register, wait_until
 from tests.ingest.test_end_to_end import count, publisher
 

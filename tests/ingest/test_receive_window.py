@@ -11,9 +11,9 @@ from functools import partial
 
 import pytest
 
-from anxin.localstack import Mosquitto
 from ingest.consumer import MqttConsumer
 from ingest.mqtt_client import ClientKind
+from testbed.services import Mosquitto
 from tests.conftest import wait_until
 from tests.ingest.test_end_to_end import publisher
 

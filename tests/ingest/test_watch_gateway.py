@@ -17,9 +17,9 @@ import psycopg
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from anxin.localstack import free_port, wait_for_port
 from simulators.watch import POSITION as UD_BODY
 from simulators.watch import frame
+from testbed.services import free_port, wait_for_port
 from tests.anxin.test_cli import anxin
 from tests.conftest import Mosquitto, ServeProcess, register, wait_until
 

@@ -1,6 +1,6 @@
 """A watchdog that stops what `anxin demo` started if the demo dies without doing so.
 
-    python -m anxin.reaper      (started by Reaper.start(); reads its orders on stdin)
+    python -m testbed.reaper      (started by Reaper.start(); reads its orders on stdin)
 
 Orders, one a line: `kill PID SIGNAL` (send SIGNAL to PID when the demo is gone, then
 SIGKILL if it is still there 10 s later), `remove PATH` (delete it afterwards), and
@@ -31,7 +31,7 @@ class Reaper:
     @classmethod
     def start(cls) -> "Reaper":
         proc = subprocess.Popen(
-            [sys.executable, "-m", "anxin.reaper"],
+            [sys.executable, "-m", "testbed.reaper"],
             stdin=subprocess.PIPE,
             text=True,
             start_new_session=True,

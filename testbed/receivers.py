@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qsl, quote_plus, unquote, urlsplit
 
-from anxin.localstack import free_port
+from testbed.services import free_port
 
 
 @dataclass

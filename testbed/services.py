@@ -1,7 +1,7 @@
 """Start and stop real PostgreSQL and Mosquitto processes on free loopback ports.
 
 One implementation for everything that needs its own services: the test suite,
-the benchmarks, `anxin demo` and `scripts/develop`. No Docker, no mocks.
+the benchmarks and `anxin demo`. No Docker, no mocks.
 """
 
 from __future__ import annotations
