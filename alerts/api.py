@@ -10,14 +10,14 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from pydantic import BaseModel, BeforeValidator, Field, Strict
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from access.accounts import Principal, Role
+from access.guards import StreamingUser, User, role_in
 from alerts import lifecycle, map_view, queries, reports
 from alerts.lifecycle import MAX_NOTE_CHARS, Action
 from alerts.models import AlertStatus, Resolution, Severity
 from alerts.reasons import Lang, explain, pick_language
 from alerts.stream import StreamHub, as_json
 from alerts.suggestions import suggestions
-from devices.accounts import Principal, Role
-from devices.auth import StreamingUser, User, role_in
 from kernel.errors import Forbidden, Invalid
 from kernel.types import MAX_ID, Moment, RequestBody, ResidentId, number_only
 from kernel.web import Conn

@@ -6,9 +6,9 @@ from typing import Any
 from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 
+from access.accounts import Principal, Role
 from alerts.dispatching import Dispatcher, loads, places
 from alerts.queries import ACTIVE, visible
-from devices.accounts import Principal, Role
 from dispatch.network import network_at
 from dispatch.service import point_names
 

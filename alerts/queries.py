@@ -9,10 +9,10 @@ from typing import Any
 from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 
+from access.accounts import Principal, Role
 from alerts.errors import UnknownAlert, UnknownIncident
 from alerts.models import AlertStatus, Severity
 from alerts.reasons import Lang, explain
-from devices.accounts import Principal, Role
 from kernel.errors import Invalid
 
 ACTIVE = [str(s) for s in AlertStatus if not s.closed]

@@ -9,8 +9,8 @@ from typing import Any
 from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 
+from access.accounts import Principal
 from alerts.queries import visible
-from devices.accounts import Principal
 
 ANSWER_WITHIN_S = 60  # the alarm-receiving centre's promise (UK telecare: 97.5-98.5 %)
 

@@ -21,8 +21,8 @@ from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from access.accounts import Principal, Role
 from alerts.queries import visible
-from devices.accounts import Principal, Role
 from kernel.db import DB_UNAVAILABLE, OutageLog
 
 log = logging.getLogger("anxin.stream")

@@ -7,10 +7,10 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
+from access.accounts import Principal
 from alerts.dispatching import loads, places
 from alerts.errors import UnknownAlert
 from alerts.queries import check_visible
-from devices.accounts import Principal
 from dispatch import offers
 from dispatch.suggest import DispatchPolicy, suggest
 from kernel.errors import Conflict

@@ -9,13 +9,13 @@ from typing import Any
 
 import psycopg
 
+from access.accounts import Principal, Role
 from alerts import lifecycle, queries
 from alerts.lifecycle import Action
 from alerts.models import AlertStatus, Resolution
 from alerts.reasons import Lang
 from anxin.policies import dispatcher
 from anxin.settings import Settings
-from devices.accounts import Principal, Role
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> str:

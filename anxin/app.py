@@ -10,6 +10,7 @@ import httpx
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
+from access.accounts import TokenCheck
 from alerts import answers_api
 from alerts import api as alerts_api
 from alerts import metrics as alerts_metrics
@@ -28,7 +29,6 @@ from anxin.request_guard import RequestGuard
 from anxin.settings import Settings
 from anxin.supervisor import Supervisor
 from devices import api as devices_api
-from devices.accounts import TokenCheck
 from dispatch import api as dispatch_api
 from dispatch.notify import outbox
 from dispatch.notify.worker import POLL_S as OUTBOX_POLL_S

@@ -10,6 +10,7 @@ from pathlib import Path
 import psycopg
 from pydantic import ValidationError
 
+from access.accounts import Language, Role
 from alerts.detect.config import Overrides
 from alerts.lifecycle import Action
 from alerts.models import AlertStatus, Resolution
@@ -17,7 +18,6 @@ from anxin import __version__, devices_cli
 from anxin.arg_types import positive_int, rate
 from anxin.reports_cli import incident_kind, month
 from anxin.settings import Settings, SettingsError, load_settings
-from devices.accounts import Language, Role
 from devices.models import CareFlag
 from kernel.db import why
 from kernel.errors import AnxinError

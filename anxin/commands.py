@@ -10,14 +10,14 @@ import psycopg
 import uvicorn
 from fastapi import FastAPI
 
+from access import accounts
+from access.accounts import UserIn
 from alerts import overrides
 from anxin import logs
 from anxin.app import create_app
 from anxin.db import apply_schema, check_database
 from anxin.settings import Settings
-from devices import accounts
 from devices import service as devices
-from devices.accounts import UserIn
 from devices.errors import UnknownResident
 from devices.models import DeviceIn, DeviceKind, Resident, ResidentIn
 from devices.residents_file import read_residents

@@ -24,13 +24,13 @@ from typing import Any
 import httpx
 import psycopg
 
+from access.accounts import Role, UserIn, add_user, remove_user
 from anxin import logs
 from anxin.commands import http_server
 from anxin.db import apply_schema
 from anxin.seed import seed_demo
 from anxin.settings import Settings
 from anxin.web_routes import missing_libraries
-from devices.accounts import Role, UserIn, add_user, remove_user
 from dispatch.links import link_key
 from simulators.fleet import WearableFleet
 from simulators.publisher import Publisher

@@ -24,10 +24,10 @@ import httpx
 import psycopg
 from httpx_sse import aconnect_sse
 
+from access.accounts import Role, UserIn, add_user
 from alerts import lifecycle
 from alerts.lifecycle import Action
 from bench.serve import serve_env, start_serve, start_services, stop_serve
-from devices.accounts import Role, UserIn, add_user
 from testbed.services import free_port
 
 DISTRICTS = ["江岸区", "江汉区", "硚口区", "汉阳区", "武昌区", "青山区", "洪山区"]

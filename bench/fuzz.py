@@ -26,8 +26,8 @@ from pathlib import Path
 import httpx
 import psycopg
 
+from access.accounts import Role, UserIn, add_user
 from bench.serve import serve_env, start_serve, start_services, stop_serve
-from devices.accounts import Role, UserIn, add_user
 from simulators.publisher import Publisher
 from testbed.services import free_port
 

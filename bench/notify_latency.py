@@ -28,8 +28,8 @@ from typing import Any
 import httpx
 import psycopg
 
+from access.accounts import Role, UserIn, add_user
 from bench.serve import serve_env, start_serve, stop_serve
-from devices.accounts import Role, UserIn, add_user
 from dispatch.notify.sms import TEMPLATES
 from simulators.mqttload import LoadPublisher, paced
 from testbed.receivers import AliyunSmsStandIn, StandIn, WebhookReceiver

@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import psycopg
 
+from access.accounts import Role, UserIn, add_user
 from bench.serve import serve_env, start_serve, start_services, stop_serve
-from devices.accounts import Role, UserIn, add_user
 from testbed.services import free_port
 
 

@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Header, Path, Request, Response
 from pydantic import BaseModel, Field
 
+from access.accounts import Principal, Role, TokenCheck
+from access.guards import SESSION_COOKIE, User, role_in
 from devices import commands, health, service
-from devices.accounts import Principal, Role, TokenCheck
-from devices.auth import SESSION_COOKIE, User, role_in
 from devices.commands import Command, CommandIn
 from devices.errors import UnknownDevice, UnknownResident
 from devices.models import Resident, ResidentIn, ResidentProfile

@@ -9,8 +9,8 @@ from typing import Annotated, Any, Protocol
 from fastapi import APIRouter, Path, Query, Request
 from psycopg import AsyncConnection
 
-from devices.accounts import Principal, Role
-from devices.auth import User
+from access.accounts import Principal, Role
+from access.guards import User
 from dispatch import requests
 from dispatch.requests import RequestAction
 from dispatch.routing import Router

@@ -7,10 +7,10 @@ import httpx
 import psycopg
 import pytest
 
+from access.accounts import Role, UserIn, add_user
 from alerts import lifecycle
 from alerts.lifecycle import Action
 from alerts.models import Resolution
-from devices.accounts import Role, UserIn, add_user
 from tests.alerts.test_lifecycle import finding, open_one, run
 from tests.conftest import ServeProcess, register
 

@@ -10,7 +10,7 @@ from alerts.detect.events import IMMEDIATE
 from devices.models import URGENT_EVENTS
 
 ROOT = Path(__file__).resolve().parent.parent
-DOMAINS = ("ingest", "alerts", "devices", "dispatch")
+DOMAINS = ("access", "ingest", "alerts", "devices", "dispatch")
 # what anxin/ wires together: none of it may import anxin
 WIRED = (*DOMAINS, "kernel", "simulators")
 # the one module of the product that may stand up testbed's services: `anxin demo`
@@ -27,7 +27,7 @@ OWNER = {
     "device_status": "ingest",
     "dead_letters": "ingest",
     "resident_contacts": "devices",
-    "users": "devices",
+    "users": "access",
     "alerts": "alerts",
     "incidents": "alerts",
     "alert_findings": "alerts",
@@ -77,6 +77,18 @@ def test_devices_and_dispatch_do_not_reach_into_ingest_or_alerts() -> None:
         for path in sources(package):
             for module in imported_modules(path):
                 assert module.split(".")[0] not in ("ingest", "alerts"), (path, module)
+
+
+def test_access_stands_beneath_every_domain() -> None:
+    """Users, roles and tokens are asked of by every router, and ask nothing of them."""
+    reached = {
+        f"{path.relative_to(ROOT)} imports {module}"
+        for path in sources("access")
+        for module in imported_modules(path)
+        if module.split(".")[0] in (*DOMAINS, "anxin", "simulators")
+        and module.split(".")[0] != "access"
+    }
+    assert reached == set()
 
 
 def test_no_domain_imports_the_composition_root() -> None:

@@ -6,10 +6,10 @@ object's state (nobody learns what they may not see)."""
 import httpx
 import psycopg
 
+from access.accounts import Role, UserIn, add_user
 from alerts.lifecycle import Action
 from anxin.app import create_app
 from anxin.settings import Settings
-from devices.accounts import Role, UserIn, add_user
 from tests.alerts.test_lifecycle import run
 from tests.api_world import World
 

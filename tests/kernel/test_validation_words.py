@@ -4,7 +4,7 @@ gets Chinese words, not the English message."""
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from devices.accounts import UserIn
+from access.accounts import UserIn
 from devices.models import DeviceIn, ResidentProfile
 from dispatch.models import ServicePointIn
 from kernel.language import Lang

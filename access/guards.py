@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from psycopg_pool import AsyncConnectionPool
 
-from devices.accounts import Principal, Role, TokenCheck
+from access.accounts import Principal, Role, TokenCheck
 from kernel.errors import Forbidden, Unauthorized
 from kernel.web import Conn
 
