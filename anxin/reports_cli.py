@@ -11,11 +11,11 @@ import psycopg
 
 from anxin.policies import dispatch_policy
 from anxin.settings import Settings
-from dispatch import care_beds, coverage
 from dispatch.network import read_directory
 from dispatch.routing import mask
 from dispatch.suggest import NEEDS, needs_of
 from kernel.errors import Invalid
+from reports import care_beds, coverage
 
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 

@@ -12,7 +12,7 @@ from devices.models import URGENT_EVENTS
 ROOT = Path(__file__).resolve().parent.parent
 DOMAINS = ("access", "ingest", "alerts", "devices", "dispatch")
 # what anxin/ wires together: none of it may import anxin
-WIRED = (*DOMAINS, "kernel", "simulators")
+WIRED = (*DOMAINS, "gateways", "kernel", "reports", "simulators")
 # the one module of the product that may stand up testbed's services: `anxin demo`
 DEMO = "anxin/demo.py"
 # Which domain writes each table (schema.sql creates them all).
@@ -77,6 +77,35 @@ def test_devices_and_dispatch_do_not_reach_into_ingest_or_alerts() -> None:
         for path in sources(package):
             for module in imported_modules(path):
                 assert module.split(".")[0] not in ("ingest", "alerts"), (path, module)
+
+
+def test_a_gateway_reaches_ingest_only_as_a_device_does() -> None:
+    """Through the broker: the topic contract and an MQTT client, nothing else of the
+    product; and only the composition root starts a gateway."""
+    allowed = {"ingest.topics", "ingest.consumer"}
+    reached = {
+        f"{path.relative_to(ROOT)} imports {module}"
+        for path in sources("gateways")
+        for module in imported_modules(path)
+        if module.split(".")[0] in (*DOMAINS, "anxin") and module not in allowed
+    }
+    assert reached == set()
+    assert importers_of("gateways") == set()
+
+
+def test_reports_read_every_domain_and_no_domain_reads_them() -> None:
+    assert importers_of("reports") == set()
+
+
+def importers_of(package: str) -> set[str]:
+    """Which modules of what anxin/ wires import `package` (only anxin/ may)."""
+    return {
+        f"{path.relative_to(ROOT)} imports {module}"
+        for wired in WIRED
+        for path in sources(wired)
+        for module in imported_modules(path)
+        if module.split(".")[0] == package != wired
+    }
 
 
 def test_access_stands_beneath_every_domain() -> None:

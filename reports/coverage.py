@@ -21,8 +21,8 @@ from psycopg import AsyncConnection
 from scipy.spatial import cKDTree
 
 from dispatch.network import Directory
-from dispatch.pages import Raw, page, table
 from dispatch.travel import GreatCircle, km_for_chord, unit_vectors
+from reports.pages import Raw, page, table
 
 HOURS = 7 * 24
 # any Monday: only the weekday and the time of day matter to opening hours and shifts

@@ -5,8 +5,8 @@ the gateway asked to stop reading while the backlog is high."""
 import asyncio
 import struct
 
-from ingest import broker_out
-from ingest.broker_out import WINDOW, BrokerOut, _Wire
+from gateways.watch import publisher
+from gateways.watch.publisher import WINDOW, BrokerOut, _Wire
 
 
 class Wire:
@@ -64,14 +64,14 @@ def test_a_high_backlog_asks_the_gateway_to_stop_reading_and_then_to_go_on() -> 
         out = BrokerOut(host="127.0.0.1", port=1, client_id="t")
         told: list[bool] = []
         out.on_pressure = told.append
-        for _ in range(broker_out.SLOW_AT):  # not connected: all of them wait
+        for _ in range(publisher.SLOW_AT):  # not connected: all of them wait
             assert out.send("anxin/v1/w/status", b"{}")
         assert told == [True]
         wire = Wire()
         out._transport = wire  # type: ignore[assignment]
         out._admit()
         reader = _Wire(out)
-        while out.backlog > broker_out.SLOW_AT // 2:
+        while out.backlog > publisher.SLOW_AT // 2:
             await asyncio.sleep(0)
             assert told == [True]  # still too far behind
             sent, wire.written = pids(wire.written), b""

@@ -15,7 +15,7 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
-from dispatch.pages import Raw, page, table
+from reports.pages import Raw, page, table
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.adapters.watch import (
+from gateways.watch.protocol import (
     BadFrame,
     FrameSplitter,
     FrameTooLong,

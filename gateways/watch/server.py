@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import msgspec
 
-from ingest.adapters.watch import (
+from gateways.watch.protocol import (
     BadFrame,
     Frame,
     FrameSplitter,
