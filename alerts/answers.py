@@ -187,5 +187,5 @@ async def link_view(*, conn: AsyncConnection, token: str) -> dict[str, Any]:
         "incident_id": incident_id, "incident_status": incident_status,
         "severity": severity, "phone": phone, "lat": place.lat, "lon": place.lon,
         "actions": _link_actions(status, incident_status),
-        **await notices.summary(conn, incident_id),
+        **await notices.summary(conn=conn, incident_id=incident_id),
     }  # fmt: skip

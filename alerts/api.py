@@ -68,8 +68,8 @@ class PageOut(BaseModel):
     next_cursor: str | None
 
 
-Reader = Annotated[Principal, Depends(role_in(Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN))]
-Dispatcher = Reader
+# the call centre's people: they read the whole queue of their districts and send help
+CallCentre = Annotated[Principal, Depends(role_in(Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN))]
 
 # who may do what; everyone may read (within their scope) and add notes
 _MAY: dict[Action, tuple[Role, ...]] = {
@@ -179,7 +179,7 @@ async def get_alert(conn: Conn, user: User, lang: Language, alert_id: AlertId) -
 
 @router.get("/alerts/{alert_id}/suggestions")
 async def get_suggestions(
-    request: Request, conn: Conn, user: Dispatcher, alert_id: AlertId
+    request: Request, conn: Conn, user: CallCentre, alert_id: AlertId
 ) -> dict[str, Any]:
     """The nearest service point that can help now (open, a free on-call person, the
     capability needed, under capacity, inside the circle), every nearer one with why
@@ -295,7 +295,7 @@ class DispatchBody(RequestBody):
 
 @router.post("/dispatch", response_model=list[ChangeOut])
 async def dispatch_many(
-    request: Request, conn: Conn, user: Dispatcher, body: DispatchBody
+    request: Request, conn: Conn, user: CallCentre, body: DispatchBody
 ) -> list[ChangeOut]:
     """Assign many acknowledged incidents at once (a heatwave, a power cut): they are
     routed jointly, for the least total travel time within the points' capacities.
@@ -359,7 +359,7 @@ _ZONES = sorted(available_timezones())
 async def sla_report(
     request: Request,
     conn: Conn,
-    user: Reader,
+    user: CallCentre,
     start: Annotated[
         Moment | None, Query(alias="from", description="before `to`; default: 7 days ago")
     ] = None,

@@ -19,14 +19,14 @@ NOTIFY_CHANNEL = "anxin_alerts"
 _WRITE_LOCK = 7268354  # schema.sql holds 7268353
 
 
-async def lock_alerts(conn: AsyncConnection) -> None:
+async def lock_alerts(*, conn: AsyncConnection) -> None:
     """Call first in any transaction that changes incidents or alerts."""
     await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK,))
 
 
 async def record(
-    conn: AsyncConnection,
     *,
+    conn: AsyncConnection,
     incident_id: int,
     action: str,
     actor: str,

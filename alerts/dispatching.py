@@ -112,7 +112,7 @@ class Dispatcher:
         return datetime.now(ZoneInfo(self.time_zone)).replace(tzinfo=None)
 
     async def offer_point(
-        self, conn: AsyncConnection, *, incident_id: int, point_id: str, actor: str
+        self, *, conn: AsyncConnection, incident_id: int, point_id: str, actor: str
     ) -> Routed:
         """Ask the point an operator chose."""
         offer = await offers.make(
@@ -121,7 +121,7 @@ class Dispatcher:
         return await self._offered(conn, offer, actor=actor, data={"chosen_by": actor})
 
     async def route(
-        self, conn: AsyncConnection, incident_ids: Sequence[int], *, actor: str
+        self, *, conn: AsyncConnection, incident_ids: Sequence[int], actor: str
     ) -> list[Routed]:
         """Ask the nearest eligible point for each incident (jointly when several),
         or escalate the ones no point inside the circle can take."""
@@ -206,7 +206,7 @@ class Dispatcher:
             (offer.point_id, offer.incident_id),
         )
         audit_id = await audit.record(
-            conn,
+            conn=conn,
             incident_id=offer.incident_id,
             actor=actor,
             action="offered",
@@ -218,7 +218,7 @@ class Dispatcher:
         )
         key = await link_key(conn=conn)
         link = f"{self.public_url.rstrip('/')}/r/{key.token(offer.id)}"
-        await notices.offered(conn, offer, at=self.local_now(), link=link)
+        await notices.offered(conn=conn, offer=offer, at=self.local_now(), link=link)
         return Routed(offer.incident_id, offer.point_id, audit_id)
 
     async def _nobody(
@@ -234,14 +234,14 @@ class Dispatcher:
         )
         call_120 = place.severity == "P1"
         audit_id = await audit.record(
-            conn,
+            conn=conn,
             incident_id=place.incident_id,
             actor=actor,
             action="no_point",
             data={"to": to, "call_120": call_120, **data},
         )
         await notices.nobody_inside(
-            conn, place.incident_id, call_120=call_120, outside=data.get("outside")
+            conn=conn, incident_id=place.incident_id, call_120=call_120, outside=data.get("outside")
         )
         log.warning(
             "incident %d: no service point can take it inside the circle; told the %s%s",
@@ -251,13 +251,13 @@ class Dispatcher:
         )
         return Routed(place.incident_id, None, audit_id)
 
-    async def router(self, conn: AsyncConnection) -> Router:
+    async def router(self, *, conn: AsyncConnection) -> Router:
         """The network as it stands now, with the incidents each point holds."""
         load = await loads(conn=conn)
         return await router_at(conn=conn, at=self.local_now(), load=load, policy=self.policy)
 
     async def request_help(
-        self, conn: AsyncConnection, *, device_id: str, service: str, ts: float, key: str
+        self, *, conn: AsyncConnection, device_id: str, service: str, ts: float, key: str
     ) -> int | None:
         """A one-key help request (never an incident): asked of the nearest point that
         offers the service now; None when this press was taken already."""
@@ -276,7 +276,7 @@ class Dispatcher:
         place = (home_lat, home_lon) if home_lat is not None else (tuple(fix) if fix else None)
         return await requests.open_request(
             conn=conn,
-            router=await self.router(conn),
+            router=await self.router(conn=conn),
             key=f"{device_id}:{ts}:{key}",
             at=datetime.fromtimestamp(ts, UTC),
             device_id=device_id,
@@ -286,7 +286,7 @@ class Dispatcher:
             local_now=self.local_now(),
         )
 
-    async def release(self, conn: AsyncConnection, offer: offers.Offer, *, action: str) -> None:
+    async def release(self, *, conn: AsyncConnection, offer: offers.Offer, action: str) -> None:
         """The asked point said no or let it wait (`action`): record it and free the
         incident for the next point."""
         await conn.execute(
@@ -294,7 +294,7 @@ class Dispatcher:
             (offer.incident_id, offer.point_id),
         )
         await audit.record(
-            conn,
+            conn=conn,
             incident_id=offer.incident_id,
             actor=SYSTEM,
             action=action,
@@ -311,16 +311,18 @@ async def reroute_overdue(
         # most polls find nothing due: they must not take the alerts lock
         if not await offers.any_overdue(conn=conn):
             return 0, []
-        await audit.lock_alerts(conn)
+        await audit.lock_alerts(conn=conn)
         expired = await offers.expire_overdue(conn=conn, limit=limit)
         for offer in expired:
-            await dispatcher.release(conn, offer, action="offer_expired")
+            await dispatcher.release(conn=conn, offer=offer, action="offer_expired")
         cur = await conn.execute(
             "SELECT id FROM incidents WHERE id = ANY(%s) AND status = 'acknowledged' ORDER BY id",
             ([o.incident_id for o in expired],),
         )
         still = [int(r[0]) for r in await cur.fetchall()]
-        return len(expired), await dispatcher.route(conn, still, actor=SYSTEM) if still else []
+        return len(expired), await dispatcher.route(
+            conn=conn, incident_ids=still, actor=SYSTEM
+        ) if still else []
 
 
 async def follow_undelivered(
@@ -335,7 +337,7 @@ async def follow_undelivered(
         )
         if not missed:
             return 0
-        await audit.lock_alerts(conn)
+        await audit.lock_alerts(conn=conn)
         for m in missed:
             next_staff = await plan.tell_next_staff(
                 conn=conn, incident_id=m.incident_id, point_id=m.point_id, body=m.body,
@@ -349,7 +351,7 @@ async def follow_undelivered(
             code = f"（{m.code}）" if m.code else ""
             then = f"已改发{next_staff}" if next_staff else "该服务点已无其他人员可通知"
             await audit.record(
-                conn,
+                conn=conn,
                 incident_id=m.incident_id,
                 actor=SYSTEM,
                 action="sms_undelivered",

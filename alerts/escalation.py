@@ -49,7 +49,7 @@ async def escalate_due(
         due = await cur.fetchone()
         if not (due and due[0]):
             return done
-        await audit.lock_alerts(conn)
+        await audit.lock_alerts(conn=conn)
         cur = await conn.execute(
             """
             SELECT id, severity, escalation_level, escalate_at, opened_at FROM incidents
@@ -68,7 +68,7 @@ async def escalate_due(
                 (step.level, wait, wait, incident_id),
             )
             await audit.record(
-                conn,
+                conn=conn,
                 incident_id=incident_id,
                 actor=SYSTEM,
                 action="escalated",
@@ -76,7 +76,10 @@ async def escalate_due(
             )
             waited = (datetime.now(opened_at.tzinfo) - opened_at).total_seconds()
             await notices.escalated(
-                conn, incident_id, level=step.level, minutes=max(1, round(waited / 60))
+                conn=conn,
+                incident_id=incident_id,
+                level=step.level,
+                minutes=max(1, round(waited / 60)),
             )
             done.append(step)
     for step in done:

@@ -70,7 +70,7 @@ class Intake:
         """Route a one-key help request (not an alert: the call centre never sees it)
         in the caller's transaction; False when this press was taken already."""
         taken = await self._dispatcher.request_help(
-            conn, device_id=device_id, service=service, ts=ts, key=key
+            conn=conn, device_id=device_id, service=service, ts=ts, key=key
         )
         return taken is not None
 

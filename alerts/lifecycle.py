@@ -107,7 +107,7 @@ async def act(
     """Apply an action to the incident of `alert_id`, in one transaction with its
     audit row; IllegalTransition (409) names the actions legal from here."""
     async with conn.transaction():
-        await audit.lock_alerts(conn)
+        await audit.lock_alerts(conn=conn)
         cur = await conn.execute(
             "SELECT i.id, i.status, i.severity, extract(epoch FROM now() - i.opened_at)"
             " FROM alerts a JOIN incidents i ON i.id = a.incident_id"
@@ -121,13 +121,17 @@ async def act(
         change = await _apply(conn, alert_id, int(row[0]), AlertStatus(row[1]), request)
         if request.action is Action.ASSIGN and request.service_point_id:
             await dispatcher.offer_point(
-                conn, incident_id=change.incident_id, point_id=request.service_point_id,
+                conn=conn, incident_id=change.incident_id, point_id=request.service_point_id,
                 actor=request.actor,
             )  # fmt: skip
         elif request.action in (Action.ASSIGN, Action.DECLINE):
-            await dispatcher.route(conn, [change.incident_id], actor=request.actor)
+            await dispatcher.route(
+                conn=conn, incident_ids=[change.incident_id], actor=request.actor
+            )
         elif request.action is Action.RESOLVE and request.outcome is not None:
-            await notices.family_resolved(conn, change.incident_id, outcome=str(request.outcome))
+            await notices.family_resolved(
+                conn=conn, incident_id=change.incident_id, outcome=str(request.outcome)
+            )
     if request.action is Action.ACK:
         metrics.TIME_TO_ACK.labels(row[2]).observe(float(row[3]))
     return change
@@ -145,7 +149,7 @@ async def assign_all(
     the first taking the points the later ones needed. All or none."""
     request = Request(action=Action.ASSIGN, actor=actor)
     async with conn.transaction():
-        await audit.lock_alerts(conn)
+        await audit.lock_alerts(conn=conn)
         cur = await conn.execute(
             "SELECT a.id, i.id, i.status FROM alerts a JOIN incidents i ON i.id = a.incident_id"
             " WHERE a.id = ANY(%s) ORDER BY i.id, a.id FOR UPDATE OF i",
@@ -163,7 +167,9 @@ async def assign_all(
             await _apply(conn, alert_id, incident_id, AlertStatus(status), request)
             for incident_id, (alert_id, status) in first.items()
         ]
-        await dispatcher.route(conn, [c.incident_id for c in changes], actor=actor)
+        await dispatcher.route(
+            conn=conn, incident_ids=[c.incident_id for c in changes], actor=actor
+        )
     return changes
 
 
@@ -187,7 +193,7 @@ async def _apply(
     if request.action is not Action.NOTE:
         await _move(conn, incident_id, to_status, request)
     audit_id = await audit.record(
-        conn,
+        conn=conn,
         incident_id=incident_id,
         alert_id=alert_id,
         actor=request.actor,

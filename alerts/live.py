@@ -31,7 +31,7 @@ from alerts.registry_sync import RegistrySync
 from alerts.service import apply_outcomes
 from alerts.snapshots import save_snapshot
 from alerts.workers import every
-from kernel.db import DB_UNAVAILABLE, OutageLog
+from kernel.outage import DB_UNAVAILABLE, OutageLog
 
 log = logging.getLogger("anxin.detector")
 

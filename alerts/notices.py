@@ -12,7 +12,7 @@ from dispatch.notify import plan
 from dispatch.offers import Offer
 
 
-async def summary(conn: AsyncConnection, incident_id: int) -> dict[str, Any]:
+async def summary(*, conn: AsyncConnection, incident_id: int) -> dict[str, Any]:
     """Who, what happened (the most urgent alert's reason, in Chinese), where, and how
     to get in."""
     cur = await conn.execute(
@@ -36,24 +36,32 @@ async def summary(conn: AsyncConnection, incident_id: int) -> dict[str, Any]:
     return {"who": who, "what": what, "address": address or "未登记", "access": access or "无"}
 
 
-async def offered(conn: AsyncConnection, offer: Offer, *, at: datetime, link: str) -> None:
+async def offered(*, conn: AsyncConnection, offer: Offer, at: datetime, link: str) -> None:
     """The asked point's people: who, what, where, how to get in, the code to reply
     with, and the link to answer from."""
-    params = {**await summary(conn, offer.incident_id), "code": offer.answer_code, "link": link}
+    params = {
+        **await summary(conn=conn, incident_id=offer.incident_id),
+        "code": offer.answer_code,
+        "link": link,
+    }
     await plan.tell_point(
         conn=conn, incident_id=offer.incident_id, point_id=offer.point_id, params=params, at=at
     )
 
 
-async def escalated(conn: AsyncConnection, incident_id: int, *, level: int, minutes: int) -> None:
-    params = {**await summary(conn, incident_id), "level": level, "minutes": minutes}
+async def escalated(*, conn: AsyncConnection, incident_id: int, level: int, minutes: int) -> None:
+    params = {
+        **await summary(conn=conn, incident_id=incident_id),
+        "level": level,
+        "minutes": minutes,
+    }
     await plan.tell_supervisors(
         conn=conn, incident_id=incident_id, template="escalated", params=params
     )
 
 
 async def nobody_inside(
-    conn: AsyncConnection, incident_id: int, *, call_120: bool, outside: dict[str, Any] | None
+    *, conn: AsyncConnection, incident_id: int, call_120: bool, outside: dict[str, Any] | None
 ) -> None:
     if call_120:
         advice = "P1：请立即拨打120。"
@@ -61,19 +69,19 @@ async def nobody_inside(
         advice = f"圈外最近：{outside['point_id']}，约{outside['minutes']:.0f}分钟。"
     else:
         advice = "请电话协调。"
-    params = {**await summary(conn, incident_id), "advice": advice}
+    params = {**await summary(conn=conn, incident_id=incident_id), "advice": advice}
     await plan.tell_supervisors(
         conn=conn, incident_id=incident_id, template="no_point", params=params
     )
 
 
-async def family_opened(conn: AsyncConnection, incident_id: int, *, what: str) -> None:
+async def family_opened(*, conn: AsyncConnection, incident_id: int, what: str) -> None:
     await plan.tell_family(
         conn=conn, incident_id=incident_id, template="family_opened", params={"what": what}
     )
 
 
-async def family_resolved(conn: AsyncConnection, incident_id: int, *, outcome: str) -> None:
+async def family_resolved(*, conn: AsyncConnection, incident_id: int, outcome: str) -> None:
     await plan.tell_family(
         conn=conn,
         incident_id=incident_id,

@@ -34,7 +34,7 @@ class RegistrySync:
             residents = await residents_by_id(conn=conn)
             devices = await devices_by_id(conn=conn)
             overrides = await overrides_by_resident(conn=conn)
-            learned = await load_snapshot(conn)
+            learned = await load_snapshot(conn=conn)
         self.engine.register(
             homes=[_home(r, overrides.get(r.id, {})) for r in residents],
             devices=[_device(d) for d in devices],

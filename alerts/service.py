@@ -28,7 +28,7 @@ async def open_alert(
     """
     # its own statement: a statement's snapshot is taken before the lock is granted,
     # and what a writer committed while we waited must be seen
-    await audit.lock_alerts(conn)
+    await audit.lock_alerts(conn=conn)
     cur = await conn.execute(
         """
         SELECT EXISTS (SELECT 1 FROM alert_findings WHERE dedup_key = %s),
@@ -62,7 +62,7 @@ async def open_alert(
         (finding.dedup_key, alert_id, finding.observed_at),
     )
     await audit.record(
-        conn,
+        conn=conn,
         incident_id=incident_id,
         alert_id=alert_id,
         actor=SYSTEM,
@@ -116,7 +116,7 @@ async def _incident_for(
         assert created is not None
         incident_id: int = created[0]
         await audit.record(
-            conn,
+            conn=conn,
             incident_id=incident_id,
             actor=SYSTEM,
             action="opened",
@@ -124,7 +124,7 @@ async def _incident_for(
             data={"severity": str(finding.severity)},
         )
         what = say(finding.code, finding.values, finding.reason, Lang.ZH)
-        await notices.family_opened(conn, incident_id, what=what)
+        await notices.family_opened(conn=conn, incident_id=incident_id, what=what)
         return incident_id
     incident_id, current = row[0], Severity(row[1])
     raised = finding.severity.most_urgent(current)
@@ -157,7 +157,7 @@ async def _reopen(
     )
     await conn.execute("UPDATE alerts SET status = 'open' WHERE incident_id = %s", (incident_id,))
     await audit.record(
-        conn,
+        conn=conn,
         incident_id=incident_id,
         actor=SYSTEM,
         action="reopened",
@@ -226,7 +226,7 @@ async def downgrade_alert(*, conn: AsyncConnection, downgrade: Downgrade) -> int
     None when there is no such alert (never opened, or closed already): then there is
     nothing left to downgrade. The incident keeps the most urgent of its alerts.
     """
-    await audit.lock_alerts(conn)
+    await audit.lock_alerts(conn=conn)
     cur = await conn.execute(
         """
         UPDATE alerts a SET severity = %(severity)s, reason = reason || '; ' || %(note)s,
@@ -253,7 +253,7 @@ async def downgrade_alert(*, conn: AsyncConnection, downgrade: Downgrade) -> int
         {"id": incident_id},
     )
     await audit.record(
-        conn,
+        conn=conn,
         incident_id=incident_id,
         alert_id=alert_id,
         actor=SYSTEM,

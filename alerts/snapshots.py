@@ -44,7 +44,7 @@ async def save_snapshot(pool: AsyncConnectionPool, learned: Learned) -> int:
     return len(rows)
 
 
-async def load_snapshot(conn: AsyncConnection) -> Learned:
+async def load_snapshot(*, conn: AsyncConnection) -> Learned:
     cur = await conn.execute(
         "SELECT device_id, extract(epoch FROM last_seen)::float8, base_mean, base_var, base_n"
         " FROM detector_state"

@@ -23,7 +23,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from access.accounts import Principal, Role
 from alerts.queries import visible
-from kernel.db import DB_UNAVAILABLE, OutageLog
+from kernel.outage import DB_UNAVAILABLE, OutageLog
 
 log = logging.getLogger("anxin.stream")
 

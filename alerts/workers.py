@@ -1,8 +1,9 @@
 """How alerts' long-running work runs: a step every period, under the supervisor.
 
-The detector's sweep, refresh and snapshot run here; so will escalation and the
-outbox. The database being away is waited out and logged once for the whole service;
-any other error ends the loop, for the supervisor to log, report and restart.
+The detector's sweep, refresh and snapshot run here, and so do escalation, the
+dispatch offers, the outbox and the incident gauges (anxin/app.py). The database
+being away is waited out and logged once for the whole service; any other error ends
+the loop, for the supervisor to log, report and restart.
 """
 
 import asyncio
@@ -10,7 +11,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 
-from kernel.db import DB_UNAVAILABLE, OutageLog
+from kernel.outage import DB_UNAVAILABLE, OutageLog
 
 
 async def every(

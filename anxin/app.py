@@ -34,8 +34,8 @@ from dispatch.notify import outbox
 from dispatch.notify.worker import POLL_S as OUTBOX_POLL_S
 from dispatch.notify.worker import OutboxWorker
 from ingest.metrics import DB_OUTAGES
-from kernel.db import OutageLog
 from kernel.listener import Listener
+from kernel.outage import OutageLog
 
 log = logging.getLogger("anxin")
 
@@ -51,7 +51,7 @@ def create_app(settings: Settings, *, ingest: bool = True) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await pool.open(wait=True, timeout=30)
         async with pool.connection() as conn:
-            info = await database_info(conn)
+            info = await database_info(conn=conn)
         service = IngestService(settings, pool, outage=outage, policy=policy) if ingest else None
         app.state.ingest = service
         app.state.publish_command = service.publish if service is not None else _no_broker

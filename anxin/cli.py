@@ -19,8 +19,8 @@ from anxin.arg_types import positive_int, rate
 from anxin.reports_cli import incident_kind, month
 from anxin.settings import Settings, SettingsError, load_settings
 from devices.models import CareFlag
-from kernel.db import why
 from kernel.errors import AnxinError
+from kernel.outage import why
 from kernel.validation import describe
 
 

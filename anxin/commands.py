@@ -57,7 +57,7 @@ def serve(settings: Settings) -> int:
 
 async def db_init(settings: Settings) -> str:
     async with await psycopg.AsyncConnection.connect(settings.database_dsn) as conn:
-        info = await apply_schema(conn)
+        info = await apply_schema(conn=conn)
     return f"schema applied: {info.describe()}"
 
 

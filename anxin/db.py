@@ -10,8 +10,8 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool
 
 from anxin.settings import Settings
-from kernel.db import why
 from kernel.errors import AnxinError
+from kernel.outage import why
 
 
 class DatabaseNotReady(AnxinError):
@@ -52,13 +52,13 @@ class DatabaseInfo:
         return f"plain PostgreSQL {self.server_version} (no TimescaleDB): BRIN time indexes"
 
 
-async def apply_schema(conn: AsyncConnection) -> DatabaseInfo:
+async def apply_schema(*, conn: AsyncConnection) -> DatabaseInfo:
     async with conn.transaction():
         await conn.execute(schema_sql())
-    return await database_info(conn)
+    return await database_info(conn=conn)
 
 
-async def database_info(conn: AsyncConnection) -> DatabaseInfo:
+async def database_info(*, conn: AsyncConnection) -> DatabaseInfo:
     cur = await conn.execute(
         "SELECT current_setting('server_version'),"
         " (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'),"

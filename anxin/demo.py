@@ -177,7 +177,7 @@ async def _broker(workdir: Path, reaper: Reaper) -> AsyncIterator[tuple[str, str
 
 async def _run(settings: Settings, args: argparse.Namespace, stop: threading.Event) -> None:
     async with await psycopg.AsyncConnection.connect(settings.database_dsn) as conn:
-        info = await apply_schema(conn)
+        info = await apply_schema(conn=conn)
     say(f"schema: {info.describe()}")
     fleet = WearableFleet(args.residents or (3000 if args.city else 300), prefix="demo")
     # --city: a Wuhan-sized network, 144 complexes and 321 service points (465)

@@ -90,7 +90,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> str:
                 )
                 return bound.model_dump_json()
             case "password":
-                password = await mqtt_access.reset_password(conn, args.account)
+                password = await mqtt_access.reset_password(conn=conn, name=args.account)
                 if password is None:
                     msg = f"no MQTT account {args.account!r}"
                     raise Invalid(msg)
@@ -168,7 +168,7 @@ async def _export(conn: psycopg.AsyncConnection, settings: Settings, files: Brok
             " the Anxin service's own broker account is made from them"
         )
         raise Invalid(msg)
-    speakers = await mqtt_access.speakers(conn)
+    speakers = await mqtt_access.speakers(conn=conn)
     clash = {d.account for d in speakers} & (service_client_ids(settings) | {mqtt.username})
     if clash:
         msg = f"device accounts {sorted(clash)} are Anxin's own client ids or account; rename them"
@@ -176,7 +176,9 @@ async def _export(conn: psycopg.AsyncConnection, settings: Settings, files: Brok
     service = mqtt_access.ServiceAccount(
         mqtt.username, mqtt.password, settings.zigbee2mqtt_base_topic
     )
-    config = mqtt_access.dynamic_security(speakers, await mqtt_access.account_hashes(conn), service)
+    config = mqtt_access.dynamic_security(
+        speakers, await mqtt_access.account_hashes(conn=conn), service
+    )
     written = files.write(mqtt_access.dynamic_security_json(config))
     return f"{len(config['clients'])} accounts; {written}"
 

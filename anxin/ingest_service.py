@@ -18,7 +18,7 @@ from anxin.supervisor import Supervisor
 from ingest.adapters.names import DeviceNames
 from ingest.adapters.owntracks import OwnTracks
 from ingest.adapters.zigbee2mqtt import Zigbee2Mqtt
-from ingest.codec import Codec
+from ingest.canonical import Codec
 from ingest.consumer import MqttConsumer, broker_outage
 from ingest.decoding import Decoder
 from ingest.pipeline import IngestPipeline
@@ -29,7 +29,7 @@ from ingest.topics import (
     READING_SUBSCRIPTIONS,
     RETIRED_SUBSCRIPTIONS,
 )
-from kernel.db import DB_UNAVAILABLE, OutageLog, why
+from kernel.outage import DB_UNAVAILABLE, OutageLog, why
 
 log = logging.getLogger("anxin")
 # A clean stop waits until nothing has arrived unacknowledged for this long.

@@ -34,5 +34,5 @@ def configure(level: str, fmt: str) -> None:
     # uvicorn's access log would drown the ingest lines; errors still come through.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     # The pool warns at every failed reconnection (dozens per outage); the service logs
-    # each outage once, with its length (kernel.db.OutageLog).
+    # each outage once, with its length (kernel.outage.OutageLog).
     logging.getLogger("psycopg.pool").setLevel(logging.ERROR)

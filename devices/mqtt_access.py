@@ -43,7 +43,7 @@ def password_hash(password: str, *, salt: bytes | None = None) -> str:
     return f"$7${ITERATIONS}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
 
 
-async def ensure_accounts(conn: AsyncConnection, names: Sequence[str]) -> dict[str, str]:
+async def ensure_accounts(*, conn: AsyncConnection, names: Sequence[str]) -> dict[str, str]:
     """Make the MQTT accounts among `names` that are new, in one statement; each new
     one's password (to be shown once). One that existed (a home's Zigbee2MQTT account,
     shared by its sensors) keeps its password."""
@@ -57,7 +57,7 @@ async def ensure_accounts(conn: AsyncConnection, names: Sequence[str]) -> dict[s
     return {name: passwords[name] for (name,) in await cur.fetchall()}
 
 
-async def reset_password(conn: AsyncConnection, name: str) -> str | None:
+async def reset_password(*, conn: AsyncConnection, name: str) -> str | None:
     password = new_password()
     cur = await conn.execute(
         "UPDATE mqtt_accounts SET password_hash = %s WHERE name = %s",
@@ -83,7 +83,7 @@ class SpeaksFor:
     name: str | None
 
 
-async def speakers(conn: AsyncConnection) -> list[SpeaksFor]:
+async def speakers(*, conn: AsyncConnection) -> list[SpeaksFor]:
     cur = await conn.execute(
         "SELECT account, id, protocol, name FROM devices WHERE account IS NOT NULL"
         " ORDER BY account, id"
@@ -91,7 +91,7 @@ async def speakers(conn: AsyncConnection) -> list[SpeaksFor]:
     return [SpeaksFor(a, i, Protocol(p), n) for a, i, p, n in await cur.fetchall()]
 
 
-async def account_hashes(conn: AsyncConnection) -> dict[str, str]:
+async def account_hashes(*, conn: AsyncConnection) -> dict[str, str]:
     cur = await conn.execute("SELECT name, password_hash FROM mqtt_accounts")
     return {name: hashed for name, hashed in await cur.fetchall()}
 

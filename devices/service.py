@@ -83,7 +83,7 @@ async def provision_devices(
         async with conn.transaction():
             await _insert_devices(conn, devices, on_conflict="")
             accounts = {d.mqtt_account: None for d in devices if d.mqtt_account is not None}
-            return await ensure_accounts(conn, list(accounts))
+            return await ensure_accounts(conn=conn, names=list(accounts))
     except psycopg.errors.UniqueViolation as exc:
         raise await _already_taken(conn, devices, exc.diag.constraint_name) from exc
     except psycopg.errors.ForeignKeyViolation as exc:
@@ -192,18 +192,6 @@ async def get_device(*, conn: AsyncConnection, device_id: str) -> Device:
         msg = f"unknown device {device_id!r}"
         raise UnknownDevice(msg)
     return device
-
-
-async def list_devices(
-    *, conn: AsyncConnection, limit: int = 100, after: str | None = None
-) -> list[Device]:
-    async with conn.cursor(row_factory=class_row(Device)) as cur:
-        await cur.execute(
-            f"SELECT {_DEVICE} FROM devices"
-            " WHERE %(after)s::text IS NULL OR id > %(after)s ORDER BY id LIMIT %(limit)s",
-            {"after": after, "limit": limit},
-        )
-        return await cur.fetchall()
 
 
 async def devices_by_id(*, conn: AsyncConnection, ids: Iterable[str] | None = None) -> list[Device]:

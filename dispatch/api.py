@@ -27,7 +27,7 @@ _READERS = (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN, Role.SERVICE_POINT)
 class RouterSource(Protocol):
     """What the service wires in (alerts.dispatching.Dispatcher): the network now."""
 
-    async def router(self, conn: AsyncConnection) -> Router: ...
+    async def router(self, *, conn: AsyncConnection) -> Router: ...
 
     def local_now(self) -> datetime: ...
 
@@ -66,7 +66,7 @@ async def act_on_request(
     source: RouterSource = request.app.state.dispatcher
     return await requests.act(
         conn=conn,
-        router=await source.router(conn),
+        router=await source.router(conn=conn),
         request_id=request_id,
         action=action,
         by=user.name,

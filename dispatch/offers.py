@@ -143,14 +143,3 @@ async def expire_overdue(*, conn: AsyncConnection, limit: int) -> list[Offer]:
         (limit,),
     )
     return [Offer(int(r[0]), int(r[1]), r[2], r[3]) for r in await cur.fetchall()]
-
-
-async def by_code(*, conn: AsyncConnection, code: str) -> Offer | None:
-    """The waiting offer with this answer code, locked."""
-    cur = await conn.execute(
-        "SELECT id, incident_id, point_id, answer_by, answer_code FROM dispatch_offers"
-        " WHERE answer_code = %s AND status = 'offered' FOR UPDATE",
-        (code,),
-    )
-    row = await cur.fetchone()
-    return None if row is None else Offer(int(row[0]), int(row[1]), row[2], row[3], row[4])

@@ -39,11 +39,6 @@ def unit_vectors(lat: FloatArray, lon: FloatArray) -> FloatArray:
     return np.column_stack((np.cos(phi) * np.cos(lam), np.cos(phi) * np.sin(lam), np.sin(phi)))
 
 
-def chord_for_km(km: float) -> float:
-    """The straight-line (chord) distance on the unit sphere for `km` along the surface."""
-    return float(2 * np.sin(min(km / EARTH_RADIUS_KM, np.pi) / 2))
-
-
 def km_for_chord(chord: FloatArray) -> FloatArray:
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.clip(chord / 2, 0, 1))
 
@@ -62,10 +57,6 @@ class GreatCircle:
 
     def minutes_for_km(self, km: FloatArray) -> FloatArray:
         return km * self.detour / SPEED_KMH[self.mode] * 60
-
-    def km_within(self, minutes: float) -> float:
-        """The great-circle radius that could be reached in `minutes`."""
-        return minutes / 60 * SPEED_KMH[self.mode] / self.detour
 
 
 @dataclass

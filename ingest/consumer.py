@@ -24,7 +24,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from ingest.mqtt_client import ClientKind, make_client
 from ingest.topics import shared
-from kernel.db import OutageLog
+from kernel.outage import OutageLog
 
 log = logging.getLogger("anxin.ingest.mqtt")
 

@@ -11,7 +11,7 @@ from typing import Protocol as Interface
 import msgspec
 
 from ingest.adapters.translated import Translated
-from ingest.codec import Codec
+from ingest.canonical import Codec
 from ingest.records import Ignored, Reading, Rejected, Unresolved
 from ingest.refusals import Refusal
 from ingest.topics import PREFIX

@@ -40,7 +40,7 @@ from ingest.refusals import Refusal, render
 from ingest.salvage import note
 from ingest.topics import PREFIX
 from ingest.writer import BatchResult, Message, write_batch
-from kernel.db import DB_UNAVAILABLE, OutageLog, why
+from kernel.outage import DB_UNAVAILABLE, OutageLog, why
 from kernel.ratelog import BoundedLog
 
 log = logging.getLogger("anxin.ingest")
@@ -257,7 +257,7 @@ class IngestPipeline:
         if not unresolved:
             return [p.message for p in batch]
         async with self._pool.connection() as conn:
-            await self._names.load(conn, unresolved)
+            await self._names.load(conn=conn, wanted=unresolved)
         messages: list[Message] = []
         for p in batch:
             m = p.message

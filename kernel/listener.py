@@ -13,7 +13,7 @@ import time
 
 from psycopg import AsyncConnection, sql
 
-from kernel.db import DB_UNAVAILABLE, OutageLog
+from kernel.outage import DB_UNAVAILABLE, OutageLog
 
 APPLICATION_NAME = "anxin-listen"  # as pg_stat_activity shows the connection
 

@@ -1,5 +1,5 @@
 """MQTT 3.1.1 packets written by hand where paho's per-message path is too slow: the
-watch gateway's publisher (ingest.broker_out) and the load generator of the benches
+watch gateway's publisher (gateways.watch.publisher) and the load generator of the benches
 and fault tests (simulators.mqttload)."""
 
 import struct

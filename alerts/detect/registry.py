@@ -14,7 +14,6 @@ from devices.models import DeviceKind
 
 KINDS: tuple[DeviceKind, ...] = tuple(DeviceKind)
 KIND_CODE = {kind: code for code, kind in enumerate(KINDS)}
-WEARABLE_CODES = (KIND_CODE[DeviceKind.WATCH], KIND_CODE[DeviceKind.BAND])
 
 
 @dataclass(frozen=True, slots=True)

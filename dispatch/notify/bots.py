@@ -48,7 +48,7 @@ class ChatBots:
         self._client = client
         self._bots: dict[str, Bot] = {}
 
-    async def refresh(self, conn: AsyncConnection) -> None:
+    async def refresh(self, *, conn: AsyncConnection) -> None:
         cur = await conn.execute(
             "SELECT name, kind, url, secret, lang FROM chat_bots WHERE kind = %s", (self.name,)
         )

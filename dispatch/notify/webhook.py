@@ -22,8 +22,6 @@ from psycopg import AsyncConnection
 from dispatch.notify.http import post
 from dispatch.notify.outbox import Message, Result
 
-TOLERANCE_S = 300
-
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:
     mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
@@ -46,7 +44,7 @@ class WebhookChannel:
         self._client = client
         self._endpoints: dict[str, Endpoint] = {}
 
-    async def refresh(self, conn: AsyncConnection) -> None:
+    async def refresh(self, *, conn: AsyncConnection) -> None:
         cur = await conn.execute("SELECT name, url, secret FROM webhooks")
         self._endpoints = {r[0]: Endpoint(r[1], r[2]) for r in await cur.fetchall()}
 

@@ -25,7 +25,7 @@ from psycopg_pool import AsyncConnectionPool
 from dispatch.notify import outbox
 from dispatch.notify.breaker import Breakers
 from dispatch.notify.outbox import Message, Result
-from kernel.db import DB_UNAVAILABLE
+from kernel.outage import DB_UNAVAILABLE
 
 log = logging.getLogger("anxin.notify")
 
@@ -126,7 +126,7 @@ class OutboxWorker:
                     # time, used at once; an SMS waits for none of these reads
                     refresh = getattr(self._channels.get(name), "refresh", None)
                     if refresh is not None:
-                        await refresh(conn)
+                        await refresh(conn=conn)
                 return claimed
             finally:
                 await conn.set_autocommit(False)

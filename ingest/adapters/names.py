@@ -41,7 +41,7 @@ class DeviceNames:
             return Rejected(Refusal.UNKNOWN_NAME, None, {"protocol": protocol, "name": name[:120]})
         return entry[0]
 
-    async def load(self, conn: AsyncConnection, wanted: set[tuple[str, str]]) -> None:
+    async def load(self, *, conn: AsyncConnection, wanted: set[tuple[str, str]]) -> None:
         if not wanted:
             return
         protocols, names = zip(*wanted, strict=True)

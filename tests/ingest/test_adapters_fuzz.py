@@ -15,7 +15,7 @@ from devices.models import DeviceKind
 from ingest.adapters.names import DeviceNames, Known
 from ingest.adapters.owntracks import OwnTracks
 from ingest.adapters.zigbee2mqtt import Zigbee2Mqtt
-from ingest.codec import Codec
+from ingest.canonical import Codec
 from ingest.decoding import Decoder
 from ingest.records import Ignored, Reading, Rejected, Unresolved
 from ingest.refusals import lacking

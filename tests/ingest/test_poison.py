@@ -11,7 +11,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from alerts.intake import Intake
 from alerts.live import LiveDetector
-from ingest.codec import Codec
+from ingest.canonical import Codec
 from ingest.decoding import Decoder
 from ingest.pipeline import IngestPipeline
 from ingest.writer import Message

@@ -1,6 +1,6 @@
 """Every way a PUBLISH can reach ingest ends in the same stored row.
 
-Ingest's MQTT client (ingest.consumer.IngestClient) reads a QoS 1 PUBLISH without
+Ingest's MQTT client (ingest.mqtt_client.IngestClient) reads a QoS 1 PUBLISH without
 properties itself and leaves every other shape to paho; these tests send the other
 shapes, and the other protocol version, through a real broker.
 """

@@ -7,7 +7,7 @@ import time
 import psycopg
 import pytest
 
-from kernel.db import OutageLog
+from kernel.outage import OutageLog
 
 
 def test_an_attempt_begun_during_an_outage_that_fails_after_it_ended_is_no_new_outage(

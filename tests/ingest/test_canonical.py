@@ -8,7 +8,7 @@ import time
 import msgspec
 import pytest
 
-from ingest.codec import Codec
+from ingest.canonical import Codec
 from ingest.records import Reading, Rejected
 from ingest.refusals import WORDS, Refusal, lacking, render
 from ingest.topics import Channel
@@ -105,7 +105,7 @@ def test_unreadable_payloads_get_the_projects_reason_whatever_the_decoder_says(
     channel = Channel.STATUS if code is Refusal.LONE_SURROGATE else Channel.EVENT
     honest = codec.decode(f"anxin/v1/w1/{channel}", payload, NOW)
     reworded = {c: _Reworded(error) for c in Channel}
-    monkeypatch.setattr("ingest.codec._DECODERS", reworded)
+    monkeypatch.setattr("ingest.canonical._DECODERS", reworded)
     monkeypatch.setattr("ingest.diagnosis._decode_any", reworded[Channel.VITALS].decode)
     after = codec.decode(f"anxin/v1/w1/{channel}", payload, NOW)
     for r in (honest, after):
