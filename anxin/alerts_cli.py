@@ -2,9 +2,11 @@
 them through the API, each action audited under the name given with --by."""
 
 import argparse
+import asyncio
 import getpass
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -14,8 +16,52 @@ from alerts import lifecycle, queries
 from alerts.lifecycle import Action
 from alerts.models import AlertStatus, Resolution
 from alerts.reasons import Lang
+from anxin.arg_types import Commands, positive_int, printed
 from anxin.policies import dispatcher
 from anxin.settings import Settings
+
+
+def add_parsers(sub: Commands) -> None:
+    al = sub.add_parser("alerts", help="the incident queue and its actions, from a terminal")
+    al_sub = al.add_subparsers(dest="alerts_command", required=True)
+    al_list = al_sub.add_parser("list", help="the queue: one line per incident, most urgent first")
+    al_list.add_argument("--status", action="append", choices=[s.value for s in AlertStatus])
+    al_list.add_argument("--limit", type=positive_int, default=50)
+    al_list.add_argument("--json", action="store_true", help="one JSON object per line")
+    al_list.add_argument("--lang", choices=["zh-CN", "en"], default="zh-CN", help="of reasons")
+    al_show = al_sub.add_parser("show", help="one alert with its incident, resident and timeline")
+    al_show.add_argument("alert_id", type=positive_int)
+    al_show.add_argument("--lang", choices=["zh-CN", "en"], default="zh-CN", help="of reasons")
+    for action in Action:
+        act = al_sub.add_parser(str(action), help=f"{action} the incident of an alert")
+        act.add_argument("alert_id", type=positive_int)
+        act.add_argument("--note", required=action in (Action.RESOLVE, Action.NOTE))
+        act.add_argument("--by", help="who does it, for the audit (default: cli:<login>)")
+        if action is Action.RESOLVE:
+            act.add_argument("--outcome", required=True, choices=[r.value for r in Resolution])
+        if action is Action.ASSIGN:
+            act.add_argument(
+                "--point", help="the service point to ask (default: the nearest that can help)"
+            )
+    al.set_defaults(run=lambda settings, args: printed(asyncio.run(run(settings, args))))
+
+    ev = sub.add_parser("evaluate", help="replay labelled scenarios through the detector")
+    which = ev.add_mutually_exclusive_group(required=True)
+    which.add_argument("scenario", nargs="?", help="a shipped scenario name or a .toml file")
+    which.add_argument("--suite", help="every scenario of a shipped suite, e.g. 'default'")
+    ev.add_argument("--step", type=float, default=30.0, help="replay step, scenario seconds")
+    ev.add_argument("--plot", type=Path, default=None, help="write a PNG of detection delays")
+    ev.add_argument(
+        "--check", action="store_true", help="exit 1 unless the detection targets are met"
+    )
+    # in process, on scenario time: it needs no settings, no database, no broker
+    ev.set_defaults(run=None, offline=_evaluate)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from anxin.evaluate import run as evaluate
+
+    return evaluate(args)
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> str:

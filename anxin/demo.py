@@ -26,9 +26,9 @@ import psycopg
 
 from access.accounts import Role, UserIn, add_user, remove_user
 from anxin import logs
-from anxin.commands import http_server
 from anxin.db import apply_schema
 from anxin.seed import seed_demo
+from anxin.service_cli import http_server
 from anxin.settings import Settings
 from anxin.web_routes import missing_libraries
 from dispatch.links import link_key

@@ -2,6 +2,7 @@
 residents, and write the broker's accounts and rules (export-mosquitto)."""
 
 import argparse
+import asyncio
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from anxin.arg_types import positive_int
+from anxin.arg_types import Commands, positive_int, printed
 from anxin.broker_files import BrokerFiles
 from anxin.settings import Settings
 from devices import health, mqtt_access
@@ -22,7 +23,10 @@ from kernel.language import Lang
 from kernel.os_words import os_reason
 
 
-def add_parsers(devices_parser: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parsers(sub: Commands) -> None:
+    group = sub.add_parser("devices", help="devices")
+    group.set_defaults(run=lambda settings, args: printed(asyncio.run(run(settings, args))))
+    devices_parser = group.add_subparsers(dest="devices_command", required=True)
     add = devices_parser.add_parser(
         "add", help="register a device; a new MQTT account's password is printed once"
     )

@@ -2,6 +2,7 @@
 print, CSV to work with)."""
 
 import argparse
+import asyncio
 import re
 from datetime import datetime
 from pathlib import Path
@@ -9,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
+from anxin.arg_types import Commands, printed, share
 from anxin.policies import dispatch_policy
 from anxin.settings import Settings
 from dispatch.network import read_directory
@@ -18,6 +20,31 @@ from kernel.errors import Invalid
 from reports import care_beds, coverage
 
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def add_parsers(sub: Commands) -> None:
+    rep = sub.add_parser("report", help="the district's reports as HTML and CSV files")
+    rep_sub = rep.add_subparsers(dest="report_command", required=True)
+    cov = rep_sub.add_parser(
+        "coverage", help="travel minutes from every resident to help, hour by hour of the week"
+    )
+    cov.add_argument(
+        "--incident", type=incident_kind, default="sos",
+        help="whose needs decide which points can help (default sos: emergency or nursing)",
+    )  # fmt: skip
+    cov.set_defaults(run=lambda settings, args: printed(asyncio.run(run_coverage(settings, args))))
+    beds = rep_sub.add_parser("care-beds", help="home care beds: met the month's standard?")
+    beds.add_argument("--month", type=month, required=True, help="YYYY-MM")
+    beds.add_argument("--min-online", type=share, default=0.9, help="device online share")
+    beds.add_argument("--max-p1-ack-s", type=float, default=60.0)
+    beds.add_argument("--min-visits", type=int, default=1)
+    beds.add_argument("--subsidy", type=int, default=300, help="yuan per bed and month")
+    beds.set_defaults(
+        run=lambda settings, args: printed(asyncio.run(run_care_beds(settings, args)))
+    )
+    for report in (cov, beds):
+        report.add_argument("--out", type=Path, default=Path("."), help="folder to write to")
+        report.add_argument("--lang", choices=["zh-CN", "en"], default="zh-CN")
 
 
 def month(text: str) -> str:
