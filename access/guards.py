@@ -11,7 +11,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from access.accounts import Principal, Role, TokenCheck
 from kernel.errors import Forbidden, Unauthorized
-from kernel.web import Conn
+from kernel.web import Conn, wired
 
 _bearer = HTTPBearer(auto_error=False, description="a token from `anxin users add`")
 
@@ -22,6 +22,10 @@ _bearer = HTTPBearer(auto_error=False, description="a token from `anxin users ad
 SESSION_COOKIE = "anxin_session"
 CSRF_HEADER = "X-Anxin-Request"
 _SAFE = {"GET", "HEAD", "OPTIONS"}
+
+# what anxin/app.py wires in: the token check (with its memory of verified tokens)
+Tokens = Annotated[TokenCheck, Depends(wired("tokens"))]
+Pool = Annotated[AsyncConnectionPool, Depends(wired("pool"))]
 
 
 def _token(request: Request, credentials: HTTPAuthorizationCredentials | None) -> str:
@@ -40,9 +44,9 @@ def _token(request: Request, credentials: HTTPAuthorizationCredentials | None) -
 async def _principal(
     request: Request,
     conn: Conn,
+    tokens: Tokens,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    tokens: TokenCheck = request.app.state.tokens
     return await tokens.principal(conn=conn, token=_token(request, credentials))
 
 
@@ -51,11 +55,12 @@ User = Annotated[Principal, Depends(_principal)]
 
 async def _principal_briefly(
     request: Request,
+    pool: Pool,
+    tokens: Tokens,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    pool: AsyncConnectionPool = request.app.state.pool
     async with pool.connection() as conn:
-        return await _principal(request, conn, credentials)
+        return await _principal(request, conn, tokens, credentials)
 
 
 # For a long-lived response (the live stream): the pooled connection is given back as

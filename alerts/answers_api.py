@@ -4,7 +4,7 @@ its provider expects) and the responder's signed link."""
 import hmac
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Path, Request
+from fastapi import APIRouter, Body, Depends, Path
 from fastapi.responses import JSONResponse
 from pydantic import Field, Strict
 
@@ -16,31 +16,33 @@ from alerts.models import Resolution
 from dispatch.notify import receipts
 from kernel.errors import NotFound
 from kernel.types import RequestBody
-from kernel.web import Conn
+from kernel.web import Conn, wired
 
 router = APIRouter(tags=["answers from phones"])
 
 Token = Annotated[str, Path(max_length=200)]
+# what anxin/app.py wires in
+Routing = Annotated[Dispatcher, Depends(wired("dispatcher"))]
+CallbackToken = Annotated[str, Depends(wired("sms_callback_token"))]
 
 
-def _check_callback(request: Request, token: str) -> Dispatcher:
+def _from_provider(token: Token, expected: CallbackToken) -> None:
     """The callback address carries a token only the provider was given (the
     providers do not sign their callbacks); a wrong one learns nothing."""
-    expected: str = request.app.state.sms_callback_token
     if not expected or not hmac.compare_digest(expected, token):
         msg = "not found"
         raise NotFound(msg)
-    dispatcher: Dispatcher = request.app.state.dispatcher
-    return dispatcher
 
 
-@router.post("/api/v1/sms/replies/aliyun/{token}")
+FromProvider = Depends(_from_provider)
+
+
+@router.post("/api/v1/sms/replies/aliyun/{token}", dependencies=[FromProvider])
 async def aliyun_replies(
-    request: Request, conn: Conn, token: Token, replies: Annotated[list[dict[str, Any]], Body()]
+    conn: Conn, dispatcher: Routing, replies: Annotated[list[dict[str, Any]], Body()]
 ) -> dict[str, Any]:
     """Alibaba Cloud's SmsUp HTTP batch push: a JSON array of replies
     (`phone_number`, `content`, ...); answered `{"code": 0, "msg": ...}`."""
-    dispatcher = _check_callback(request, token)
     for reply in replies:
         await answers.sms_reply(
             conn=conn,
@@ -51,13 +53,12 @@ async def aliyun_replies(
     return {"code": 0, "msg": "接收成功"}
 
 
-@router.post("/api/v1/sms/replies/tencent/{token}")
+@router.post("/api/v1/sms/replies/tencent/{token}", dependencies=[FromProvider])
 async def tencent_reply(
-    request: Request, conn: Conn, token: Token, reply: Annotated[dict[str, Any], Body()]
+    conn: Conn, dispatcher: Routing, reply: Annotated[dict[str, Any], Body()]
 ) -> dict[str, Any]:
     """Tencent Cloud's reply callback: one reply (`mobile`, `nationcode`, `text`, ...);
     answered `{"result": 0, "errmsg": "OK"}`."""
-    dispatcher = _check_callback(request, token)
     await answers.sms_reply(
         conn=conn,
         phone=str(reply.get("mobile", "")),
@@ -67,27 +68,25 @@ async def tencent_reply(
     return {"result": 0, "errmsg": "OK"}
 
 
-@router.post("/api/v1/sms/receipts/aliyun/{token}")
+@router.post("/api/v1/sms/receipts/aliyun/{token}", dependencies=[FromProvider])
 async def aliyun_receipts(
-    request: Request, conn: Conn, token: Token, reports: Annotated[list[dict[str, Any]], Body()]
+    conn: Conn, reports: Annotated[list[dict[str, Any]], Body()]
 ) -> dict[str, Any]:
     """Alibaba Cloud's SmsReport HTTP batch push: a JSON array of delivery reports
     (`out_id`, `success`, `err_code`, ...); answered `{"code": 0, "msg": ...}`. A text
     not delivered to a point's staff member goes to the next one (the offers worker)."""
-    _check_callback(request, token)
     await receipts.record(
         conn=conn, provider="aliyun", reports=[receipts.aliyun_report(r) for r in reports]
     )
     return {"code": 0, "msg": "接收成功"}
 
 
-@router.post("/api/v1/sms/receipts/tencent/{token}")
+@router.post("/api/v1/sms/receipts/tencent/{token}", dependencies=[FromProvider])
 async def tencent_receipts(
-    request: Request, conn: Conn, token: Token, reports: Annotated[list[dict[str, Any]], Body()]
+    conn: Conn, reports: Annotated[list[dict[str, Any]], Body()]
 ) -> dict[str, Any]:
     """Tencent Cloud's status callback: a JSON array of reports (`sid`,
     `report_status`, `errmsg`, ...); answered `{"result": 0, "errmsg": "OK"}`."""
-    _check_callback(request, token)
     await receipts.record(
         conn=conn, provider="tencent", reports=[receipts.tencent_report(r) for r in reports]
     )
@@ -110,7 +109,7 @@ async def responder_view(conn: Conn, token: Token) -> dict[str, Any]:
 
 @router.post("/api/v1/links/{token}/{action}")
 async def responder_action(
-    request: Request,
+    dispatcher: Routing,
     conn: Conn,
     token: Token,
     action: Literal["accept", "decline", "arrive", "resolve"],
@@ -124,7 +123,7 @@ async def responder_action(
         conn=conn,
         token=token,
         action=action,
-        dispatcher=request.app.state.dispatcher,
+        dispatcher=dispatcher,
         outcome=body.outcome,
         note=body.note,
     )

@@ -6,13 +6,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, available_timezones
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query
 from pydantic import BaseModel, BeforeValidator, Field, Strict
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from access.accounts import Principal, Role
 from access.guards import StreamingUser, User, role_in
 from alerts import lifecycle, map_view, queries, reports
+from alerts.dispatching import Dispatcher
 from alerts.lifecycle import MAX_NOTE_CHARS, Action
 from alerts.models import AlertStatus, Resolution, Severity
 from alerts.reasons import Lang, explain, pick_language
@@ -20,9 +21,14 @@ from alerts.stream import StreamHub, as_json
 from alerts.suggestions import suggestions
 from kernel.errors import Forbidden, Invalid
 from kernel.types import MAX_ID, Moment, RequestBody, ResidentId, number_only
-from kernel.web import Conn
+from kernel.web import Conn, wired
 
 router = APIRouter(prefix="/api/v1", tags=["incidents and alerts"])
+
+# what anxin/app.py wires in
+Routing = Annotated[Dispatcher, Depends(wired("dispatcher"))]
+TimeZone = Annotated[str, Depends(wired("time_zone"))]
+Hub = Annotated[StreamHub, Depends(wired("stream"))]
 
 AlertId = Annotated[int, Path(ge=1, le=MAX_ID, description="an alert's id")]
 IncidentId = Annotated[int, Path(ge=1, le=MAX_ID, description="an incident's id")]
@@ -143,11 +149,11 @@ async def get_incident(
 
 
 @router.get("/map")
-async def get_map(request: Request, conn: Conn, user: User) -> dict[str, Any]:
+async def get_map(conn: Conn, user: User, routing: Routing) -> dict[str, Any]:
     """What the map shows: the open incidents in the caller's scope where help goes
     (home, else the device's last fix) and the point asked or sent, and the service
     points (a service point user: its own) with what they hold now and can take."""
-    return await map_view.read(conn=conn, user=user, dispatcher=request.app.state.dispatcher)
+    return await map_view.read(conn=conn, user=user, dispatcher=routing)
 
 
 @router.get("/alerts", response_model=PageOut)
@@ -179,24 +185,23 @@ async def get_alert(conn: Conn, user: User, lang: Language, alert_id: AlertId) -
 
 @router.get("/alerts/{alert_id}/suggestions")
 async def get_suggestions(
-    request: Request, conn: Conn, user: CallCentre, alert_id: AlertId
+    conn: Conn, user: CallCentre, alert_id: AlertId, routing: Routing, time_zone: TimeZone
 ) -> dict[str, Any]:
     """The nearest service point that can help now (open, a free on-call person, the
     capability needed, under capacity, inside the circle), every nearer one with why
     it was skipped, and with none inside, the best option outside and, for a P1, a
     prompt to call 120."""
-    zone = ZoneInfo(request.app.state.time_zone)
     return await suggestions(
         conn=conn,
         user=user,
         alert_id=alert_id,
-        at=datetime.now(zone).replace(tzinfo=None),
-        policy=request.app.state.dispatcher.policy,
+        at=datetime.now(ZoneInfo(time_zone)).replace(tzinfo=None),
+        policy=routing.policy,
     )
 
 
 async def _act(
-    request: Request,
+    routing: Dispatcher,
     conn: Conn,
     user: Principal,
     alert_id: int,
@@ -211,7 +216,7 @@ async def _act(
         conn=conn,
         alert_id=alert_id,
         request=lifecycle.Request(action=action, actor=user.name, **given),
-        dispatcher=request.app.state.dispatcher,
+        dispatcher=routing,
     )
     return ChangeOut(
         alert_id=alert_id,
@@ -227,66 +232,66 @@ async def _act(
 # alert's other paths take (POST .../suggestions) is a 405, not an unknown action.
 @router.post("/alerts/{alert_id}/ack", response_model=ChangeOut)
 async def ack(
-    request: Request, conn: Conn, user: User, alert_id: AlertId, body: NoteAside | None = None
+    routing: Routing, conn: Conn, user: User, alert_id: AlertId, body: NoteAside | None = None
 ) -> ChangeOut:
     """The operator has the incident: the clock of the first answer stops."""
-    return await _act(request, conn, user, alert_id, Action.ACK, body)
+    return await _act(routing, conn, user, alert_id, Action.ACK, body)
 
 
 @router.post("/alerts/{alert_id}/assign", response_model=ChangeOut)
 async def assign(
-    request: Request, conn: Conn, user: User, alert_id: AlertId, body: AssignBody | None = None
+    routing: Routing, conn: Conn, user: User, alert_id: AlertId, body: AssignBody | None = None
 ) -> ChangeOut:
     """Ask a service point to go: `service_point_id`, else the nearest eligible one."""
-    return await _act(request, conn, user, alert_id, Action.ASSIGN, body)
+    return await _act(routing, conn, user, alert_id, Action.ASSIGN, body)
 
 
 @router.post("/alerts/{alert_id}/accept", response_model=ChangeOut)
 async def accept(
-    request: Request, conn: Conn, user: User, alert_id: AlertId, body: NoteAside | None = None
+    routing: Routing, conn: Conn, user: User, alert_id: AlertId, body: NoteAside | None = None
 ) -> ChangeOut:
     """The asked point goes (its own answer, or an operator's after phoning it)."""
-    return await _act(request, conn, user, alert_id, Action.ACCEPT, body)
+    return await _act(routing, conn, user, alert_id, Action.ACCEPT, body)
 
 
 @router.post("/alerts/{alert_id}/decline", response_model=ChangeOut)
 async def decline(
-    request: Request, conn: Conn, user: User, alert_id: AlertId, body: NoteAside | None = None
+    routing: Routing, conn: Conn, user: User, alert_id: AlertId, body: NoteAside | None = None
 ) -> ChangeOut:
     """The asked point cannot go: the next eligible one is asked."""
-    return await _act(request, conn, user, alert_id, Action.DECLINE, body)
+    return await _act(routing, conn, user, alert_id, Action.DECLINE, body)
 
 
 @router.post("/alerts/{alert_id}/arrive", response_model=ChangeOut)
 async def arrive(
-    request: Request, conn: Conn, user: User, alert_id: AlertId, body: NoteAside | None = None
+    routing: Routing, conn: Conn, user: User, alert_id: AlertId, body: NoteAside | None = None
 ) -> ChangeOut:
     """Someone is with the resident."""
-    return await _act(request, conn, user, alert_id, Action.ARRIVE, body)
+    return await _act(routing, conn, user, alert_id, Action.ARRIVE, body)
 
 
 @router.post("/alerts/{alert_id}/resolve", response_model=ChangeOut)
 async def resolve(
-    request: Request, conn: Conn, user: User, alert_id: AlertId, body: ResolveBody
+    routing: Routing, conn: Conn, user: User, alert_id: AlertId, body: ResolveBody
 ) -> ChangeOut:
     """Close the incident: how it ended and what was done."""
-    return await _act(request, conn, user, alert_id, Action.RESOLVE, body)
+    return await _act(routing, conn, user, alert_id, Action.RESOLVE, body)
 
 
 @router.post("/alerts/{alert_id}/cancel", response_model=ChangeOut)
 async def cancel(
-    request: Request, conn: Conn, user: User, alert_id: AlertId, body: NoteAside | None = None
+    routing: Routing, conn: Conn, user: User, alert_id: AlertId, body: NoteAside | None = None
 ) -> ChangeOut:
     """Stop the response (the resident called back, a duplicate)."""
-    return await _act(request, conn, user, alert_id, Action.CANCEL, body)
+    return await _act(routing, conn, user, alert_id, Action.CANCEL, body)
 
 
 @router.post("/alerts/{alert_id}/note", response_model=ChangeOut)
 async def note(
-    request: Request, conn: Conn, user: User, alert_id: AlertId, body: NoteBody
+    routing: Routing, conn: Conn, user: User, alert_id: AlertId, body: NoteBody
 ) -> ChangeOut:
     """A line on the incident's timeline; the status stays."""
-    return await _act(request, conn, user, alert_id, Action.NOTE, body)
+    return await _act(routing, conn, user, alert_id, Action.NOTE, body)
 
 
 class DispatchBody(RequestBody):
@@ -295,7 +300,7 @@ class DispatchBody(RequestBody):
 
 @router.post("/dispatch", response_model=list[ChangeOut])
 async def dispatch_many(
-    request: Request, conn: Conn, user: CallCentre, body: DispatchBody
+    routing: Routing, conn: Conn, user: CallCentre, body: DispatchBody
 ) -> list[ChangeOut]:
     """Assign many acknowledged incidents at once (a heatwave, a power cut): they are
     routed jointly, for the least total travel time within the points' capacities.
@@ -306,7 +311,7 @@ async def dispatch_many(
         conn=conn,
         alert_ids=body.alert_ids,
         actor=user.name,
-        dispatcher=request.app.state.dispatcher,
+        dispatcher=routing,
     )
     return [
         ChangeOut(
@@ -322,7 +327,7 @@ async def dispatch_many(
 
 @router.get("/stream", response_class=EventSourceResponse)
 async def stream(
-    request: Request,
+    hub: Hub,
     user: StreamingUser,
     last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0)] = None,
     accept_language: Annotated[str | None, Header(max_length=200)] = None,
@@ -330,7 +335,6 @@ async def stream(
     """Server-sent events: `change`, one per change to an incident in the caller's
     scope (`id` is its audit id; `data` the change and the incident's state), after a
     `ready` once subscribed. Reconnect with `Last-Event-ID` to miss nothing."""
-    hub: StreamHub = request.app.state.stream
     lang = pick_language(accept_language, user.language)
 
     async def changes() -> AsyncIterator[ServerSentEvent]:
@@ -357,9 +361,9 @@ _ZONES = sorted(available_timezones())
 
 @router.get("/reports/sla")
 async def sla_report(
-    request: Request,
     conn: Conn,
     user: CallCentre,
+    time_zone: TimeZone,
     start: Annotated[
         Moment | None, Query(alias="from", description="before `to`; default: 7 days ago")
     ] = None,
@@ -375,7 +379,7 @@ async def sla_report(
     """Per priority and day: share acknowledged within 60 s; median and p95 seconds to
     acknowledge, dispatch and close; false alarms per rule."""
     # an empty tz is a zone named "", not the default: only its absence is
-    zone = request.app.state.time_zone if tz is None else tz
+    zone = time_zone if tz is None else tz
     if tz is not None and tz not in _ZONES:
         msg = f"tz: unknown time zone {zone!r} (e.g. Asia/Shanghai)"
         raise Invalid(msg, zh=f"未知时区 {zone!r}（例如 Asia/Shanghai）")

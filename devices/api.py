@@ -7,16 +7,16 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Header, Path, Request, Response
 from pydantic import BaseModel, Field
 
-from access.accounts import Principal, Role, TokenCheck
-from access.guards import SESSION_COOKIE, User, role_in
+from access.accounts import Principal, Role
+from access.guards import SESSION_COOKIE, Tokens, User, role_in
 from devices import commands, health, service
-from devices.commands import Command, CommandIn
+from devices.commands import Command, CommandIn, Publish
 from devices.errors import UnknownDevice, UnknownResident
 from devices.models import Resident, ResidentIn, ResidentProfile
 from kernel.errors import Forbidden, Unavailable
 from kernel.language import pick_language
 from kernel.types import DeviceId, RequestBody, ResidentId
-from kernel.web import Conn
+from kernel.web import Conn, wired
 
 router = APIRouter(prefix="/api/v1", tags=["residents"])
 
@@ -24,6 +24,10 @@ RID = Annotated[ResidentId, Path(description="the resident's id")]
 DID = Annotated[DeviceId, Path(description="the device's id")]
 Editor = Annotated[Principal, Depends(role_in(Role.ADMIN, Role.SUPERVISOR))]
 Staff = Annotated[Principal, Depends(role_in(Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN))]
+# what anxin/app.py wires in
+Thresholds = Annotated[health.Thresholds, Depends(wired("maintenance"))]
+TimeZone = Annotated[str, Depends(wired("time_zone"))]
+Publisher = Annotated[Publish, Depends(wired("publish_command"))]
 
 
 class SessionIn(RequestBody):
@@ -49,10 +53,11 @@ def _me(user: Principal) -> Me:
 
 
 @router.post("/session", response_model=Me, tags=["session"])
-async def log_in(request: Request, response: Response, conn: Conn, body: SessionIn) -> Me:
+async def log_in(
+    request: Request, response: Response, conn: Conn, tokens: Tokens, body: SessionIn
+) -> Me:
     """The dashboard's login: the token becomes an HttpOnly session cookie for this
     site (12 hours, a shift and some), so the page's script never holds it."""
-    tokens: TokenCheck = request.app.state.tokens
     user = await tokens.principal(conn=conn, token=body.token.strip())
     response.set_cookie(
         SESSION_COOKIE,
@@ -123,19 +128,20 @@ def _sees(user: Principal, resident: Resident) -> bool:
 
 @router.get("/devices/health", response_model=list[health.Task], tags=["devices"])
 async def device_health(
-    request: Request,
     conn: Conn,
     user: Staff,
+    thresholds: Thresholds,
+    time_zone: TimeZone,
     accept_language: Annotated[str | None, Header(max_length=200)] = None,
 ) -> list[health.Task]:
     """Maintenance tasks: devices never heard from since registration, SOS buttons not
     test-pressed this week, batteries that will be empty within the week or say they
     are low. Not pages: a list to work through (in the user's district)."""
     return await health.maintenance_tasks(
-        conn=conn, now=datetime.now(UTC), thresholds=request.app.state.maintenance,
+        conn=conn, now=datetime.now(UTC), thresholds=thresholds,
         districts=list(user.districts) or None,
         lang=pick_language(accept_language, user.language),
-        tz=ZoneInfo(request.app.state.time_zone),
+        tz=ZoneInfo(time_zone),
     )  # fmt: skip
 
 
@@ -143,7 +149,7 @@ async def device_health(
     "/devices/{device_id}/commands", status_code=202, response_model=Command, tags=["devices"]
 )
 async def command_device(
-    request: Request, conn: Conn, user: Staff, device_id: DID, body: CommandIn
+    conn: Conn, user: Staff, device_id: DID, body: CommandIn, publish: Publisher
 ) -> Command:
     """Ask a device to locate itself now, report every N seconds, or call these numbers
     on SOS. 202 once the broker has it (the answer comes later: GET .../commands); 503
@@ -151,7 +157,7 @@ async def command_device(
     await _device_in_scope(conn, user, device_id)
     sent = await commands.send(
         conn=conn, device_id=device_id, command=body, actor=user.name,
-        publish=request.app.state.publish_command,
+        publish=publish,
     )  # fmt: skip
     if sent.failed:
         msg = f"command {sent.id} not sent: {sent.failed}"

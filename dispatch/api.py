@@ -6,7 +6,7 @@ caller's scope a request is not there (404), whatever its state."""
 from datetime import datetime
 from typing import Annotated, Any, Protocol
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query
 from psycopg import AsyncConnection
 
 from access.accounts import Principal, Role
@@ -16,7 +16,7 @@ from dispatch.requests import RequestAction
 from dispatch.routing import Router
 from kernel.errors import Forbidden
 from kernel.types import MAX_ID
-from kernel.web import Conn
+from kernel.web import Conn, wired
 
 router = APIRouter(prefix="/api/v1", tags=["help requests"])
 
@@ -30,6 +30,10 @@ class RouterSource(Protocol):
     async def router(self, *, conn: AsyncConnection) -> Router: ...
 
     def local_now(self) -> datetime: ...
+
+
+# what anxin/app.py wires in (alerts.dispatching.Dispatcher): the network now
+Routing = Annotated[RouterSource, Depends(wired("dispatcher"))]
 
 
 def _scope(user: Principal) -> requests.Scope:
@@ -59,11 +63,10 @@ async def list_requests(
 
 @router.post("/requests/{request_id}/{action}")
 async def act_on_request(
-    request: Request, conn: Conn, user: User, request_id: RequestId, action: RequestAction
+    source: Routing, conn: Conn, user: User, request_id: RequestId, action: RequestAction
 ) -> dict[str, Any]:
     """accept, decline (the next point offering the service is asked), done, cancel."""
     scope = _scope(user)
-    source: RouterSource = request.app.state.dispatcher
     return await requests.act(
         conn=conn,
         router=await source.router(conn=conn),

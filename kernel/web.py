@@ -1,7 +1,9 @@
-"""What every domain's API router shares: a database connection per request."""
+"""What every domain's API router shares: a database connection per request, and the
+parts the composition root wires in (anxin/app.py puts each on the app's state; a
+route asks for it as a dependency, by name and type, never by reaching for the app)."""
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from psycopg import AsyncConnection
@@ -22,3 +24,14 @@ async def _connection(request: Request) -> AsyncIterator[AsyncConnection]:
 
 
 Conn = Annotated[AsyncConnection, Depends(_connection)]
+
+
+def wired(name: str) -> Callable[[Request], Any]:
+    """A dependency: the part anxin/app.py wired in under `name`, e.g.
+    `Annotated[Dispatcher, Depends(wired("dispatcher"))]`."""
+
+    def part(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    part.__name__ = f"wired_{name}"
+    return part
