@@ -159,6 +159,17 @@ async def list_users(*, conn: AsyncConnection) -> list[dict[str, object]]:
     ]
 
 
+async def supervisor_phones(*, conn: AsyncConnection, district: str | None) -> list[str]:
+    """The phones of the supervisors who watch `district` (one limited to no district
+    watches them all)."""
+    cur = await conn.execute(
+        "SELECT phone FROM users WHERE role = 'supervisor' AND phone IS NOT NULL"
+        " AND (districts = '{}' OR %s = ANY(districts))",
+        (district,),
+    )
+    return [str(row[0]) for row in await cur.fetchall()]
+
+
 async def remove_user(*, conn: AsyncConnection, name: str) -> bool:
     """Remove a user, their token with them; False if there was none."""
     cur = await conn.execute("DELETE FROM users WHERE name = %s", (name,))

@@ -88,21 +88,18 @@ async def _staff_offer(
 ) -> tuple[offers.Offer, str, int] | None:
     """The waiting offer with this code, if `phone` is one of its point's staff: the
     offer, the person's name and an alert of the incident."""
-    cur = await conn.execute(
-        """
-        SELECT o.id, o.incident_id, o.point_id, o.answer_by, o.answer_code, s.name,
-               (SELECT min(id) FROM alerts WHERE incident_id = o.incident_id)
-        FROM dispatch_offers o JOIN service_point_staff s ON s.point_id = o.point_id
-        WHERE o.answer_code = %s AND o.status = 'offered'
-          AND regexp_replace(s.phone, '\\D', '', 'g') IN (%s, '86' || %s)
-        """,
-        (code, _digits(phone), _digits(phone)),
-    )
-    row = await cur.fetchone()
-    if row is None:
+    found = await offers.waiting_for_staff(conn=conn, code=code, phone_digits=_digits(phone))
+    if found is None:
         return None
-    offer = offers.Offer(int(row[0]), int(row[1]), row[2], row[3], row[4])
-    return offer, row[5], int(row[6])
+    offer, name = found
+    return offer, name, await _an_alert_of(conn, offer.incident_id)
+
+
+async def _an_alert_of(conn: AsyncConnection, incident_id: int) -> int:
+    cur = await conn.execute("SELECT min(id) FROM alerts WHERE incident_id = %s", (incident_id,))
+    row = await cur.fetchone()
+    assert row is not None, "an aggregate returns a row"
+    return int(row[0])  # every incident has an alert
 
 
 # -- the signed link ------------------------------------------------------------------------
@@ -120,15 +117,11 @@ async def _linked(conn: AsyncConnection, token: str) -> tuple[int, str, int, str
     """(offer id, point, an alert of the incident, the offer's status) of a link."""
     key = await link_key(conn=conn)
     offer_id = key.offer_of(token)
-    cur = await conn.execute(
-        "SELECT o.point_id, (SELECT min(id) FROM alerts WHERE incident_id = o.incident_id),"
-        " o.status FROM dispatch_offers o WHERE o.id = %s",
-        (offer_id,),
-    )
-    row = await cur.fetchone()
-    if row is None:
+    found = await offers.standing(conn=conn, offer_id=offer_id)
+    if found is None:
         raise BadLink(NO_LINK)
-    return offer_id, row[0], int(row[1]), row[2]
+    point_id, incident_id, status = found
+    return offer_id, point_id, await _an_alert_of(conn, incident_id), status
 
 
 async def by_link(

@@ -40,13 +40,18 @@ async def record(
     returns its id."""
     cur = await conn.execute(
         """
-        WITH row AS (
+        WITH e AS (
             INSERT INTO alert_audit (incident_id, alert_id, actor, action, from_status,
                                      to_status, note, data)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id, incident_id
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING *
         )
-        SELECT id, pg_notify(%s, json_build_object('id', id, 'incident', incident_id)::text)
-        FROM row
+        SELECT id, pg_notify(%s, json_build_object('id', id, 'incident', incident_id)::text),
+            json_build_object(
+                'event', 'incident.' || e.action, 'event_id', e.id,
+                'incident_id', e.incident_id, 'alert_id', e.alert_id, 'at', e.at,
+                'actor', e.actor, 'action', e.action, 'from_status', e.from_status,
+                'to_status', e.to_status, 'note', e.note, 'data', e.data)::text
+        FROM e
         """,
         (
             incident_id,
@@ -64,5 +69,5 @@ async def record(
     assert row is not None
     audit_id: int = row[0]
     # integrators hear of it in the same transaction (the outbox), or never of it
-    await outbox.enqueue_change(conn=conn, audit_id=audit_id)
+    await outbox.enqueue_webhooks(conn=conn, incident_id=incident_id, event=row[2])
     return audit_id

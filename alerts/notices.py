@@ -7,6 +7,7 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
+from access.accounts import supervisor_phones
 from alerts.reasons import Lang, label, say
 from dispatch.notify import plan
 from dispatch.offers import Offer
@@ -55,9 +56,7 @@ async def escalated(*, conn: AsyncConnection, incident_id: int, level: int, minu
         "level": level,
         "minutes": minutes,
     }
-    await plan.tell_supervisors(
-        conn=conn, incident_id=incident_id, template="escalated", params=params
-    )
+    await _tell_supervisors(conn, incident_id, template="escalated", params=params)
 
 
 async def nobody_inside(
@@ -70,21 +69,44 @@ async def nobody_inside(
     else:
         advice = "请电话协调。"
     params = {**await summary(conn=conn, incident_id=incident_id), "advice": advice}
-    await plan.tell_supervisors(
-        conn=conn, incident_id=incident_id, template="no_point", params=params
-    )
+    await _tell_supervisors(conn, incident_id, template="no_point", params=params)
 
 
 async def family_opened(*, conn: AsyncConnection, incident_id: int, what: str) -> None:
-    await plan.tell_family(
-        conn=conn, incident_id=incident_id, template="family_opened", params={"what": what}
-    )
+    resident_id = await _urgent_for(conn, incident_id)
+    if resident_id is not None:
+        await plan.tell_family(
+            conn=conn, incident_id=incident_id, resident_id=resident_id,
+            template="family_opened", params={"what": what},
+        )  # fmt: skip
 
 
 async def family_resolved(*, conn: AsyncConnection, incident_id: int, outcome: str) -> None:
-    await plan.tell_family(
-        conn=conn,
-        incident_id=incident_id,
-        template="family_resolved",
-        params={"outcome": label("outcome", outcome, Lang.ZH)},
+    resident_id = await _urgent_for(conn, incident_id)
+    if resident_id is not None:
+        await plan.tell_family(
+            conn=conn, incident_id=incident_id, resident_id=resident_id,
+            template="family_resolved", params={"outcome": label("outcome", outcome, Lang.ZH)},
+        )  # fmt: skip
+
+
+async def _urgent_for(conn: AsyncConnection, incident_id: int) -> str | None:
+    """The resident whose family hears of this incident: of an urgent (P1, P2) one,
+    not of a P3 (a watch's battery, a mild fever)."""
+    cur = await conn.execute(
+        "SELECT resident_id FROM incidents WHERE id = %s AND severity <> 'P3'", (incident_id,)
+    )
+    row = await cur.fetchone()
+    return None if row is None or row[0] is None else str(row[0])
+
+
+async def _tell_supervisors(
+    conn: AsyncConnection, incident_id: int, *, template: str, params: dict[str, Any]
+) -> None:
+    """The supervisors of the incident's district (access knows who they are)."""
+    cur = await conn.execute("SELECT district FROM incidents WHERE id = %s", (incident_id,))
+    row = await cur.fetchone()
+    phones = await supervisor_phones(conn=conn, district=row[0] if row else None)
+    await plan.tell_supervisors(
+        conn=conn, incident_id=incident_id, phones=phones, template=template, params=params
     )

@@ -143,3 +143,32 @@ async def expire_overdue(*, conn: AsyncConnection, limit: int) -> list[Offer]:
         (limit,),
     )
     return [Offer(int(r[0]), int(r[1]), r[2], r[3]) for r in await cur.fetchall()]
+
+
+async def waiting_for_staff(
+    *, conn: AsyncConnection, code: str, phone_digits: str
+) -> tuple[Offer, str] | None:
+    """The waiting offer with this answer code, if the phone (its digits, with or
+    without China's 86) is one of its point's staff: the offer and the person's name."""
+    cur = await conn.execute(
+        """
+        SELECT o.id, o.incident_id, o.point_id, o.answer_by, o.answer_code, s.name
+        FROM dispatch_offers o JOIN service_point_staff s ON s.point_id = o.point_id
+        WHERE o.answer_code = %s AND o.status = 'offered'
+          AND regexp_replace(s.phone, '\\D', '', 'g') IN (%s, '86' || %s)
+        """,
+        (code, phone_digits, phone_digits),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    return Offer(int(row[0]), int(row[1]), row[2], row[3], row[4]), str(row[5])
+
+
+async def standing(*, conn: AsyncConnection, offer_id: int) -> tuple[str, int, str] | None:
+    """An offer's point, incident and status, or None if there is no such offer."""
+    cur = await conn.execute(
+        "SELECT point_id, incident_id, status FROM dispatch_offers WHERE id = %s", (offer_id,)
+    )
+    row = await cur.fetchone()
+    return None if row is None else (str(row[0]), int(row[1]), str(row[2]))

@@ -1,6 +1,7 @@
 """The architecture as the folders show it, checked: ingest reaches alerts through one
-door, each domain writes only its own tables, no domain imports the composition root,
-the test machinery stays out of the product, urgent events are defined once."""
+door, each domain writes only its own tables and reads only those and what another
+publishes to it, no domain imports the composition root, the test machinery stays out
+of the product, urgent events are defined once."""
 
 import ast
 import re
@@ -44,6 +45,19 @@ OWNER = {
     "outbox": "dispatch",
     "outbox_attempts": "dispatch",
 }
+# What a domain publishes for others to read (the rest of its tables only it reads):
+# the resident and device directory, the telemetry ingest stored, and, for the
+# district's reports, the incidents and help requests. A published table is a contract:
+# its readers are named here, and its columns change with them in mind.
+DIRECTORY = ("residents", "resident_contacts", "devices")
+TELEMETRY = ("vitals", "events", "locations", "device_status")
+PUBLISHED: dict[str, tuple[str, ...]] = {
+    **{table: ("ingest", "alerts", "dispatch", "reports") for table in DIRECTORY},
+    **{table: ("alerts", "devices", "reports") for table in TELEMETRY},
+    "incidents": ("reports",),
+    "service_requests": ("reports",),
+}
+READS = re.compile(r"\b(?:FROM|JOIN)\s+(\w+)")
 WRITES = re.compile(r"\b(?:INSERT INTO|UPDATE|COPY|DELETE FROM|TRUNCATE)\s+(\w+)", re.I)
 
 
@@ -178,6 +192,25 @@ def test_each_domain_writes_only_its_own_tables() -> None:
                 if OWNER[table] != package:
                     strays.append(f"{path.relative_to(ROOT)} writes {table}")
     assert strays == []
+
+
+def test_a_domain_reads_only_its_own_tables_and_what_others_publish_to_it() -> None:
+    strays = []
+    for package in (*DOMAINS, "reports"):
+        for path in sources(package):
+            for table in READS.findall(sql_of(path)):
+                table = table.lower()
+                owner = OWNER.get(table)
+                if owner is None or owner == package or package in PUBLISHED.get(table, ()):
+                    continue
+                strays.append(f"{path.relative_to(ROOT)} reads {table} ({owner}'s)")
+    assert strays == []
+
+
+def sql_of(path: Path) -> str:
+    """The module without its import lines (`from alerts import ...` is no SQL)."""
+    lines = path.read_text().splitlines()
+    return "\n".join(line for line in lines if not re.match(r"\s*(from|import)\s", line))
 
 
 def test_urgent_events_are_defined_once_and_each_has_its_alert() -> None:

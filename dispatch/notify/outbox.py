@@ -1,7 +1,7 @@
 """The outbox table (dispatch owns `outbox`, `outbox_attempts` and `webhooks`).
 
 Rows are written in the transaction of the change they tell of (`enqueue`,
-`enqueue_change`), so a change is never told without having happened, nor happen
+`enqueue_webhooks`), so a change is never told without having happened, nor happen
 without being told. A worker claims due rows with SKIP LOCKED, most urgent first
 (`priority`, set by schema.sql from what a message tells of), and pushes their `due_at`
 a short lease ahead in the same statement, renewed while it sends: a second worker
@@ -67,21 +67,14 @@ async def enqueue(
     return int(row[0])
 
 
-async def enqueue_change(*, conn: AsyncConnection, audit_id: int) -> None:
-    """One message per enabled webhook for a change to an incident (its audit row):
-    one statement, and none when no webhook is configured."""
+async def enqueue_webhooks(*, conn: AsyncConnection, incident_id: int, event: str) -> None:
+    """One message per enabled webhook for a change to an incident (`event`, its JSON,
+    made by the domain that changed it): one statement, none when no webhook is
+    configured."""
     await conn.execute(
-        """
-        INSERT INTO outbox (incident_id, channel, recipient, body)
-        SELECT e.incident_id, 'webhook', w.name, json_build_object(
-            'event', 'incident.' || e.action, 'event_id', e.id, 'incident_id', e.incident_id,
-            'alert_id', e.alert_id, 'at', e.at, 'actor', e.actor, 'action', e.action,
-            'from_status', e.from_status, 'to_status', e.to_status, 'note', e.note,
-            'data', e.data)
-        FROM alert_audit e CROSS JOIN webhooks w
-        WHERE e.id = %s AND w.enabled
-        """,
-        (audit_id,),
+        "INSERT INTO outbox (incident_id, channel, recipient, body)"
+        " SELECT %s, 'webhook', w.name, %s::jsonb FROM webhooks w WHERE w.enabled",
+        (incident_id, event),
     )
 
 

@@ -1,14 +1,14 @@
 """Who is told what, queued in the caller's transaction (the change's own):
 - the asked point: its on-call people on shift by SMS, and its duty group's robots;
-- the supervisors (users with the role, for the incident's district) by SMS, and the
-  supervisors' robots, on escalation and when no point can take an incident;
-- the resident's family (contacts who may receive SMS) when an urgent (P1, P2)
-  incident opens and when it is over; not of a P3 (a watch's battery, a mild fever).
+- the supervisors (the phones alerts found for the incident's district) by SMS, and
+  the supervisors' robots, on escalation and when no point can take an incident;
+- the resident's family (contacts who may receive SMS), when alerts says so.
 Message bodies are a template name and its parameters (dispatch.notify.sms); the
-resident's name is filled in here from the database.
+resident's name is filled in here from the resident directory (devices).
 """
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -22,34 +22,43 @@ def _body(template: str, params: dict[str, Any]) -> str:
 
 
 async def tell_family(
-    *, conn: AsyncConnection, incident_id: int, template: str, params: dict[str, Any]
+    *,
+    conn: AsyncConnection,
+    incident_id: int,
+    resident_id: str,
+    template: str,
+    params: dict[str, Any],
 ) -> None:
+    """The resident's contacts who may receive SMS, in calling order, each text naming
+    the resident."""
     await conn.execute(
         """
         INSERT INTO outbox (incident_id, channel, recipient, body)
-        SELECT i.id, 'sms', c.phone, jsonb_set(%s::jsonb, '{params,who}', to_jsonb(r.name))
-        FROM incidents i JOIN residents r ON r.id = i.resident_id
-        JOIN resident_contacts c ON c.resident_id = r.id
-        WHERE i.id = %s AND c.sms AND i.severity <> 'P3' ORDER BY c.position
+        SELECT %s, 'sms', c.phone, jsonb_set(%s::jsonb, '{params,who}', to_jsonb(r.name))
+        FROM residents r JOIN resident_contacts c ON c.resident_id = r.id
+        WHERE r.id = %s AND c.sms ORDER BY c.position
         """,
-        (_body(template, params), incident_id),
+        (incident_id, _body(template, params), resident_id),
     )
 
 
 async def tell_supervisors(
-    *, conn: AsyncConnection, incident_id: int, template: str, params: dict[str, Any]
+    *,
+    conn: AsyncConnection,
+    incident_id: int,
+    phones: Sequence[str],
+    template: str,
+    params: dict[str, Any],
 ) -> None:
+    """The supervisors at these phones by SMS, and the supervisors' robots."""
     await conn.execute(
         """
         INSERT INTO outbox (incident_id, channel, recipient, body)
-        SELECT i.id, 'sms', u.phone, %(body)s::jsonb
-        FROM incidents i JOIN users u ON u.role = 'supervisor' AND u.phone IS NOT NULL
-            AND (u.districts = '{}' OR i.district = ANY(u.districts))
-        WHERE i.id = %(id)s
+        SELECT %(id)s, 'sms', phone, %(body)s::jsonb FROM unnest(%(phones)s::text[]) phone
         UNION ALL
         SELECT %(id)s, b.kind, b.name, %(body)s::jsonb FROM chat_bots b WHERE b.supervisors
         """,
-        {"body": _body(template, params), "id": incident_id},
+        {"body": _body(template, params), "id": incident_id, "phones": list(phones)},
     )
 
 
