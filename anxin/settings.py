@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     # Empty (the default): one ingest instance on plain subscriptions, which Mosquitto
     # keeps across its own restarts. A name: instances split the stream through
     # `$share/{group}/...` (MQTT v5), which Mosquitto 2.0 does not restore after a
-    # broker restart (README, "Scaling out").
+    # broker restart (docs/operating.md, "Scaling out").
     mqtt_share_group: str = Field(default="", pattern=r"^[A-Za-z0-9_-]{0,64}$")
     # How long the broker keeps queueing for an instance that went away without
     # leaving: default 7 days alone (its queue is everything), 120 s in a share group

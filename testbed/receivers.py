@@ -119,7 +119,7 @@ class StandIn:
             return [r for r in self.requests if r.verified]
 
 
-# -- an integrator's webhook endpoint (Anxin's README, "Webhooks") -------------------------
+# -- an integrator's webhook endpoint (Anxin's docs/notifications.md, "Webhooks") ------------
 
 
 def webhook_signature_ok(secret: str, headers: Any, body: bytes, now: float) -> bool:

@@ -27,8 +27,8 @@ from dispatch.notify.http import post
 from dispatch.notify.outbox import Message, Result
 
 # Anxin's SMS templates: the parameters each takes, in order (Tencent fills {1}, {2}...
-# by position, Alibaba ${name} by name). The wording to submit for approval is in the
-# README; `dispatch.notify.texts` renders the same words for the chat bots.
+# by position, Alibaba ${name} by name). The wording to submit for approval is in
+# docs/notifications.md; `dispatch.notify.texts` renders the same words for the chat bots.
 TEMPLATES: dict[str, tuple[str, ...]] = {
     "dispatch": ("who", "what", "address", "access", "code", "link"),
     "escalated": ("who", "what", "level", "minutes"),

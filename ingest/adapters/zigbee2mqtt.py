@@ -16,7 +16,7 @@ keypads and pendants), `sos: true` (some IAS zones), or any press (`single`, `do
 Because the state repeats, a door or alarm is reported when its value changes (and on
 the first message after a start), not at every battery report. Without `last_seen`
 the time is when ingest received the message, so a message redelivered after a crash
-is stored again; the README tells the installer to set `last_seen: epoch`.
+is stored again; docs/devices.md tells the installer to set `last_seen: epoch`.
 """
 
 import math

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Browser, sync_playwright
 
 CHROMIUM = Path(os.environ.get("ANXIN_CHROMIUM", "/usr/bin/chromium"))
-# screenshots land here (the README shows copies of them, from docs/screenshots)
+# screenshots land here (docs/dashboard.md shows copies of them, from docs/screenshots)
 OUTPUT = Path(os.environ.get("ANXIN_TEST_OUTPUT", Path(__file__).parents[2] / "var/test-output"))
 
 
