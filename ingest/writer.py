@@ -72,47 +72,77 @@ async def write_batch(
     summaries: SummaryRows | None = None,
 ) -> BatchResult:
     """Store a batch inside the caller's transaction; readings from the `unregistered`
-    devices become dead letters, messages over a rate limit are added to `summaries`."""
+    devices become dead letters, messages over a rate limit are added to `summaries`;
+    emergencies are alerted, help requests routed and command answers recorded in the
+    same transaction."""
     if unregistered:
         _quarantine(messages, unregistered)
     await _restate_repeats(conn, messages)
-    rows: dict[Channel, list[tuple[object, ...]]] = defaultdict(list)
-    urgent: list[Reading] = []
-    helps: list[Reading] = []
-    answers: list[tuple[str, float, dict[str, object]]] = []  # command_result events
-    dead: list[tuple[str, bytes, str, str, str, str | None]] = []
-    over_limit: dict[str, tuple[Message, int]] = {}  # per topic: the first, and how many
-    for m in messages:
-        if isinstance(m.outcome, Reading):
-            rows[m.outcome.channel].append(m.outcome.row)
-            if m.outcome.urgent:
-                urgent.append(m.outcome)
-            elif m.outcome.help is not None:
-                helps.append(m.outcome)
-            elif m.outcome.answer is not None:
-                answers.append((m.outcome.device_id, float(m.outcome.ts.timestamp()),
-                                m.outcome.answer))  # fmt: skip
-        elif isinstance(m.outcome, Rejected):
-            dead.append((m.topic, m.payload, *_letter(m.outcome)))
-        elif isinstance(m.outcome, Limited):
-            first, n = over_limit.get(m.topic, (m, 0))
-            over_limit[m.topic] = (first, n + 1)
+    batch = _Sorted.of(messages)
+    result = BatchResult(dead_letters=len(batch.dead))
+    await _store(conn, batch, summaries or SummaryRows(), result)
+    await _hand_on(conn, batch, alerts, result)
+    return result
 
-    result = BatchResult(dead_letters=len(dead))
-    if over_limit:
-        await _summarise(conn, over_limit, summaries or SummaryRows(), result)
-    if rows:
+
+@dataclass
+class _Sorted:
+    """A batch's messages by what becomes of them."""
+
+    rows: dict[Channel, list[tuple[object, ...]]] = field(default_factory=lambda: defaultdict(list))
+    urgent: list[Reading] = field(default_factory=list)
+    helps: list[Reading] = field(default_factory=list)
+    answers: list[tuple[str, float, dict[str, object]]] = field(default_factory=list)
+    dead: list[tuple[str, bytes, str, str, str, str | None]] = field(default_factory=list)
+    # per topic: the first message over its limit, and how many were
+    over_limit: dict[str, tuple[Message, int]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, messages: list[Message]) -> "_Sorted":
+        batch = cls()
+        for m in messages:
+            if isinstance(m.outcome, Reading):
+                batch.rows[m.outcome.channel].append(m.outcome.row)
+                if m.outcome.urgent:
+                    batch.urgent.append(m.outcome)
+                elif m.outcome.help is not None:
+                    batch.helps.append(m.outcome)
+                elif m.outcome.answer is not None:
+                    batch.answers.append((m.outcome.device_id, float(m.outcome.ts.timestamp()),
+                                          m.outcome.answer))  # fmt: skip
+            elif isinstance(m.outcome, Rejected):
+                batch.dead.append((m.topic, m.payload, *_letter(m.outcome)))
+            elif isinstance(m.outcome, Limited):
+                first, n = batch.over_limit.get(m.topic, (m, 0))
+                batch.over_limit[m.topic] = (first, n + 1)
+        return batch
+
+
+async def _store(
+    conn: AsyncConnection, batch: _Sorted, summaries: SummaryRows, result: BatchResult
+) -> None:
+    """The rate limit's summaries, the readings (each once) and the dead letters."""
+    if batch.over_limit:
+        await _summarise(conn, batch.over_limit, summaries, result)
+    if batch.rows:
         await conn.execute(_STAGING)
-    for channel, channel_rows in rows.items():
+    for channel, channel_rows in batch.rows.items():
         result.inserted[channel] = await _copy_dedup(conn, channel, channel_rows)
-    if dead:
+    if batch.dead:
         async with conn.cursor().copy(
             "COPY dead_letters (topic, payload, reason, reason_code, reason_values, device_id)"
             " FROM STDIN"
         ) as copy:
-            for record in dead:
+            for record in batch.dead:
                 await copy.write_row(record)
-    for reading in urgent:
+
+
+async def _hand_on(
+    conn: AsyncConnection, batch: _Sorted, alerts: Intake, result: BatchResult
+) -> None:
+    """What is not only stored: emergencies to alerts (opened the moment they are
+    durable), devices' answers to their commands, help requests to be routed."""
+    for reading in batch.urgent:
         ts, _device, event_type, event_key = reading.row[:4]
         assert isinstance(ts, float)
         event = EventType(str(event_type))
@@ -120,16 +150,15 @@ async def write_batch(
             conn=conn, device_id=reading.device_id, event=event, ts=ts, key=str(event_key)
         ):
             result.alerts_opened += 1
-    if answers:
-        await record_answers(conn=conn, answers=answers)
-    for reading in helps:
+    if batch.answers:
+        await record_answers(conn=conn, answers=batch.answers)
+    for reading in batch.helps:
         ts, _device, _type, event_key = reading.row[:4]
         assert isinstance(ts, float)
         assert reading.help is not None
         await alerts.request_help(
             conn=conn, device_id=reading.device_id, service=reading.help, ts=ts, key=str(event_key)
         )
-    return result
 
 
 async def _summarise(
