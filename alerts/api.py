@@ -4,7 +4,7 @@ alerts.lifecycle."""
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import available_timezones
 
 from fastapi import APIRouter, Depends, Header, Path, Query
 from pydantic import BaseModel, BeforeValidator, Field, Strict
@@ -12,13 +12,11 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from access.accounts import Principal, Role
 from access.guards import StreamingUser, User, role_in
-from alerts import lifecycle, map_view, queries, reports
-from alerts.dispatching import Dispatcher
-from alerts.lifecycle import MAX_NOTE_CHARS, Action
+from alerts import lifecycle, queries, reports
+from alerts.lifecycle import MAX_NOTE_CHARS, Action, Sending
 from alerts.models import AlertStatus, Resolution, Severity
 from alerts.reasons import Lang, explain, pick_language
 from alerts.stream import StreamHub, as_json
-from alerts.suggestions import suggestions
 from kernel.errors import Forbidden, Invalid
 from kernel.types import MAX_ID, Moment, RequestBody, ResidentId, number_only
 from kernel.web import Conn, wired
@@ -26,7 +24,8 @@ from kernel.web import Conn, wired
 router = APIRouter(prefix="/api/v1", tags=["incidents and alerts"])
 
 # what anxin/app.py wires in
-Routing = Annotated[Dispatcher, Depends(wired("dispatcher"))]
+# the sending of help (alerts.response.dispatching.Dispatcher), which acts pass on
+Routing = Annotated[Sending, Depends(wired("dispatcher"))]
 TimeZone = Annotated[str, Depends(wired("time_zone"))]
 Hub = Annotated[StreamHub, Depends(wired("stream"))]
 
@@ -148,14 +147,6 @@ async def get_incident(
     return row
 
 
-@router.get("/map")
-async def get_map(conn: Conn, user: User, routing: Routing) -> dict[str, Any]:
-    """What the map shows: the open incidents in the caller's scope where help goes
-    (home, else the device's last fix) and the point asked or sent, and the service
-    points (a service point user: its own) with what they hold now and can take."""
-    return await map_view.read(conn=conn, user=user, dispatcher=routing)
-
-
 @router.get("/alerts", response_model=PageOut)
 async def list_alerts(
     conn: Conn,
@@ -183,25 +174,8 @@ async def get_alert(conn: Conn, user: User, lang: Language, alert_id: AlertId) -
     return alert
 
 
-@router.get("/alerts/{alert_id}/suggestions")
-async def get_suggestions(
-    conn: Conn, user: CallCentre, alert_id: AlertId, routing: Routing, time_zone: TimeZone
-) -> dict[str, Any]:
-    """The nearest service point that can help now (open, a free on-call person, the
-    capability needed, under capacity, inside the circle), every nearer one with why
-    it was skipped, and with none inside, the best option outside and, for a P1, a
-    prompt to call 120."""
-    return await suggestions(
-        conn=conn,
-        user=user,
-        alert_id=alert_id,
-        at=datetime.now(ZoneInfo(time_zone)).replace(tzinfo=None),
-        policy=routing.policy,
-    )
-
-
 async def _act(
-    routing: Dispatcher,
+    routing: Sending,
     conn: Conn,
     user: Principal,
     alert_id: int,

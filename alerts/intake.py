@@ -13,6 +13,7 @@ Ingest stores what devices send; through here, and nowhere else, it asks alerts 
 """
 
 from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -21,23 +22,30 @@ from psycopg import AsyncConnection
 from alerts.detect import observations as columns
 from alerts.detect.events import immediate_finding
 from alerts.detect.observations import Observations
-from alerts.dispatching import Dispatcher
 from alerts.live import LiveDetector
 from alerts.models import Outcome
 from alerts.service import open_alert
 from devices.models import EventType
-from dispatch.suggest import DispatchPolicy
 
 # `columns`: the detector's input types (Observations, Vitals, Events, ...) and codes
 __all__ = ["Intake", "columns"]
 
 
+class HelpRequests(Protocol):
+    """Where a one-key help request goes: alerts.response.dispatching.Dispatcher,
+    handed in by the composition root."""
+
+    async def request_help(
+        self, *, conn: AsyncConnection, device_id: str, service: str, ts: float, key: str
+    ) -> int | None: ...
+
+
 class Intake:
     """What ingest may ask of the running detector."""
 
-    def __init__(self, detector: LiveDetector, dispatcher: Dispatcher | None = None) -> None:
+    def __init__(self, detector: LiveDetector, dispatcher: HelpRequests) -> None:
         self._detector = detector
-        self._dispatcher = dispatcher or Dispatcher(DispatchPolicy())
+        self._dispatcher = dispatcher
 
     async def admit(self, device_ids: Iterable[str]) -> set[str]:
         """Make detection ready for these devices; returns the ids that are not

@@ -4,7 +4,7 @@ follow: open → acknowledged → dispatched → on_scene → resolved, or cance
 Nothing is resolved before someone acknowledged it; an acknowledged incident may be
 resolved without dispatch (a false alarm sorted out on the phone). `assign` asks a
 point (the operator's choice, else the nearest eligible one) and the incident is
-`dispatched` once the point accepts; a decline asks the next (alerts.dispatching).
+`dispatched` once the point accepts; a decline asks the next (alerts.response.dispatching).
 Escalation is a level on the incident, not a status (alerts.escalation). Every
 action writes its audit row in the same transaction as the change.
 """
@@ -12,16 +12,15 @@ action writes its audit row in the same transaction as the change.
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 from psycopg import AsyncConnection
 
 from alerts import audit, metrics, notices
-from alerts.dispatching import Dispatcher
 from alerts.errors import BadAction, IllegalTransition, UnknownAlert
 from alerts.models import AlertStatus, Resolution
 from dispatch import offers
 from dispatch.offers import Answer
-from dispatch.suggest import DispatchPolicy
 
 MAX_NOTE_CHARS = 4000
 
@@ -93,7 +92,19 @@ class Change:
     audit_id: int
 
 
-DEFAULT_DISPATCHER = Dispatcher(DispatchPolicy())
+class Sending(Protocol):
+    """How an assign or a decline sends help on: alerts.response.dispatching.Dispatcher,
+    handed in by whoever acts (the API, the CLI, an answer from a phone)."""
+
+    async def route(
+        self, *, conn: AsyncConnection, incident_ids: Sequence[int], actor: str
+    ) -> Sequence[object]: ...
+
+    async def offer_point(
+        self, *, conn: AsyncConnection, incident_id: int, point_id: str, actor: str
+    ) -> object: ...
+
+
 _ANSWERS = {Action.ACCEPT: Answer.ACCEPTED, Action.DECLINE: Answer.DECLINED}
 
 
@@ -102,7 +113,7 @@ async def act(
     conn: AsyncConnection,
     alert_id: int,
     request: Request,
-    dispatcher: Dispatcher = DEFAULT_DISPATCHER,
+    dispatcher: Sending,
 ) -> Change:
     """Apply an action to the incident of `alert_id`, in one transaction with its
     audit row; IllegalTransition (409) names the actions legal from here."""
@@ -142,7 +153,7 @@ async def assign_all(
     conn: AsyncConnection,
     alert_ids: Sequence[int],
     actor: str,
-    dispatcher: Dispatcher = DEFAULT_DISPATCHER,
+    dispatcher: Sending,
 ) -> list[Change]:
     """Assign many incidents at once (a surge: a heatwave, a power cut), so that they
     are routed jointly, least total travel within the points' capacities, instead of

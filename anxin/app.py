@@ -11,14 +11,15 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from access.accounts import TokenCheck
-from alerts import answers_api
 from alerts import api as alerts_api
 from alerts import metrics as alerts_metrics
 from alerts.audit import NOTIFY_CHANNEL
-from alerts.dispatching import POLL_S as OFFERS_POLL_S
-from alerts.dispatching import OfferWorker
 from alerts.escalation import POLL_S, EscalationWorker
 from alerts.metrics import refresh_gauges
+from alerts.response import answers_api
+from alerts.response import api as response_api
+from alerts.response.dispatching import POLL_S as OFFERS_POLL_S
+from alerts.response.dispatching import OfferWorker
 from alerts.stream import StreamHub
 from alerts.workers import every
 from anxin import __version__, http_errors, ops_routes, web_routes
@@ -129,6 +130,7 @@ def create_app(settings: Settings, *, ingest: bool = True) -> FastAPI:
     http_errors.install(app)
     app.include_router(ops_routes.router)
     app.include_router(alerts_api.router)
+    app.include_router(response_api.router)
     app.include_router(answers_api.router)
     app.include_router(devices_api.router)
     app.include_router(dispatch_api.router)

@@ -4,9 +4,9 @@ for the service and the CLI."""
 
 import httpx
 
-from alerts.dispatching import Dispatcher
 from alerts.models import Severity
 from alerts.policy import EscalationPolicy
+from alerts.response.dispatching import Dispatcher
 from anxin.settings import Settings
 from dispatch.notify.bots import ChatBots
 from dispatch.notify.sms import AliyunSms, SmsAccount, TencentSms

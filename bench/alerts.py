@@ -27,7 +27,9 @@ from httpx_sse import aconnect_sse
 from access.accounts import Role, UserIn, add_user
 from alerts import lifecycle
 from alerts.lifecycle import Action
+from alerts.response.dispatching import Dispatcher
 from bench.serve import serve_env, start_serve, start_services, stop_serve
+from dispatch.suggest import DispatchPolicy
 from testbed.services import free_port
 
 DISTRICTS = ["江岸区", "江汉区", "硚口区", "汉阳区", "武昌区", "青山区", "洪山区"]
@@ -138,6 +140,7 @@ async def stream_latency(
         tasks = [asyncio.create_task(listen(k, client)) for k in range(clients)]
         await asyncio.wait_for(asyncio.gather(*(e.wait() for e in ready)), 30)
         committed: dict[int, float] = {}
+        dispatcher = Dispatcher(DispatchPolicy())  # a note sends nobody, but acts carry one
         async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
             cur = await conn.execute(
                 "SELECT a.id FROM alerts a JOIN incidents i ON i.id = a.incident_id"
@@ -147,7 +150,9 @@ async def stream_latency(
             assert row is not None
             for n in range(changes):
                 request = lifecycle.Request(Action.NOTE, "bench", note=f"note {n}")
-                change = await lifecycle.act(conn=conn, alert_id=row[0], request=request)
+                change = await lifecycle.act(
+                    conn=conn, alert_id=row[0], request=request, dispatcher=dispatcher
+                )
                 committed[change.audit_id] = time.perf_counter()
                 await asyncio.sleep(0.05)
         await asyncio.sleep(1.0)

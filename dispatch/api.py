@@ -25,14 +25,14 @@ _READERS = (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN, Role.SERVICE_POINT)
 
 
 class RouterSource(Protocol):
-    """What the service wires in (alerts.dispatching.Dispatcher): the network now."""
+    """What the service wires in (alerts.response.dispatching.Dispatcher): the network now."""
 
     async def router(self, *, conn: AsyncConnection) -> Router: ...
 
     def local_now(self) -> datetime: ...
 
 
-# what anxin/app.py wires in (alerts.dispatching.Dispatcher): the network now
+# what anxin/app.py wires in (alerts.response.dispatching.Dispatcher): the network now
 Routing = Annotated[RouterSource, Depends(wired("dispatcher"))]
 
 

@@ -1,7 +1,7 @@
 """Asking a point to take an incident, and its answer (dispatch owns `dispatch_offers`).
 
 An offer waits for the point's answer until its `accept_within_s` has passed; at most
-one waits per incident. Whoever moves the incident on (alerts.dispatching) calls these
+one waits per incident. Whoever moves the incident on (alerts.response.dispatching) calls these
 inside its own transaction, so an offer and the incident's timeline commit together.
 """
 

@@ -11,7 +11,7 @@ from access.accounts import Role, UserIn, add_user
 from alerts import lifecycle
 from alerts.lifecycle import Action
 from alerts.models import Resolution
-from tests.alerts.test_lifecycle import finding, open_one, run
+from tests.alerts.test_lifecycle import DISPATCHER, finding, open_one, run
 from tests.conftest import ServeProcess, register
 
 
@@ -74,7 +74,10 @@ def admin_act(database_url: str, alert_id: int, action: Action, **kw: object) ->
         Action.NOTE: {"note": "n"},
     }.get(action, {})  # type: ignore[assignment]
     request = lifecycle.Request(action=action, actor="admin", **{**extra, **kw})  # type: ignore[arg-type]
-    run(database_url, lambda c: lifecycle.act(conn=c, alert_id=alert_id, request=request))
+    run(
+        database_url,
+        lambda c: lifecycle.act(conn=c, alert_id=alert_id, request=request, dispatcher=DISPATCHER),
+    )
 
 
 def call(world: World, who: str | None, method: str, path: str, **kw: object) -> httpx.Response:

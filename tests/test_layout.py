@@ -118,8 +118,23 @@ def importers_of(package: str) -> set[str]:
         for wired in WIRED
         for path in sources(wired)
         for module in imported_modules(path)
-        if module.split(".")[0] == package != wired
+        if (module == package or module.startswith(f"{package}."))
+        and not path.relative_to(ROOT).as_posix().startswith(package.replace(".", "/"))
     }
+
+
+def test_the_incident_core_never_imports_the_response_on_top_of_it() -> None:
+    """alerts/response/ (sending help, answers from phones) builds on the core; the
+    core is handed the dispatcher, it does not reach for it."""
+    reached = {
+        f"{path.relative_to(ROOT)} imports {module}"
+        for path in sources("alerts")
+        if "response" not in path.relative_to(ROOT / "alerts").parts
+        for module in imported_modules(path)
+        if module.startswith("alerts.response")
+    }
+    assert reached == set()
+    assert importers_of("alerts.response") == set()
 
 
 def test_access_stands_beneath_every_domain() -> None:

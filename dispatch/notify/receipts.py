@@ -1,6 +1,6 @@
 """Delivery receipts: whether a text the provider accepted reached the phone, as the
 provider reports it, recorded on its outbox row; and the dispatch texts to a point's
-staff that did not get through, for alerts.dispatching to follow with the point's next
+staff that did not get through, for alerts.response.dispatching to follow with the point's next
 staff member.
 
 Alibaba Cloud pushes SmsReport as a JSON array of reports (`out_id` is the OutId we
@@ -8,7 +8,7 @@ sent: our outbox id; `success`, `err_code`, `err_msg`); Tencent Cloud's status
 callback is an array too (`sid` is the SerialNo its SendSms answered, kept in the
 row's `receipt`; `report_status` SUCCESS or FAIL, `errmsg`, `description`). Neither
 signs its callbacks: the secret token in the callback address is what authenticates
-them (alerts.answers_api).
+them (alerts.response.answers_api).
 """
 
 import json

@@ -11,7 +11,7 @@ import pytest
 from alerts import lifecycle
 from alerts.lifecycle import Action
 from alerts.models import AlertStatus
-from tests.alerts.test_lifecycle import PATH, finding, open_one, run
+from tests.alerts.test_lifecycle import DISPATCHER, PATH, finding, open_one, run
 from tests.api_world import USERS, World, admin_act, call
 from tests.conftest import register
 
@@ -102,8 +102,9 @@ def close(database_url: str, alert_id: int) -> None:
         assert row is not None
         if not AlertStatus(row[0]).closed:
             await lifecycle.act(
-                conn=conn, alert_id=alert_id, request=lifecycle.Request(Action.CANCEL, "admin")
-            )
+                conn=conn, alert_id=alert_id, request=lifecycle.Request(Action.CANCEL, "admin"),
+                dispatcher=DISPATCHER,
+            )  # fmt: skip
 
     run(database_url, work)
 

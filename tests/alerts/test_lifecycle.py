@@ -16,7 +16,9 @@ from alerts.errors import BadAction, IllegalTransition, UnknownAlert
 from alerts.lifecycle import TRANSITIONS, Action, Request
 from alerts.models import AlertStatus, Finding, OpenedAlert, Resolution, Severity
 from alerts.reasons import CODES
+from alerts.response.dispatching import Dispatcher
 from alerts.service import open_alert
+from dispatch.suggest import DispatchPolicy
 from kernel.errors import NotFound
 from tests.conftest import register
 
@@ -57,6 +59,10 @@ def open_one(database_url: str, f: Finding) -> OpenedAlert:
     return run(database_url, work)
 
 
+# what the service hands every act: the nearest point that can help, by default policy
+DISPATCHER = Dispatcher(DispatchPolicy())
+
+
 def act(database_url: str, alert_id: int, action: Action, **kw: object) -> lifecycle.Change:
     defaults: dict[str, object] = {
         Action.RESOLVE: {"outcome": Resolution.FALSE_ALARM, "note": "resident fine on the phone"},
@@ -65,7 +71,10 @@ def act(database_url: str, alert_id: int, action: Action, **kw: object) -> lifec
     }.get(action, {})  # type: ignore[assignment]
     request = Request(action=action, actor="op1", **{**defaults, **kw})  # type: ignore[arg-type]
     return run(
-        database_url, lambda conn: lifecycle.act(conn=conn, alert_id=alert_id, request=request)
+        database_url,
+        lambda conn: lifecycle.act(
+            conn=conn, alert_id=alert_id, request=request, dispatcher=DISPATCHER
+        ),
     )
 
 

@@ -11,6 +11,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from alerts.intake import Intake
 from alerts.live import LiveDetector
+from alerts.response.dispatching import Dispatcher
+from dispatch.suggest import DispatchPolicy
 from ingest.canonical import Codec
 from ingest.decoding import Decoder
 from ingest.pipeline import IngestPipeline
@@ -165,7 +167,7 @@ async def _store_with_one_refused_row(url: str, n: int) -> tuple[int, object]:
             decoder=Decoder(codec),
             batch_max=n,
             max_delay_s=0.05,
-            alerts=Intake(LiveDetector(pool)),
+            alerts=Intake(LiveDetector(pool), Dispatcher(DispatchPolicy())),
         )
         writes = 0
         write = pipeline._write

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Body, Depends, Path
 from fastapi.responses import JSONResponse
 from pydantic import Field, Strict
 
-from alerts import answers
-from alerts.answers import LINK_ACTIONS
-from alerts.dispatching import Dispatcher
 from alerts.lifecycle import MAX_NOTE_CHARS
 from alerts.models import Resolution
+from alerts.response import answers
+from alerts.response.answers import LINK_ACTIONS
+from alerts.response.dispatching import Dispatcher
 from dispatch.notify import receipts
 from kernel.errors import NotFound
 from kernel.types import RequestBody

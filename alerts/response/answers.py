@@ -16,10 +16,10 @@ from typing import Any
 from psycopg import AsyncConnection
 
 from alerts import lifecycle, notices
-from alerts.dispatching import Dispatcher, places
 from alerts.errors import IllegalTransition
 from alerts.lifecycle import Action, Request
 from alerts.models import Resolution
+from alerts.response.dispatching import Dispatcher, places
 from dispatch import offers
 from dispatch.links import NO_LINK, BadLink, link_key
 from dispatch.notify import plan

@@ -7,8 +7,8 @@ from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 
 from access.accounts import Principal, Role
-from alerts.dispatching import Dispatcher, loads, places
 from alerts.queries import ACTIVE, visible
+from alerts.response.dispatching import Dispatcher, loads, places
 from dispatch.network import network_at
 from dispatch.service import point_names
 

@@ -8,9 +8,9 @@ from typing import Any
 from psycopg import AsyncConnection
 
 from access.accounts import Principal
-from alerts.dispatching import loads, places
 from alerts.errors import UnknownAlert
 from alerts.queries import check_visible
+from alerts.response.dispatching import loads, places
 from dispatch import offers
 from dispatch.suggest import DispatchPolicy, suggest
 from kernel.errors import Conflict
