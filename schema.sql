@@ -587,3 +587,38 @@ CREATE TABLE IF NOT EXISTS device_commands (
     detail       text
 );
 CREATE INDEX IF NOT EXISTS device_commands_device ON device_commands (device_id, id DESC);
+
+-- What each domain publishes for the others to read -----------------------------------
+-- A domain's tables are its own: another domain reads them only through its functions
+-- or through one of these views, whose columns are the contract (tests/test_layout.py).
+
+-- devices: the resident directory, the emergency contacts, the device register
+CREATE OR REPLACE VIEW resident_directory AS
+    SELECT id, name, home_lat, home_lon, address, flags, phone, birth_date, district,
+           community, medical_notes, allergies, mobility, access_notes, language
+    FROM residents;
+CREATE OR REPLACE VIEW contact_directory AS
+    SELECT resident_id, position, name, relation, phone, sms FROM resident_contacts;
+CREATE OR REPLACE VIEW device_register AS
+    SELECT id, kind, resident_id, expected_interval_s, registered_at, protocol, name
+    FROM devices;
+
+-- ingest: what devices said, as stored
+CREATE OR REPLACE VIEW stored_vitals AS
+    SELECT ts, device_id, hr, spo2, temp, sbp, dbp, rr, steps, battery FROM vitals;
+CREATE OR REPLACE VIEW stored_events AS
+    SELECT ts, device_id, type, event_key, data FROM events;
+CREATE OR REPLACE VIEW stored_locations AS
+    SELECT ts, device_id, lat, lon, acc FROM locations;
+CREATE OR REPLACE VIEW stored_status AS
+    SELECT ts, device_id, online, battery, rssi, fw FROM device_status;
+
+-- alerts and dispatch, for the district's reports: incidents and help requests
+CREATE OR REPLACE VIEW incident_history AS
+    SELECT id, resident_id, device_id, district, severity, status, opened_at,
+           acknowledged_at, dispatched_at, on_scene_at, closed_at, service_point_id, outcome
+    FROM incidents;
+CREATE OR REPLACE VIEW help_request_history AS
+    SELECT id, requested_at, device_id, resident_id, service, status, point_id,
+           accepted_at, done_at, closed_at
+    FROM service_requests;

@@ -20,7 +20,7 @@ async def summary(*, conn: AsyncConnection, incident_id: int) -> dict[str, Any]:
         """
         SELECT r.name, extract(year FROM age(r.birth_date))::int, r.address, r.access_notes,
                i.device_id, a.reason_code, a.reason_values, a.reason
-        FROM incidents i LEFT JOIN residents r ON r.id = i.resident_id
+        FROM incidents i LEFT JOIN resident_directory r ON r.id = i.resident_id
         LEFT JOIN LATERAL (
             SELECT reason_code, reason_values, reason FROM alerts WHERE incident_id = i.id
             ORDER BY severity, opened_at LIMIT 1

@@ -32,7 +32,7 @@ def parse_overrides(settings: Mapping[str, object]) -> Overrides:
 async def get_overrides(*, conn: AsyncConnection, resident_id: str) -> dict[str, object]:
     """What is set for one resident (keys not set take the city-wide default)."""
     cur = await conn.execute(
-        "SELECT r.id, o.settings FROM residents r"
+        "SELECT r.id, o.settings FROM resident_directory r"
         " LEFT JOIN resident_overrides o ON o.resident_id = r.id WHERE r.id = %s",
         (resident_id,),
     )

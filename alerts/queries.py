@@ -26,7 +26,7 @@ def visible(user: Principal, params: dict[str, Any]) -> sql.Composable:
     if user.role is Role.CAREGIVER:
         params["scope_phone"] = user.phone
         return sql.SQL(
-            "i.resident_id IN (SELECT resident_id FROM resident_contacts"
+            "i.resident_id IN (SELECT resident_id FROM contact_directory"
             " WHERE phone = %(scope_phone)s)"
         )
     if user.districts and user.role in (Role.OPERATOR, Role.SUPERVISOR):
@@ -143,7 +143,9 @@ async def list_incidents(
     cursor: str | None = None,
 ) -> Page:
     """One row per incident, most urgent first, then oldest first."""
-    rows = "SELECT {columns} FROM incidents i LEFT JOIN residents r ON r.id = i.resident_id"
+    rows = (
+        "SELECT {columns} FROM incidents i LEFT JOIN resident_directory r ON r.id = i.resident_id"
+    )
     return await _paged(
         conn, user, filters, limit, cursor, rows.format(columns=_INCIDENT_COLUMNS), "i"
     )
@@ -155,7 +157,7 @@ async def get_incident(
     """One row of the queue, as list_incidents gives it; 404 outside the caller's scope."""
     params: dict[str, Any] = {"id": incident_id}
     query = sql.SQL(
-        "SELECT {columns} FROM incidents i LEFT JOIN residents r ON r.id = i.resident_id"
+        "SELECT {columns} FROM incidents i LEFT JOIN resident_directory r ON r.id = i.resident_id"
         " WHERE i.id = %(id)s AND {visible}"
     ).format(columns=sql.SQL(_INCIDENT_COLUMNS), visible=visible(user, params))
     async with conn.cursor(row_factory=dict_row) as cur:
@@ -252,7 +254,7 @@ async def get_alert(*, conn: AsyncConnection, user: Principal, alert_id: int) ->
         alert["resident"] = await _resident(cur, alert["resident_id"])
         alert["device"] = await _device(cur, alert["device_id"])
         await cur.execute(
-            "SELECT ts, hr, spo2, temp, sbp, dbp, rr FROM vitals WHERE device_id = %s"
+            "SELECT ts, hr, spo2, temp, sbp, dbp, rr FROM stored_vitals WHERE device_id = %s"
             " AND ts > now() - interval '24 hours' ORDER BY ts",
             (alert["device_id"],),
         )
@@ -276,13 +278,13 @@ async def _resident(cur: Any, resident_id: str | None) -> dict[str, Any] | None:
     await cur.execute(
         "SELECT id, name, birth_date, phone, address, district, community, medical_notes,"
         " allergies, mobility, access_notes, language, flags, home_lat, home_lon"
-        " FROM residents WHERE id = %s",
+        " FROM resident_directory WHERE id = %s",
         (resident_id,),
     )
     resident: dict[str, Any] | None = await cur.fetchone()
     if resident is not None:
         await cur.execute(
-            "SELECT position, name, relation, phone, sms FROM resident_contacts"
+            "SELECT position, name, relation, phone, sms FROM contact_directory"
             " WHERE resident_id = %s ORDER BY position",
             (resident_id,),
         )
@@ -297,16 +299,16 @@ async def _device(cur: Any, device_id: str) -> dict[str, Any]:
         """
         SELECT d.id, d.kind, d.expected_interval_s,
                (SELECT battery FROM (
-                    (SELECT ts, battery FROM device_status WHERE device_id = d.id
+                    (SELECT ts, battery FROM stored_status WHERE device_id = d.id
                      AND battery IS NOT NULL ORDER BY ts DESC LIMIT 1)
                     UNION ALL
-                    (SELECT ts, battery FROM vitals WHERE device_id = d.id
+                    (SELECT ts, battery FROM stored_vitals WHERE device_id = d.id
                      AND battery IS NOT NULL AND ts > now() - interval '7 days'
                      ORDER BY ts DESC LIMIT 1)
                 ) latest ORDER BY ts DESC LIMIT 1) AS battery,
-               (SELECT online FROM device_status s WHERE s.device_id = d.id
+               (SELECT online FROM stored_status s WHERE s.device_id = d.id
                 AND online IS NOT NULL ORDER BY ts DESC LIMIT 1) AS online
-        FROM devices d WHERE d.id = %s
+        FROM device_register d WHERE d.id = %s
         """,
         (device_id,),
     )

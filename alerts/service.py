@@ -34,8 +34,8 @@ async def open_alert(
         SELECT EXISTS (SELECT 1 FROM alert_findings WHERE dedup_key = %s),
                d.id IS NOT NULL, d.resident_id, r.district
         FROM (SELECT 1) one
-        LEFT JOIN devices d ON d.id = %s
-        LEFT JOIN residents r ON r.id = d.resident_id
+        LEFT JOIN device_register d ON d.id = %s
+        LEFT JOIN resident_directory r ON r.id = d.resident_id
         """,
         (finding.dedup_key, finding.device_id),
     )

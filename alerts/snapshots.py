@@ -35,7 +35,7 @@ async def save_snapshot(pool: AsyncConnectionPool, learned: Learned) -> int:
                 (device_id, last_seen, base_mean, base_var, base_n, saved_at)
             SELECT st.device_id, to_timestamp(nullif(st.last_seen, 'NaN')),
                    st.base_mean, st.base_var, st.base_n, now()
-            FROM stage_detector_state st JOIN devices d ON d.id = st.device_id
+            FROM stage_detector_state st JOIN device_register d ON d.id = st.device_id
             ON CONFLICT (device_id) DO UPDATE SET last_seen = EXCLUDED.last_seen,
                 base_mean = EXCLUDED.base_mean, base_var = EXCLUDED.base_var,
                 base_n = EXCLUDED.base_n, saved_at = EXCLUDED.saved_at

@@ -151,7 +151,7 @@ async def _residents_of(conn: AsyncConnection, user: Principal) -> frozenset[str
     if user.role is not Role.CAREGIVER:
         return frozenset()
     cur = await conn.execute(
-        "SELECT resident_id FROM resident_contacts WHERE phone = %s", (user.phone,)
+        "SELECT resident_id FROM contact_directory WHERE phone = %s", (user.phone,)
     )
     return frozenset(r[0] for r in await cur.fetchall())
 

@@ -125,20 +125,20 @@ _NEVER_CONNECTED = f"""
     WITH d AS ({_DEVICES})
     SELECT d.* FROM d
     WHERE d.registered_at < %(now)s - %(first)s
-      AND NOT EXISTS (SELECT 1 FROM device_status x WHERE x.device_id = d.id)
-      AND NOT EXISTS (SELECT 1 FROM vitals x WHERE x.device_id = d.id)
-      AND NOT EXISTS (SELECT 1 FROM events x WHERE x.device_id = d.id)
-      AND NOT EXISTS (SELECT 1 FROM locations x WHERE x.device_id = d.id)
+      AND NOT EXISTS (SELECT 1 FROM stored_status x WHERE x.device_id = d.id)
+      AND NOT EXISTS (SELECT 1 FROM stored_vitals x WHERE x.device_id = d.id)
+      AND NOT EXISTS (SELECT 1 FROM stored_events x WHERE x.device_id = d.id)
+      AND NOT EXISTS (SELECT 1 FROM stored_locations x WHERE x.device_id = d.id)
 """
 
 # a press is an `sos` event: a real emergency is a test of the button too
 _SOS_UNTESTED = f"""
     WITH d AS ({_DEVICES})
-    SELECT d.*, (SELECT max(ts) FROM events e WHERE e.device_id = d.id AND e.type = 'sos')
+    SELECT d.*, (SELECT max(ts) FROM stored_events e WHERE e.device_id = d.id AND e.type = 'sos')
         AS last_press
     FROM d
     WHERE d.kind = ANY(%(sos_kinds)s) AND d.registered_at < %(now)s - %(test)s
-      AND NOT EXISTS (SELECT 1 FROM events e WHERE e.device_id = d.id AND e.type = 'sos'
+      AND NOT EXISTS (SELECT 1 FROM stored_events e WHERE e.device_id = d.id AND e.type = 'sos'
                       AND e.ts > %(now)s - %(test)s)
 """
 
@@ -146,10 +146,10 @@ _SOS_UNTESTED = f"""
 _BATTERY = f"""
     WITH d AS ({_DEVICES}),
     levels AS (
-        SELECT device_id, ts, battery FROM device_status
+        SELECT device_id, ts, battery FROM stored_status
         WHERE battery IS NOT NULL AND ts > %(now)s - interval '7 days' AND ts <= %(now)s
         UNION ALL
-        SELECT device_id, ts, battery FROM vitals
+        SELECT device_id, ts, battery FROM stored_vitals
         WHERE battery IS NOT NULL AND ts > %(now)s - interval '7 days' AND ts <= %(now)s
     ),
     trend AS (
@@ -160,7 +160,7 @@ _BATTERY = f"""
         FROM levels GROUP BY device_id
     ),
     low AS (
-        SELECT device_id, max(ts) AS low_at FROM events
+        SELECT device_id, max(ts) AS low_at FROM stored_events
         WHERE type = 'battery_low' AND ts > %(now)s - interval '3 days' AND ts <= %(now)s
         GROUP BY device_id
     )

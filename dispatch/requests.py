@@ -126,7 +126,7 @@ async def _tell(
 ) -> None:
     cur = await conn.execute(
         "SELECT r.name, r.address, r.phone FROM service_requests q"
-        " LEFT JOIN residents r ON r.id = q.resident_id WHERE q.id = %s",
+        " LEFT JOIN resident_directory r ON r.id = q.resident_id WHERE q.id = %s",
         (request_id,),
     )
     row = await cur.fetchone()
@@ -171,7 +171,8 @@ async def act(
     async with conn.transaction():
         cur = await conn.execute(
             "SELECT q.status, q.point_id, q.lat, q.lon, q.service, q.declined_by,"
-            " r.district FROM service_requests q LEFT JOIN residents r ON r.id = q.resident_id"
+            " r.district FROM service_requests q"
+            " LEFT JOIN resident_directory r ON r.id = q.resident_id"
             " WHERE q.id = %s FOR UPDATE OF q",
             (request_id,),
         )
@@ -230,7 +231,7 @@ async def listing(
         where.append("point_id = %s")
         params.append(scope.point_id)
     if scope.districts:
-        where.append("resident_id IN (SELECT id FROM residents WHERE district = ANY(%s))")
+        where.append("resident_id IN (SELECT id FROM resident_directory WHERE district = ANY(%s))")
         params.append(list(scope.districts))
     if open_only:
         where.append("status IN ('requested', 'accepted')")

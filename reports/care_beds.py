@@ -55,15 +55,15 @@ _QUERY = """
 WITH devs AS (
     SELECT d.id, d.resident_id,
            date_trunc('hour', greatest(d.registered_at, %(start)s)) AS since
-    FROM devices d WHERE d.resident_id IS NOT NULL AND d.registered_at < %(end)s
+    FROM device_register d WHERE d.resident_id IS NOT NULL AND d.registered_at < %(end)s
 ), heard AS (
-    SELECT device_id, date_trunc('hour', ts) AS h FROM vitals
+    SELECT device_id, date_trunc('hour', ts) AS h FROM stored_vitals
         WHERE ts >= %(start)s AND ts < %(end)s
-    UNION SELECT device_id, date_trunc('hour', ts) FROM events
+    UNION SELECT device_id, date_trunc('hour', ts) FROM stored_events
         WHERE ts >= %(start)s AND ts < %(end)s
-    UNION SELECT device_id, date_trunc('hour', ts) FROM device_status
+    UNION SELECT device_id, date_trunc('hour', ts) FROM stored_status
         WHERE ts >= %(start)s AND ts < %(end)s
-    UNION SELECT device_id, date_trunc('hour', ts) FROM locations
+    UNION SELECT device_id, date_trunc('hour', ts) FROM stored_locations
         WHERE ts >= %(start)s AND ts < %(end)s
 ), hours AS (
     SELECT device_id, count(*) AS n FROM heard GROUP BY device_id
@@ -80,21 +80,21 @@ WITH devs AS (
            percentile_cont(0.5) WITHIN GROUP (ORDER BY
                extract(epoch FROM acknowledged_at - opened_at)) AS median_ack_s,
            max(extract(epoch FROM acknowledged_at - opened_at)) AS max_ack_s
-    FROM incidents WHERE opened_at >= %(start)s AND opened_at < %(end)s
+    FROM incident_history WHERE opened_at >= %(start)s AND opened_at < %(end)s
         AND resident_id IS NOT NULL
     GROUP BY resident_id
 ), visited AS (
-    SELECT resident_id, count(*) AS visits FROM incidents
+    SELECT resident_id, count(*) AS visits FROM incident_history
     WHERE on_scene_at >= %(start)s AND on_scene_at < %(end)s GROUP BY resident_id
 ), helped AS (
-    SELECT resident_id, count(*) AS done FROM service_requests
+    SELECT resident_id, count(*) AS done FROM help_request_history
     WHERE done_at >= %(start)s AND done_at < %(end)s GROUP BY resident_id
 )
 SELECT r.id, r.name, r.district, o.devices, o.share,
        coalesce(a.incidents, 0) AS incidents, coalesce(a.p1, 0) AS p1,
        coalesce(a.p1_late, 0) AS p1_late, a.median_ack_s, a.max_ack_s,
        coalesce(v.visits, 0) AS visits, coalesce(hd.done, 0) AS help_done
-FROM online o JOIN residents r ON r.id = o.resident_id
+FROM online o JOIN resident_directory r ON r.id = o.resident_id
 LEFT JOIN answered a ON a.resident_id = r.id
 LEFT JOIN visited v ON v.resident_id = r.id
 LEFT JOIN helped hd ON hd.resident_id = r.id

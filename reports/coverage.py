@@ -306,7 +306,7 @@ def histogram(cov: Coverage, lang: str, *, bins: int = 30) -> str:
 async def read_residents(*, conn: AsyncConnection) -> tuple[Residents, int]:
     """Residents with a home on record, and how many have none."""
     cur = await conn.execute(
-        "SELECT id, name, district, home_lat, home_lon FROM residents ORDER BY id"
+        "SELECT id, name, district, home_lat, home_lon FROM resident_directory ORDER BY id"
     )
     rows = await cur.fetchall()
     placed = [r for r in rows if r[3] is not None and r[4] is not None]

@@ -167,8 +167,8 @@ async def link_view(*, conn: AsyncConnection, token: str) -> dict[str, Any]:
     offer_id, point_id, alert_id, status = await _linked(conn, token)
     cur = await conn.execute(
         "SELECT i.id, i.status, i.severity, r.phone FROM incidents i"
-        " JOIN alerts a ON a.incident_id = i.id LEFT JOIN residents r ON r.id = i.resident_id"
-        " WHERE a.id = %s",
+        " JOIN alerts a ON a.incident_id = i.id"
+        " LEFT JOIN resident_directory r ON r.id = i.resident_id WHERE a.id = %s",
         (alert_id,),
     )
     row = await cur.fetchone()

@@ -59,9 +59,9 @@ async def places(*, conn: AsyncConnection, incident_ids: Sequence[int]) -> list[
         """
         SELECT i.id, i.severity, i.resident_id, r.home_lat, r.home_lon,
                (SELECT array_agg(DISTINCT rule) FROM alerts WHERE incident_id = i.id),
-               (SELECT ARRAY[lat, lon] FROM locations l WHERE l.device_id = i.device_id
+               (SELECT ARRAY[lat, lon] FROM stored_locations l WHERE l.device_id = i.device_id
                 ORDER BY ts DESC LIMIT 1)
-        FROM incidents i LEFT JOIN residents r ON r.id = i.resident_id
+        FROM incidents i LEFT JOIN resident_directory r ON r.id = i.resident_id
         WHERE i.id = ANY(%s)
         """,
         (list(incident_ids),),
@@ -264,9 +264,10 @@ class Dispatcher:
         cur = await conn.execute(
             """
             SELECT d.resident_id, r.home_lat, r.home_lon,
-                   (SELECT ARRAY[lat, lon] FROM locations l WHERE l.device_id = d.id
+                   (SELECT ARRAY[lat, lon] FROM stored_locations l WHERE l.device_id = d.id
                     ORDER BY ts DESC LIMIT 1)
-            FROM devices d LEFT JOIN residents r ON r.id = d.resident_id WHERE d.id = %s
+            FROM device_register d LEFT JOIN resident_directory r ON r.id = d.resident_id
+            WHERE d.id = %s
             """,
             (device_id,),
         )

@@ -18,7 +18,7 @@ async def read(*, conn: AsyncConnection, user: Principal, dispatcher: Dispatcher
     query = sql.SQL(
         "SELECT i.id, i.severity, i.status, i.service_point_id, r.name AS resident_name,"
         " (SELECT min(a.id) FROM alerts a WHERE a.incident_id = i.id) AS alert_id"
-        " FROM incidents i LEFT JOIN residents r ON r.id = i.resident_id"
+        " FROM incidents i LEFT JOIN resident_directory r ON r.id = i.resident_id"
         " WHERE i.status = ANY(%(active)s) AND {visible} ORDER BY i.severity, i.opened_at"
     ).format(visible=visible(user, params))
     async with conn.cursor(row_factory=dict_row) as cur:

@@ -35,7 +35,7 @@ async def tell_family(
         """
         INSERT INTO outbox (incident_id, channel, recipient, body)
         SELECT %s, 'sms', c.phone, jsonb_set(%s::jsonb, '{params,who}', to_jsonb(r.name))
-        FROM residents r JOIN resident_contacts c ON c.resident_id = r.id
+        FROM resident_directory r JOIN contact_directory c ON c.resident_id = r.id
         WHERE r.id = %s AND c.sms ORDER BY c.position
         """,
         (incident_id, _body(template, params), resident_id),

@@ -46,7 +46,7 @@ class DeviceNames:
             return
         protocols, names = zip(*wanted, strict=True)
         cur = await conn.execute(
-            "SELECT d.protocol, d.name, d.id, d.kind FROM devices d"
+            "SELECT d.protocol, d.name, d.id, d.kind FROM device_register d"
             " JOIN unnest(%s::text[], %s::text[]) AS w (protocol, name)"
             " ON d.protocol = w.protocol AND d.name = w.name",
             (list(protocols), list(names)),
