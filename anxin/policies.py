@@ -8,11 +8,11 @@ from alerts.models import Severity
 from alerts.policy import EscalationPolicy
 from alerts.response.dispatching import Dispatcher
 from anxin.settings import Settings
+from dispatch.choosing import DispatchPolicy
 from dispatch.notify.bots import ChatBots
 from dispatch.notify.sms import AliyunSms, SmsAccount, TencentSms
 from dispatch.notify.webhook import WebhookChannel
 from dispatch.notify.worker import Channel
-from dispatch.suggest import DispatchPolicy
 from dispatch.travel import GreatCircle, Matrix, Mode
 
 

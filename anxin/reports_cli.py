@@ -13,9 +13,9 @@ import psycopg
 from anxin.arg_types import Commands, printed, share
 from anxin.policies import dispatch_policy
 from anxin.settings import Settings
+from dispatch.choosing import NEEDS, needs_of
 from dispatch.network import read_directory
 from dispatch.routing import mask
-from dispatch.suggest import NEEDS, needs_of
 from kernel.errors import Invalid
 from reports import care_beds, coverage
 

@@ -29,7 +29,7 @@ from alerts import lifecycle
 from alerts.lifecycle import Action
 from alerts.response.dispatching import Dispatcher
 from bench.serve import serve_env, start_serve, start_services, stop_serve
-from dispatch.suggest import DispatchPolicy
+from dispatch.choosing import DispatchPolicy
 from testbed.services import free_port
 
 DISTRICTS = ["江岸区", "江汉区", "硚口区", "汉阳区", "武昌区", "青山区", "洪山区"]

@@ -25,10 +25,10 @@ from alerts import audit, notices
 from alerts.policy import DEFAULT_POLICY, EscalationPolicy
 from alerts.service import SYSTEM
 from dispatch import offers, requests
+from dispatch.choosing import DispatchPolicy, needs_of, router_at
 from dispatch.links import link_key
 from dispatch.notify import plan, receipts
 from dispatch.routing import Router, mask
-from dispatch.suggest import DispatchPolicy, needs_of, router_at
 from dispatch.surge import Incident, assign_jointly
 
 log = logging.getLogger("anxin.dispatch")

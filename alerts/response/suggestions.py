@@ -12,7 +12,7 @@ from alerts.errors import UnknownAlert
 from alerts.queries import check_visible
 from alerts.response.dispatching import loads, places
 from dispatch import offers
-from dispatch.suggest import DispatchPolicy, suggest
+from dispatch.choosing import DispatchPolicy, suggest
 from kernel.errors import Conflict
 
 

@@ -18,7 +18,7 @@ from alerts.models import AlertStatus, Finding, OpenedAlert, Resolution, Severit
 from alerts.reasons import CODES
 from alerts.response.dispatching import Dispatcher
 from alerts.service import open_alert
-from dispatch.suggest import DispatchPolicy
+from dispatch.choosing import DispatchPolicy
 from kernel.errors import NotFound
 from tests.conftest import register
 

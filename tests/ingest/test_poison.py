@@ -12,7 +12,7 @@ from psycopg_pool import AsyncConnectionPool
 from alerts.intake import Intake
 from alerts.live import LiveDetector
 from alerts.response.dispatching import Dispatcher
-from dispatch.suggest import DispatchPolicy
+from dispatch.choosing import DispatchPolicy
 from ingest.canonical import Codec
 from ingest.decoding import Decoder
 from ingest.pipeline import IngestPipeline
