@@ -94,7 +94,7 @@ async def escalate_due(
 
 
 class EscalationWorker:
-    """The supervised loop: `alerts.workers.every(POLL_S, worker.step, outage)`."""
+    """The supervised loop: `kernel.periodic.every(POLL_S, worker.step, outage)`."""
 
     def __init__(self, pool: AsyncConnectionPool, policy: EscalationPolicy) -> None:
         self._pool = pool

@@ -1,6 +1,6 @@
 """The detector in the running service: the NumPy engine, kept in step with the database
 (`alerts.registry_sync`), remembering across restarts (`alerts.snapshots`), its
-periodic work run by `alerts.workers.every`.
+periodic work run by `kernel.periodic.every`.
 
 - At start it loads every resident, device and override, restores the last snapshot of
   what it learned (baselines, when each device was last heard from), and watches from
@@ -30,8 +30,8 @@ from alerts.policy import DEFAULT_POLICY, EscalationPolicy
 from alerts.registry_sync import RegistrySync
 from alerts.service import apply_outcomes
 from alerts.snapshots import save_snapshot
-from alerts.workers import every
 from kernel.outage import DB_UNAVAILABLE, OutageLog
+from kernel.periodic import every
 
 log = logging.getLogger("anxin.detector")
 

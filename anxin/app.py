@@ -21,7 +21,6 @@ from alerts.response import api as response_api
 from alerts.response.dispatching import POLL_S as OFFERS_POLL_S
 from alerts.response.dispatching import OfferWorker
 from alerts.stream import StreamHub
-from alerts.workers import every
 from anxin import __version__, http_errors, ops_routes, web_routes
 from anxin.db import create_pool, database_info
 from anxin.ingest_service import IngestService
@@ -37,6 +36,7 @@ from dispatch.notify.worker import OutboxWorker
 from ingest.metrics import DB_OUTAGES
 from kernel.listener import Listener
 from kernel.outage import OutageLog
+from kernel.periodic import every
 
 log = logging.getLogger("anxin")
 

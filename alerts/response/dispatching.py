@@ -370,7 +370,7 @@ async def follow_undelivered(
 
 
 class OfferWorker:
-    """The supervised loop: `alerts.workers.every(POLL_S, worker.step, outage)`."""
+    """The supervised loop: `kernel.periodic.every(POLL_S, worker.step, outage)`."""
 
     def __init__(self, pool: AsyncConnectionPool, dispatcher: Dispatcher) -> None:
         self._pool = pool

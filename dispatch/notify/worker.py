@@ -1,5 +1,5 @@
 """Delivering the outbox: every message on its own. Runs under the supervisor
-(alerts.workers.every), woken by the commit that queues a message (the poll is a
+(kernel.periodic.every), woken by the commit that queues a message (the poll is a
 fallback for a lost notification); a database outage is waited out there.
 
 Each claimed message is sent and settled by a task of its own, so a receiver that is

@@ -1,9 +1,9 @@
-"""How alerts' long-running work runs: a step every period, under the supervisor.
-
-The detector's sweep, refresh and snapshot run here, and so do escalation, the
-dispatch offers, the outbox and the incident gauges (anxin/app.py). The database
-being away is waited out and logged once for the whole service; any other error ends
-the loop, for the supervisor to log, report and restart.
+"""How every long-running step runs: every period, and at once when a commit wakes it,
+under the one supervisor (anxin/supervisor.py). The detector's sweep, refresh and
+snapshot, escalation, the dispatch offers, the outbox and the incident gauges all run
+here (anxin/app.py wires them). The database being away is waited out and logged once
+for the whole service; any other error ends the loop, for the supervisor to log,
+report and restart.
 """
 
 import asyncio
