@@ -69,6 +69,8 @@ _TEMPLATES: dict[str, tuple[str, str]] = {
     "smoke": ("烟雾报警", "smoke alarm"),
     "gas": ("燃气泄漏报警", "gas leak alarm"),
     "water_leak": ("检测到漏水", "water leak detected"),
+    "carbon_monoxide": ("一氧化碳报警", "carbon monoxide alarm"),
+    "alarm": ("设备报警（未说明类型）", "the device raised an alarm of no stated kind"),
     "removed": (
         "手表已摘下 {off_s:dur}，此后未再佩戴",
         "wearable taken off {off_s:dur} ago and not worn since",

@@ -61,6 +61,11 @@ class EventType(StrEnum):
     BATTERY_LOW = "battery_low"
     # a device's answer to a command (devices.commands): data.command_id, data.ok
     COMMAND_RESULT = "command_result"
+    # a carbon monoxide alarm (Zigbee's carbon_monoxide, a CO zone)
+    CARBON_MONOXIDE = "carbon_monoxide"
+    # an alarm the device raised without saying of what (a watch's AL with no status
+    # bit, a Zigbee zone's alarm_1 on a device of no alarm kind): urgent until known
+    ALARM = "alarm"
 
 
 class HelpService(StrEnum):
@@ -101,7 +106,15 @@ class CareFlag(StrEnum):
 # alerted in the transaction that stores them. The one list (alerts.detect.events
 # gives each its alert, and fails at import if one is missing).
 URGENT_EVENTS = frozenset(
-    {EventType.SOS, EventType.FALL, EventType.SMOKE, EventType.GAS, EventType.WATER_LEAK}
+    {
+        EventType.SOS,
+        EventType.FALL,
+        EventType.SMOKE,
+        EventType.GAS,
+        EventType.CARBON_MONOXIDE,
+        EventType.WATER_LEAK,
+        EventType.ALARM,
+    }
 )
 
 

@@ -121,7 +121,12 @@ def device_acls(device: SpeaksFor, zigbee2mqtt_base: str) -> list[dict[str, Any]
             ]
         case Protocol.OWNTRACKS:
             own = f"owntracks/{device.name}"
-            return [*_may_publish(own), *_may_publish(f"{own}/event"), *_may_read(f"{own}/cmd")]
+            return [
+                *_may_publish(own),
+                *_may_publish(f"{own}/event"),
+                *_may_publish(f"{own}/step"),
+                *_may_read(f"{own}/cmd"),
+            ]
         case _:
             own = f"anxin/v1/{device.device_id}"
             return [

@@ -19,6 +19,8 @@ NEEDS: dict[str, list[C]] = {
     "fall": [C.EMERGENCY, C.NURSING],
     "smoke": [C.EMERGENCY],
     "gas": [C.EMERGENCY],
+    "carbon_monoxide": [C.EMERGENCY],
+    "alarm": [C.EMERGENCY, C.NURSING],
     "water_leak": [C.EMERGENCY, C.CLEANING],
     "vitals_news2": [C.MEDICAL, C.NURSING, C.EMERGENCY],
     "vitals_absolute": [C.MEDICAL, C.NURSING],

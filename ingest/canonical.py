@@ -24,6 +24,9 @@ from ingest.topics import BadTopic, Channel, Topic
 
 # 2000-01-01: a device clock that reads earlier has lost its time (epoch 0 after a reset).
 EARLIEST_TS = 946_684_800.0
+# a position rougher than this (metres; a phone's cell-tower guess in the countryside)
+# is no place to send anyone to: it is refused with its reason, not stored as a fix
+ROUGHEST_FIX_M = 5000
 
 # why a time is refused: the code and its values
 TimeRefusal = tuple[Refusal, dict[str, Any]]
@@ -286,6 +289,12 @@ def _to_reading(channel: Channel, device_id: str, ts: float, body: Any) -> Readi
             answer=body.data if body.type is EventType.COMMAND_RESULT else None,
         )
     if isinstance(body, LocationPayload):
+        if body.lat == 0 and body.lon == 0:  # a watch or phone with no fix yet
+            return Rejected(Refusal.NO_FIX, device_id)
+        if body.acc is not None and body.acc > ROUGHEST_FIX_M:
+            return Rejected(
+                Refusal.TOO_ROUGH, device_id, {"acc": body.acc, "limit": ROUGHEST_FIX_M}
+            )
         return Reading(channel, device_id, (ts, device_id, body.seq, body.lat, body.lon, body.acc))
     assert isinstance(body, StatusPayload)
     return Reading(

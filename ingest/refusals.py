@@ -37,6 +37,9 @@ class Refusal(StrEnum):
     UNKNOWN_EVENT_TYPE = "unknown_event_type"
     NO_READING = "no_reading"
     HELP_SERVICE = "help_service"
+    # a position that says nothing: 0,0 (no fix), or too rough to send help to
+    NO_FIX = "no_fix"
+    TOO_ROUGH = "too_rough"
     # the time
     TS_NO_ZONE = "ts_no_zone"
     TS_NOT_FINITE = "ts_not_finite"
@@ -53,6 +56,8 @@ class Refusal(StrEnum):
     OWNTRACKS_NOT_TRANSITION = "owntracks_not_transition"
     OWNTRACKS_LOCATION_LACKS = "owntracks_location_lacks"
     OWNTRACKS_BAD_TRANSITION = "owntracks_bad_transition"
+    OWNTRACKS_ENCRYPTED = "owntracks_encrypted"
+    OWNTRACKS_BAD_STEPS = "owntracks_bad_steps"
     AVAILABILITY_UNKNOWN = "availability_unknown"
     # ingest's own fault, or the database's refusal of a row the codec passed
     DECODE_FAILED = "decode_failed"
@@ -128,6 +133,14 @@ WORDS: dict[Refusal, tuple[str, str]] = {
         "求助事件需要 data.service（{services} 之一），收到 {service!r}",
         "help event needs data.service, one of {services}; got {service!r}",
     ),
+    Refusal.NO_FIX: (
+        "位置 0,0 不是定位结果（设备尚未定位）",
+        "position 0,0 is no fix (the device has not located itself)",
+    ),
+    Refusal.TOO_ROUGH: (
+        "定位精度 {acc:.0f} 米，超过 {limit} 米，无法据此派人",
+        "accuracy {acc:.0f} m is over {limit} m: no place to send help to",
+    ),
     Refusal.TS_NO_ZONE: (
         "ts 没有时区（RFC 3339 需要 Z 或偏移）",
         "ts has no time zone (RFC 3339 needs Z or an offset)",
@@ -171,6 +184,14 @@ WORDS: dict[Refusal, tuple[str, str]] = {
     Refusal.OWNTRACKS_BAD_TRANSITION: (
         "owntracks 进出事件需要 event（enter 或 leave）和 tst",
         "owntracks transition needs event enter or leave, and tst",
+    ),
+    Refusal.OWNTRACKS_ENCRYPTED: (
+        "OwnTracks 报文已加密：请在 Anxin 设置密钥或在手机上关闭加密",
+        "encrypted: set the key or turn encryption off",
+    ),
+    Refusal.OWNTRACKS_BAD_STEPS: (
+        "OwnTracks 步数报告需要 steps（不小于 0 的整数）和 tst 或 to",
+        "an OwnTracks steps report needs steps (a whole number, 0 or more) and tst or to",
     ),
     Refusal.AVAILABILITY_UNKNOWN: (
         '在线状态既不是 online/offline 也不是 {{"state": ...}}：{payload}',

@@ -1,5 +1,6 @@
-"""Events a device reports: SOS, fall (and the wearer cancelling it), smoke, gas, water,
-a wearable taken off. These need no statistics; they must never wait."""
+"""Events a device reports: SOS, fall (and the wearer cancelling it), smoke, gas, carbon
+monoxide, water, an alarm of no stated kind, a wearable taken off. These need no
+statistics; they must never wait."""
 
 import numpy as np
 
@@ -17,7 +18,9 @@ _IMMEDIATE_ALERTS: dict[EventType, Severity] = {
     EventType.FALL: Severity.P1,
     EventType.SMOKE: Severity.P1,
     EventType.GAS: Severity.P1,
-    EventType.WATER_LEAK: Severity.P2,
+    EventType.CARBON_MONOXIDE: Severity.P1,
+    EventType.WATER_LEAK: Severity.P1,
+    EventType.ALARM: Severity.P1,
 }
 # Every urgent event has its alert: a type added to URGENT_EVENTS without one stops
 # the service at start-up (KeyError here), not the writer at the first such event.

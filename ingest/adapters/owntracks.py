@@ -4,8 +4,12 @@ Facts from the OwnTracks booklet (JSON format): the app publishes `_type: locati
 to `owntracks/<user>/<device>` (`lat`, `lon`, `tst` in epoch seconds; `acc`, `batt`,
 `vel`... optional, and left out when zero), `_type: transition` to
 `owntracks/<user>/<device>/event` (`event` enter/leave, `desc` the region's name,
-`rid` its id, `tst`, and where it happened), and its last will, `_type: lwt`, to the
-device topic. Other types (cards, waypoints, status, commands) are not readings.
+`rid` its id, `tst`, and where it happened), its step counter, `_type: steps`, to
+`owntracks/<user>/<device>/step` (`steps` between `from` and `to`, epoch seconds), and
+its last will, `_type: lwt`, to the device topic. With payload encryption on, every
+message is `_type: encrypted` (`data`, sealed with the app's key): Anxin holds no key,
+so such a message is dead-lettered saying so, never silently dropped. Other types
+(cards, waypoints, status, commands) are not readings.
 """
 
 from typing import Any
@@ -27,14 +31,14 @@ class OwnTracks:
 
     # transitions are events: they travel on the events lane, never behind locations
     event_subscriptions = (f"{BASE}/+/+/event",)
-    reading_subscriptions = (f"{BASE}/+/+",)
+    reading_subscriptions = (f"{BASE}/+/+", f"{BASE}/+/+/step")
 
     def owns(self, topic: str) -> bool:
         return topic.startswith(BASE + "/")
 
     def translate(self, topic: str, payload: bytes, now: float) -> Translated:
         levels = topic.split("/")
-        if (len(levels) == 4 and levels[3] != "event") or len(levels) > 4:
+        if (len(levels) == 4 and levels[3] not in ("event", "step")) or len(levels) > 4:
             return Ignored(f"OwnTracks {levels[3]} topic")
         if len(levels) < 3 or not levels[1] or not levels[2]:
             return Rejected(Refusal.OWNTRACKS_TOPIC, None, {"topic": topic[:120]})
@@ -51,6 +55,10 @@ class OwnTracks:
                 Refusal.NOT_OBJECT, device, {"channel": PROTOCOL, "got": json_kind(body)}
             )
         kind = body.get("_type")
+        if kind == "encrypted":
+            return Rejected(Refusal.OWNTRACKS_ENCRYPTED, device)
+        if len(levels) == 4 and levels[3] == "step":
+            return _steps(device, body) if kind == "steps" else Ignored("OwnTracks step topic")
         if len(levels) == 4 and kind != "transition":
             return Rejected(Refusal.OWNTRACKS_NOT_TRANSITION, device, {"type": str(kind)[:40]})
         if kind == "location":
@@ -72,6 +80,14 @@ def _location(device: str, body: dict[str, Any]) -> Translated:
     if "batt" in body:
         out.append((device, "status", {"ts": body["tst"], "battery": body["batt"]}))
     return out
+
+
+def _steps(device: str, body: dict[str, Any]) -> Translated:
+    """The steps counted between `from` and `to`, as a reading at `to`."""
+    steps, at = body.get("steps"), body.get("to", body.get("tst"))
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0 or at is None:
+        return Rejected(Refusal.OWNTRACKS_BAD_STEPS, device)
+    return [(device, "vitals", {"ts": at, "steps": steps})]
 
 
 def _transition(device: str, body: dict[str, Any]) -> Translated:

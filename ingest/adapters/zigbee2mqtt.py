@@ -7,19 +7,28 @@ Facts from Zigbee2MQTT's documentation: each device's state is a JSON object on
 (2.x); `<base>/bridge/...` is the bridge's own business; `<name>/set` and `/get` are
 requests *to* the device. A friendly name may contain slashes.
 
-Translation: `occupancy: true` is motion; `contact: false` is the door open (true:
-closed); `water_leak`, `smoke`, `gas`, `tamper` and `battery_low` are events when they
-become true; `battery` is a status. An SOS comes from `action: "emergency"` (IAS ACE
-keypads and pendants), `sos: true` (some IAS zones), or any press (`single`, `double`,
-`hold`, ...) of a button registered as an SOS button.
+Translation (docs/devices.md has the table): `occupancy`, `presence` (mmWave radars)
+and `vibration` when true are activity (motion); `contact: false` is the door open
+(true: closed); the IAS zone properties the converters expose are alarms when true:
+`water_leak`/`water`, `smoke`, `gas`, `carbon_monoxide`, `sos`, `tamper`, and the
+generic `alarm`, `alarm_1`, `alarm_2`, read by the device's registered kind (an SOS
+button's is an SOS, a smoke detector's smoke...; any other's an alarm of no stated
+kind), and the zone-named `<zone>_alarm_1`/`_2` (`sos_alarm_1`, `fire_alarm_1`...),
+read by the zone's name; a presence radar's `fall_down_status: "fall"` is a fall;
+`battery_low` is an event, `battery` a status. An SOS also comes from the emergency
+actions (`emergency`, `sos`, `panic`, and their endpoint forms, `emergency_1`), or any
+press (`single`, `double`, `hold`, ...) of a button registered as an SOS button.
 
 Because the state repeats, a door or alarm is reported when its value changes (and on
-the first message after a start), not at every battery report. Without `last_seen`
+the first message after a start), not at every battery report; an alarm that stays
+true (a pendant that never clears its zone bit) is reported again once HOLD_OFF_S
+has passed, so no later press is lost. Without `last_seen`
 the time is when ingest received the message, so a message redelivered after a crash
 is stored again; docs/devices.md tells the installer to set `last_seen: epoch`.
 """
 
 import math
+import re
 from datetime import datetime
 from typing import Any
 
@@ -47,14 +56,41 @@ PRESSES = frozenset(
         "emergency",
     }
 )
-# state keys that become an event when they turn true
+# IAS zone properties that are an alarm when true, and the event each is
 ALARMS = {
     "water_leak": "water_leak",
+    "water": "water_leak",
     "smoke": "smoke",
     "gas": "gas",
+    "carbon_monoxide": "carbon_monoxide",
     "tamper": "tamper",
     "sos": "sos",
 }
+# a zone's generic alarm, read by the kind the device is registered as
+GENERIC_ALARMS = ("alarm", "alarm_1", "alarm_2")
+BY_KIND = {
+    DeviceKind.SOS_BUTTON: "sos",
+    DeviceKind.SMOKE: "smoke",
+    DeviceKind.GAS: "gas",
+    DeviceKind.WATER: "water_leak",
+}
+# `<zone>_alarm_1`/`_2`, read by the zone's name
+ZONE_ALARM = re.compile(r"^([a-z]+(?:_[a-z]+)*?)_alarm_[12]$")
+ZONES = {
+    "sos": "sos", "emergency": "sos", "panic": "sos",
+    "fire": "smoke", "smoke": "smoke",
+    "water": "water_leak", "flood": "water_leak", "leak": "water_leak",
+    "gas": "gas", "co": "carbon_monoxide", "carbon_monoxide": "carbon_monoxide",
+    "fall": "fall",
+}  # fmt: skip
+# an emergency action, bare or with its endpoint (`emergency_1`)
+EMERGENCY_ACTION = re.compile(r"^(emergency|sos|panic)(_\w+)?$")
+# what a presence radar says when it saw a fall
+FALL_STATES = frozenset({"fall", "falling", "fall_down", "fallen"})
+# activity: someone is there
+ACTIVITY = ("occupancy", "presence", "vibration")
+# an alarm that stays true is reported again after this long
+HOLD_OFF_S = 60.0
 _REQUESTS = ("/set", "/get")
 
 
@@ -66,6 +102,8 @@ class Zigbee2Mqtt:
         # what each device's last message said of contact and the alarms: the state
         # repeats, and only a change is an event
         self._last: dict[tuple[str, str], object] = {}
+        # when each alarm that is still true was last reported
+        self._raised: dict[tuple[str, str], float] = {}
 
     @property
     def subscriptions(self) -> tuple[str, ...]:
@@ -110,22 +148,31 @@ class Zigbee2Mqtt:
                 body["data"] = data
             out.append((device, "event", body))
 
-        if state.get("occupancy") is True:
+        active = [key for key in ACTIVITY if state.get(key) is True]
+        if active == ["occupancy"]:
             event("motion")
+        elif active:  # a radar's presence or a bed's vibration: activity all the same
+            event("motion", source=active[0])
         contact = state.get("contact")
         if isinstance(contact, bool) and self._changed(device, "contact", contact):
             event("door_close" if contact else "door_open")
-        for key, kind in ALARMS.items():
-            value = state.get(key)
-            if isinstance(value, bool) and self._changed(device, key, value) and value:
-                event(kind)
+        for key, kind in self._alarms(known, state):
+            if self._raise(device, key, state.get(key) is True, ts):
+                # an alarm of no stated kind says which property raised it
+                event(kind, **({"zone": key} if kind == "alarm" else {}))
+        fall = state.get("fall_down_status")
+        fallen = isinstance(fall, str) and fall in FALL_STATES
+        if self._raise(device, "fall_down_status", fallen, ts):
+            event("fall", state=str(fall))
         low = state.get("battery_low")
         if isinstance(low, bool) and self._changed(device, "battery_low", low) and low:
             event("battery_low")
         action = state.get("action")
         if isinstance(action, str) and action:
-            if action == "emergency" or (known.kind is DeviceKind.SOS_BUTTON and action in PRESSES):
-                event("sos", action=action)
+            if EMERGENCY_ACTION.match(action) or (
+                known.kind is DeviceKind.SOS_BUTTON and action in PRESSES
+            ):
+                event("sos", action=action[:64])
             else:
                 event("button", action=action[:64])
         status: dict[str, Any] = {"ts": ts}
@@ -135,6 +182,31 @@ class Zigbee2Mqtt:
         if len(status) > 1 or not out:  # a message with nothing else still says it lives
             out.append((device, "status", status))
         return out
+
+    def _alarms(self, known: Known, state: dict[str, Any]) -> list[tuple[str, str]]:
+        """Each alarm property present in `state`, and the event it is."""
+        found = [(key, kind) for key, kind in ALARMS.items() if key in state]
+        general = BY_KIND.get(known.kind, "alarm")
+        found += [(key, general) for key in GENERIC_ALARMS if key in state]
+        for key in state:
+            zone = ZONE_ALARM.match(key)
+            if zone is not None:
+                found.append((key, ZONES.get(zone[1], general)))
+        return found
+
+    def _raise(self, device: str, key: str, on: bool, ts: float) -> bool:
+        """An alarm is reported when it turns true, and again while it stays true
+        once HOLD_OFF_S has passed since it was last reported."""
+        was_on = self._last.get((device, key)) is True
+        self._last[(device, key)] = on
+        if not on:
+            self._raised.pop((device, key), None)
+            return False
+        last = self._raised.get((device, key))
+        if was_on and last is not None and ts - last < HOLD_OFF_S:
+            return False
+        self._raised[(device, key)] = ts
+        return True
 
     def _changed(self, device: str, key: str, value: object) -> bool:
         before = self._last.get((device, key))

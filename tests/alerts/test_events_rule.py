@@ -32,10 +32,12 @@ def test_a_cancel_after_the_grace_period_changes_nothing() -> None:
     assert e.observe(event(e, W, local(10) + 200, EventType.SOS_CANCEL, "c1")) == []
 
 
-def test_smoke_and_gas_are_p1_and_water_is_p2() -> None:
+def test_smoke_gas_carbon_monoxide_water_and_an_unstated_alarm_are_p1() -> None:
     e = engine(kinds=(W, SMOKE, DeviceKind.GAS, DeviceKind.WATER))
     (smoke,) = findings(e.observe(event(e, SMOKE, local(3), EventType.SMOKE)))
     (gas,) = findings(e.observe(event(e, DeviceKind.GAS, local(3), EventType.GAS)))
     (water,) = findings(e.observe(event(e, DeviceKind.WATER, local(3), EventType.WATER_LEAK)))
-    assert (smoke.severity, gas.severity, water.severity) == (Severity.P1, Severity.P1, Severity.P2)
-    assert water.rule == "water_leak"
+    (co,) = findings(e.observe(event(e, DeviceKind.GAS, local(4), EventType.CARBON_MONOXIDE)))
+    (alarm,) = findings(e.observe(event(e, SMOKE, local(5), EventType.ALARM)))
+    assert {f.severity for f in (smoke, gas, water, co, alarm)} == {Severity.P1}
+    assert (water.rule, co.rule, alarm.rule) == ("water_leak", "carbon_monoxide", "alarm")

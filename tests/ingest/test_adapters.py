@@ -159,3 +159,98 @@ def test_owntracks_locations_crossings_and_last_will_are_stored(
     wait_until(lambda: count(db, "SELECT count(*) FROM alerts") > 0, timeout=10,
                what="the offline alert")  # fmt: skip
     assert db.execute("SELECT rule, severity FROM alerts").fetchall() == [("offline", "P3")]
+
+
+def test_owntracks_steps_are_stored_and_encrypted_or_placeless_messages_say_why(
+    db: psycopg.Connection, broker: Mosquitto, serve: ServeProcess
+) -> None:
+    """A phone with encryption on, one with no fix yet, a cell-tower guess and a reset
+    clock: each is a dead letter with its reason; the step counter is a reading."""
+    add(db, "phone-li", "phone", "owntracks", "li/iphone")
+    serve.start()
+    now = int(time.time()) - 120
+    with publisher(broker) as pub:
+        for topic, payload in [
+            ("owntracks/li/iphone", {"_type": "encrypted", "data": "c2VhbGVk"}),
+            ("owntracks/li/iphone", {"_type": "location", "lat": 0, "lon": 0, "tst": now}),
+            ("owntracks/li/iphone", {"_type": "location", "lat": 30.6, "lon": 114.3,
+                                     "tst": now + 1, "acc": 25_000}),
+            ("owntracks/li/iphone", {"_type": "location", "lat": 30.6, "lon": 114.3, "tst": 0}),
+            ("owntracks/li/iphone/step", {"_type": "steps", "tst": now + 5, "steps": 3120,
+                                          "from": now - 86_400, "to": now}),
+            ("owntracks/li/iphone", {"_type": "location", "lat": 30.6, "lon": 114.3,
+                                     "tst": now + 10, "acc": 30}),
+        ]:  # fmt: skip
+            pub.publish(topic, payload, "location")
+        pub.flush()
+
+    wait_until(lambda: count(db, "SELECT count(*) FROM locations") == 1, timeout=10,
+               what="the one real fix stored")  # fmt: skip
+    wait_until(lambda: len(dead_letters(db)) == 4, timeout=10, what="four dead letters")
+    assert db.execute("SELECT steps FROM vitals WHERE device_id = 'phone-li'").fetchall() == [
+        (3120,)
+    ]
+    assert sorted(code for _, code, _ in dead_letters(db)) == [
+        "no_fix", "owntracks_encrypted", "too_rough", "ts_before_2000"
+    ]  # fmt: skip
+    reason = db.execute(
+        "SELECT reason FROM dead_letters WHERE reason_code = 'owntracks_encrypted'"
+    ).fetchone()
+    assert reason == ("encrypted: set the key or turn encryption off",)
+
+
+def test_every_zigbee_alarm_form_is_an_alarm_and_a_zone_never_cleared_alarms_again(
+    db: psycopg.Connection, broker: Mosquitto, serve: ServeProcess
+) -> None:
+    """The IAS zone properties and emergency actions the converters expose, each on a
+    device of the kind that says it: CO, a pendant's generic alarm_1 that is never
+    cleared, a zone-named sos_alarm_1, a radar's presence and fall, a keypad's panic and
+    endpoint emergency, a water sensor's `water`, and an alarm of no stated kind."""
+    for device, kind, name in [
+        ("z-co", "gas", "home7/co"),
+        ("z-pendant", "sos_button", "home7/pendant"),
+        ("z-zone", "button", "home7/zone"),
+        ("z-radar", "motion", "home7/radar"),
+        ("z-keypad", "button", "home7/keypad"),
+        ("z-water", "water", "home7/water"),
+        ("z-siren", "door", "home7/siren"),
+    ]:
+        add(db, device, kind, "zigbee2mqtt", name)
+    serve.start()
+    seen = int(time.time() * 1000) - 300_000
+    with publisher(broker) as pub:
+        for topic, payload in [
+            ("zigbee2mqtt/home7/co", {"carbon_monoxide": True, "battery": 90, "last_seen": seen}),
+            ("zigbee2mqtt/home7/pendant", {"alarm_1": True, "last_seen": seen}),
+            # the zone bit is never cleared: a press 70 s later is a new alarm, the same
+            # state 10 s after that a repeat of it
+            ("zigbee2mqtt/home7/pendant", {"alarm_1": True, "last_seen": seen + 70_000}),
+            ("zigbee2mqtt/home7/pendant", {"alarm_1": True, "last_seen": seen + 80_000}),
+            ("zigbee2mqtt/home7/zone", {"sos_alarm_1": True, "last_seen": seen}),
+            ("zigbee2mqtt/home7/radar", {"presence": True, "fall_down_status": "fall",
+                                         "last_seen": seen}),
+            ("zigbee2mqtt/home7/keypad", {"action": "panic", "last_seen": seen}),
+            ("zigbee2mqtt/home7/keypad", {"action": "emergency_1", "last_seen": seen + 1000}),
+            ("zigbee2mqtt/home7/water", {"water": True, "last_seen": seen}),
+            ("zigbee2mqtt/home7/siren", {"alarm": True, "last_seen": seen}),
+        ]:  # fmt: skip
+            pub.publish(topic, payload, "event")
+        pub.flush()
+
+    def p1s() -> list[tuple[str, str]]:
+        rows = db.execute(
+            "SELECT a.device_id, a.rule FROM alerts a WHERE a.severity = 'P1'"
+            " ORDER BY a.device_id, a.rule"
+        ).fetchall()
+        return sorted({(r[0], r[1]) for r in rows})
+
+    wait_until(lambda: len(p1s()) == 7, timeout=15, what="a P1 alert from each device")
+    assert p1s() == [
+        ("z-co", "carbon_monoxide"), ("z-keypad", "sos"), ("z-pendant", "sos"),
+        ("z-radar", "fall"), ("z-siren", "alarm"), ("z-water", "water_leak"),
+        ("z-zone", "sos"),
+    ]  # fmt: skip
+    assert events(db, "z-pendant") == ["sos", "sos"]
+    assert events(db, "z-keypad") == ["sos", "sos"]
+    assert events(db, "z-radar") == ["fall", "motion"]
+    assert dead_letters(db) == []

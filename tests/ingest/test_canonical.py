@@ -170,3 +170,27 @@ def test_last_will_without_ts_is_stamped_on_arrival() -> None:
     assert isinstance(r, Reading)
     assert r.row[0] == NOW
     assert r.row[2] is False
+
+
+@pytest.mark.parametrize(
+    ("where", "code", "values"),
+    [
+        ({"lat": 0, "lon": 0}, Refusal.NO_FIX, {}),
+        ({"lat": 0.0, "lon": 0.0, "acc": 10}, Refusal.NO_FIX, {}),
+        ({"lat": 30.6, "lon": 114.3, "acc": 20_000}, Refusal.TOO_ROUGH, {"limit": 5000}),
+    ],
+)
+def test_a_position_that_is_no_fix_or_too_rough_is_refused_with_its_reason(
+    where: dict[str, float], code: Refusal, values: dict[str, object]
+) -> None:
+    r = decode("anxin/v1/w1/location", {"ts": NOW, **where})
+    assert isinstance(r, Rejected)
+    assert r.code is code
+    assert values.items() <= r.values.items()
+
+
+def test_a_fix_on_the_equator_or_the_meridian_alone_is_a_place() -> None:
+    for lat, lon in [(0.0, 114.3), (30.6, 0.0)]:
+        assert isinstance(
+            decode("anxin/v1/w1/location", {"ts": NOW, "lat": lat, "lon": lon}), Reading
+        )

@@ -158,7 +158,7 @@ def test_smoke_gas_and_water_alarms_take_the_fast_path(
         lambda: count(db, "SELECT count(*) FROM alert_findings") == 3, timeout=5, what="alarms"
     )
     rows = db.execute("SELECT rule, severity FROM alerts ORDER BY rule").fetchall()
-    assert rows == [("gas", "P1"), ("smoke", "P1"), ("water_leak", "P2")]
+    assert rows == [("gas", "P1"), ("smoke", "P1"), ("water_leak", "P1")]
 
 
 def test_bad_messages_are_dead_lettered_while_valid_traffic_flows(
