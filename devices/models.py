@@ -66,6 +66,8 @@ class EventType(StrEnum):
     # an alarm the device raised without saying of what (a watch's AL with no status
     # bit, a Zigbee zone's alarm_1 on a device of no alarm kind): urgent until known
     ALARM = "alarm"
+    # a watch says its power was cut (status bit 14): stored, for the maintenance list
+    POWER_CUT = "power_cut"
 
 
 class HelpService(StrEnum):

@@ -24,14 +24,17 @@ _HEX4 = re.compile(rb"^[0-9A-Fa-f]{4}$")
 _MAKER = re.compile(rb"^[0-9A-Za-z]{2}$")
 _KIND = re.compile(r"^[A-Za-z0-9_]{1,16}$")
 
-# status word bits (a position's 16th field, hex)
+# status word bits (a position's 16th field, hex), as the widely used decoders read them
 LOW_BATTERY = (0, 17)
 FENCE_OUT = (1, 18)
 FENCE_IN = (2, 19)
+POWER_CUT = 14
 SOS = 16
 TAKEN_OFF = 20
 FALL = (21, 22)
-ALARM_BITS = sum(1 << b for b in (*FENCE_OUT, *FENCE_IN, SOS, TAKEN_OFF, *FALL))
+ALARM_BITS = sum(
+    1 << b for b in (*LOW_BATTERY, *FENCE_OUT, *FENCE_IN, POWER_CUT, SOS, TAKEN_OFF, *FALL)
+)
 
 
 class BadFrame(ValueError):
@@ -164,8 +167,14 @@ class Meaning:
     reply: bytes | None = None
 
 
-POSITIONS = {"UD", "UD2", "UD_LTE", "UD_WCDMA", "UD3", "AL", "AL_LTE", "WT"}
-ALARMS = {"AL", "AL_LTE"}
+# a position is any keyword that begins so (UD, UD2, UD_LTE, AL_LTE, ALCUSTOMER1, WT...):
+# vendors add their own suffixes, and a frame dropped for one loses its SOS bit
+POSITION_PREFIXES = ("UD", "AL", "WT")
+
+
+def is_alarm(kind: str) -> bool:
+    """An alarm frame: answered (or the watch repeats it) and never without an event."""
+    return kind.startswith("AL")
 
 
 def meaning(frame: Frame, now: float) -> Meaning:
@@ -174,14 +183,14 @@ def meaning(frame: Frame, now: float) -> Meaning:
     the protocol's."""
     kind = frame.kind
     try:
-        if kind in POSITIONS:
+        if kind.startswith(POSITION_PREFIXES):
             said = _position(frame, now)
-            if kind in ALARMS:
-                said.reply = frame.reply(kind.split("_")[0])
+            if is_alarm(kind):
+                said.reply = frame.reply("AL")
             return said
         if kind == "LK":
             return _link(frame, now)
-        if kind.lower() in ("bphrt", "blood", "heart", "pulse", "btemp2", "oxygen"):
+        if kind.lower() in ("bphrt", "blood", "heart", "pulse", "btemp2", "oxygen", "temp"):
             return _vitals(frame, kind.lower(), now)
     except (ValueError, IndexError) as exc:
         msg = f"{kind} fields not as the protocol has them"
@@ -226,7 +235,13 @@ def _position(frame: Frame, now: float) -> Meaning:
     if steps > 0:
         said.messages.append(("vitals", {"ts": ts, "steps": int(steps)}))
     word = int(v[15], 16) if v[15] else 0
-    said.messages += [("event", e) for e in status_events(word, frame.kind, ts)]
+    events = status_events(word, frame.kind, ts)
+    if is_alarm(frame.kind) and not events:
+        # an alarm frame whose status word names nothing is still an alarm: the watch
+        # raised it and waits for the answer; stored and alerted as of no stated kind
+        events.append({"ts": ts, "type": "alarm", "id": f"{frame.kind}-{int(ts)}-alarm",
+                       "data": {"frame": frame.kind[:16], "status": v[15][:8]}})  # fmt: skip
+    said.messages += [("event", e) for e in events]
     return said
 
 
@@ -248,6 +263,10 @@ def status_events(word: int, kind: str, ts: float) -> list[dict[str, Any]]:
 
     if word >> SOS & 1:
         event("sos")
+    if any(word >> bit & 1 for bit in LOW_BATTERY):
+        event("battery_low")
+    if word >> POWER_CUT & 1:
+        event("power_cut")
     if any(word >> bit & 1 for bit in FALL):
         event("fall")
     if word >> TAKEN_OFF & 1:
@@ -272,8 +291,10 @@ def _vitals(frame: Frame, kind: str, now: float) -> Meaning:
     elif kind == "btemp2":
         if _number(v[0]) > 0:  # the flag: a measured temperature follows
             _put(vitals, "temp", _number(v[1]), 25, 45)
-    else:  # oxygen
-        _put(vitals, "spo2", _number(v[0]), 50, 100)
+    elif kind == "temp":  # TEMP,<degrees>
+        _put(vitals, "temp", _number(v[0]), 25, 45)
+    else:  # oxygen,<flag>,<spo2>; an older firmware's oxygen,<spo2>
+        _put(vitals, "spo2", _number(v[1] if len(v) > 1 else v[0]), 50, 100)
     return Meaning(messages=[("vitals", vitals)] if len(vitals) > 1 else [])
 
 

@@ -145,6 +145,42 @@ def test_sos_fall_and_taken_off_together_are_each_stored_and_alerted(
     )
 
 
+def test_an_alarm_naming_nothing_and_a_vendors_alarm_keyword_are_answered_and_p1(
+    gateway: Gateway, watch: str, db: psycopg.Connection
+) -> None:
+    """An AL whose status word is 0 is an alarm all the same, and ALCUSTOMER1 (a
+    vendor's keyword) is an alarm frame with its SOS bit read: both answered, both P1.
+    A position's low battery and power cut bits are events; oxygen and TEMP are read
+    from the fields the protocol puts them in."""
+    with gateway.connect() as sock:
+        sock.sendall(alarm("00000000"))
+        assert read_reply(sock).endswith(b"*AL]")
+        sock.sendall(alarm("00010000", kind="ALCUSTOMER1"))
+        assert read_reply(sock).endswith(b"*AL]")
+        sock.sendall(alarm("00004001", kind="UD") + frame("oxygen,1,97") + frame("TEMP,36.6"))
+        sock.sendall(frame("LK"))  # answered once the broker has all before it
+        assert read_reply(sock).endswith(b"*LK]")
+    wait_until(
+        lambda: (
+            sorted(rows(db, "SELECT type FROM events WHERE device_id = %s"))
+            == [("alarm",), ("battery_low",), ("power_cut",), ("sos",)]
+            and rows(db, "SELECT spo2, temp FROM vitals WHERE device_id = %s"
+                     " AND (spo2 IS NOT NULL OR temp IS NOT NULL) ORDER BY spo2 NULLS LAST")
+            == [(97.0, None), (None, 36.6)]
+        ),
+        timeout=10,
+        what="the events and the vitals",
+    )  # fmt: skip
+    wait_until(
+        lambda: (
+            sorted(rows(db, "SELECT rule, severity FROM alerts WHERE device_id = %s"))
+            == [("alarm", "P1"), ("sos", "P1")]
+        ),
+        timeout=10,
+        what="an alarm and an SOS alert",
+    )
+
+
 def test_split_concatenated_and_indexed_frames_with_noise_all_land(
     gateway: Gateway, watch: str, db: psycopg.Connection, broker: Mosquitto
 ) -> None:

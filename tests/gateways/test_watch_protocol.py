@@ -60,10 +60,13 @@ def test_southern_and_western_hemispheres_are_negative_and_an_invalid_fix_is_no_
         ("00100000", ["removed"]),  # bit 20
         ("00000002", ["geofence_exit"]),  # bit 1
         ("00080000", ["geofence_enter"]),  # bit 19
-        ("00000001", []),  # low battery: the battery reading says it
+        ("00000001", ["battery_low"]),  # bit 0
+        ("00020000", ["battery_low"]),  # bit 17
+        ("00004000", ["power_cut"]),  # bit 14
         # all at once: none is lost behind another (the if/else trap)
-        ("00330001", ["sos", "fall", "removed"]),
-        ("00010001", ["sos"]),  # SOS with low battery
+        ("00330001", ["sos", "battery_low", "fall", "removed"]),
+        ("00010001", ["sos", "battery_low"]),  # SOS with low battery
+        ("00000000", ["alarm"]),  # an alarm frame that names nothing is still an alarm
     ],
 )
 def test_every_alarm_bit_of_the_status_word_is_an_event(status: str, expected: list[str]) -> None:
@@ -87,7 +90,7 @@ def test_a_repeated_alarm_has_the_same_event_id_so_it_is_stored_once() -> None:
 def test_status_events_reads_bits_not_a_chain() -> None:
     word = (1 << 16) | (1 << 17) | (1 << 20) | (1 << 22) | (1 << 2)
     assert [e["type"] for e in status_events(word, "AL", NOW)] == [
-        "sos", "fall", "removed", "geofence_enter"]  # fmt: skip
+        "sos", "battery_low", "fall", "removed", "geofence_enter"]  # fmt: skip
 
 
 def test_alarms_keepalives_and_voice_queries_get_their_replies_with_the_index_kept() -> None:
@@ -117,7 +120,9 @@ def test_alarms_keepalives_and_voice_queries_get_their_replies_with_the_index_ke
         ("PULSE,0", None),  # 0: not measured
         ("btemp2,1,36.8", {"temp": 36.8}),
         ("btemp2,0,36.8", None),  # flag 0: no temperature
-        ("oxygen,97", {"spo2": 97.0}),
+        ("oxygen,1,97", {"spo2": 97.0}),  # oxygen,<flag>,<spo2>
+        ("oxygen,97", {"spo2": 97.0}),  # an older firmware's, without the flag
+        ("TEMP,36.6", {"temp": 36.6}),
     ],
 )
 def test_measurements_become_vitals_at_the_time_they_arrive(
@@ -225,3 +230,19 @@ def test_fuzz_any_fields_of_a_known_type_are_read_or_refused_as_a_bad_frame(
     body = b"3G*8800000015*0001*" + content.replace(b"]", b"").replace(b"[", b"")
     with contextlib.suppress(BadFrame):
         meaning(parse_frame(body), NOW)
+
+
+def test_a_vendor_keyword_that_begins_as_a_position_is_one_and_its_alarm_is_answered() -> None:
+    """ALCUSTOMER1, UDX and WTSOMETHING: vendors' own suffixes on the position keywords.
+    Dropped, the SOS bit would be lost and the watch would repeat it unanswered."""
+    (body,) = FrameSplitter().feed(frame("ALCUSTOMER1," + UD_BODY.format(status="10000")))
+    custom = meaning(parse_frame(body), NOW)
+    assert custom.reply == b"[3G*8800000015*0002*AL]"
+    assert [p["type"] for c, p in custom.messages if c == "event"] == ["sos"]
+    assert "location" in dict(custom.messages)
+    for kind in ("UDX", "WTSOMETHING"):
+        assert "location" in dict(said(frame(f"{kind}," + UD_BODY.format(status="0"))))
+
+
+def test_a_position_frame_that_is_no_alarm_raises_none_for_an_empty_status() -> None:
+    assert events(frame("UD," + UD_BODY.format(status="00000000"))) == []
