@@ -69,6 +69,8 @@ ALARMS = {
 # a zone's generic alarm, read by the kind the device is registered as
 GENERIC_ALARMS = ("alarm", "alarm_1", "alarm_2")
 BY_KIND = {
+    # a motion sensor's generic zone is its occupancy (the converters' PIRs say alarm_1)
+    DeviceKind.MOTION: "motion",
     DeviceKind.SOS_BUTTON: "sos",
     DeviceKind.SMOKE: "smoke",
     DeviceKind.GAS: "gas",

@@ -37,7 +37,9 @@ decoder = Decoder(
 
 KEYS = ["contact", "occupancy", "battery", "battery_low", "tamper", "water_leak", "smoke",
         "gas", "sos", "action", "last_seen", "linkquality", "_type", "lat", "lon", "tst",
-        "acc", "batt", "event", "desc", "rid", "state", "vel"]  # fmt: skip
+        "acc", "batt", "event", "desc", "rid", "state", "vel", "carbon_monoxide", "water",
+        "alarm", "alarm_1", "alarm_2", "sos_alarm_1", "presence", "vibration",
+        "fall_down_status", "steps", "from", "to", "data"]  # fmt: skip
 scalars = st.one_of(
     st.none(),
     st.booleans(),
@@ -45,7 +47,8 @@ scalars = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=20),
     st.sampled_from(["single", "emergency", "hold", "location", "transition", "lwt",
-                     "enter", "leave", "online", "offline", "2026-11-24T08:00:00Z"]),
+                     "enter", "leave", "online", "offline", "2026-11-24T08:00:00Z",
+                     "panic", "emergency_1", "fall", "encrypted", "steps"]),
 )  # fmt: skip
 values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3), max_leaves=6)
 objects = st.dictionaries(st.one_of(st.sampled_from(KEYS), st.text(max_size=6)), values,
@@ -55,6 +58,7 @@ TOPICS = st.sampled_from([
     "zigbee2mqtt/home/ghost", "zigbee2mqtt/unknown", "zigbee2mqtt/bridge/state",
     "zigbee2mqtt/home/door/set", "owntracks/wang/pixel", "owntracks/wang/pixel/event",
     "owntracks/wang/pixel/cmd", "owntracks/x", "owntracks//", "zigbee2mqtt/",
+    "owntracks/wang/pixel/step",
 ])  # fmt: skip
 
 
