@@ -4,6 +4,10 @@ checks like any device's (ranges, times, emergencies), so there is one set of ru
 
 One foreign message may say several things (a door sensor's state: the door, the
 battery), so the result may be a tuple of outcomes, stored together.
+
+`decode` runs on the MQTT thread and only says a message is foreign (`FOREIGN`);
+`translate` runs on the lane's writer, once per message in arrival order, as the
+adapters keep each device's last state.
 """
 
 from typing import Protocol as Interface
@@ -12,11 +16,12 @@ import msgspec
 
 from ingest.adapters.translated import Translated
 from ingest.canonical import Codec
-from ingest.records import Ignored, Reading, Rejected, Unresolved
+from ingest.records import FOREIGN, Foreign, Ignored, Reading, Rejected, Unresolved
 from ingest.refusals import Refusal
 from ingest.topics import PREFIX
 
-Decoded = Reading | Rejected | Ignored | Unresolved | tuple[Reading | Rejected, ...]
+Translation = Reading | Rejected | Ignored | Unresolved | tuple[Reading | Rejected, ...]
+Decoded = Translation | Foreign
 _encode = msgspec.json.encode
 COMMAND_SUFFIX = "/cmd"  # anxin/v1/<id>/cmd: what Anxin asks a device to do
 
@@ -38,15 +43,17 @@ class Decoder:
             if topic.endswith(COMMAND_SUFFIX):  # ingest's subscription sees its own commands
                 return Ignored("a command on its way to a device")
             return self.codec.decode(topic, payload, now)
-        for adapter in self.adapters:
-            if adapter.owns(topic):
-                return self._canonical_of(adapter, topic, payload, now)
-        return Rejected(Refusal.UNKNOWN_PROTOCOL, None, {"topic": topic[:120]})
-
-    def _canonical_of(self, adapter: Adapter, topic: str, payload: bytes, now: float) -> Decoded:
+        if not any(adapter.owns(topic) for adapter in self.adapters):
+            return Rejected(Refusal.UNKNOWN_PROTOCOL, None, {"topic": topic[:120]})
         too_large = self.codec.oversize(payload)
         if too_large:
             return Rejected(Refusal.TOO_LARGE, None, too_large)
+        return FOREIGN
+
+    def translate(self, topic: str, payload: bytes, now: float) -> Translation:
+        """A foreign message (one `decode` called `FOREIGN`) in canonical terms: call it
+        once per message, in the order they arrived, from one thread."""
+        adapter = next(a for a in self.adapters if a.owns(topic))
         translated = adapter.translate(topic, payload, now)
         if not isinstance(translated, list):
             return translated

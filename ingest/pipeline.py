@@ -1,6 +1,7 @@
 """Batching between the MQTT thread and the database, with the acknowledgement rule.
 
-- The paho thread decodes each message and appends it to a buffer.
+- The paho thread decodes each message and appends it to a buffer (a foreign
+  protocol's message is translated later, by the writer, in arrival order).
 - The writer task takes up to `batch_max` messages when the buffer is full, when an
   SOS or fall arrives (never held by the timer), or `max_delay` after the oldest one,
   writes them in one transaction, hands them to the detector (whose findings are
@@ -28,6 +29,7 @@ from ingest.decoding import Decoded, Decoder
 from ingest.observations import to_observations
 from ingest.ratelimit import RateLimiter, SummaryRows
 from ingest.records import (
+    Foreign,
     Ignored,
     Limited,
     Outcome,
@@ -59,7 +61,8 @@ class _Pending:
     qos: int
     arrived: float
     wall: float  # time.time() at arrival: a message decoded again is decoded as of then
-    urgent: bool  # to be written at once (an emergency, or a name to look up first)
+    urgent: bool  # to be written at once (an emergency)
+    parts: tuple[Message, ...] = ()  # what a foreign message said, once translated
 
 
 class IngestPipeline:
@@ -106,6 +109,11 @@ class IngestPipeline:
         self._refusals = BoundedLog(log)
         self._limiter = limiter
         self._over_limit = {"rate": limiter.rate_per_s, "burst": limiter.burst} if limiter else {}
+        # foreign messages are limited where they are translated, on the writer: a
+        # limiter has one thread
+        self._foreign_limiter = (
+            RateLimiter(rate_per_s=limiter.rate_per_s, burst=limiter.burst) if limiter else None
+        )
         self._summaries = SummaryRows()
         # read at each scrape, so it is never left at a value from the last batch
         metrics.PENDING.labels(lane).set_function(lambda: len(self._buffer) + len(self._batch))
@@ -141,9 +149,7 @@ class IngestPipeline:
             outcome: Outcome = part
             if self._limiter is not None and isinstance(outcome, Reading | Rejected):
                 outcome = self._limit(self._limiter, topic, outcome)
-            urgent = isinstance(outcome, Unresolved) or (
-                isinstance(outcome, Reading) and outcome.urgent
-            )
+            urgent = isinstance(outcome, Reading) and outcome.urgent
             last = k == len(parts)
             pending = _Pending(
                 Message(topic, payload, outcome),
@@ -234,7 +240,7 @@ class IngestPipeline:
         """
         held = len(batch)
         started = time.perf_counter()
-        messages = await self._until_done(lambda: self._resolved(batch), held)
+        messages = await self._until_done(lambda: self._translated(batch), held)
         device_ids = {m.outcome.device_id for m in messages if isinstance(m.outcome, Reading)}
         unregistered = await self._until_done(lambda: self._alerts.admit(device_ids), held)
         result = await self._until_done(lambda: self._store(messages, unregistered), held)
@@ -246,34 +252,50 @@ class IngestPipeline:
         self._count(result)
         self.committed_batches += 1
 
-    async def _resolved(self, batch: list[_Pending]) -> list[Message]:
-        """The batch's messages, those from devices known by a name not yet looked up
-        decoded again once the names are loaded (what they say may be several)."""
-        unresolved = {
+    async def _translated(self, batch: list[_Pending]) -> list[Message]:
+        """The batch's messages, foreign ones translated, each once (a retry after an
+        outage translates only what is left) and in arrival order. A name not looked
+        up yet holds back every later message of that name in the batch too (none of
+        them is in the cache until it is loaded), so a device's state is read in the
+        order it was sent."""
+        self._translate(batch, last_try=False)
+        wanted = {
             (p.message.outcome.protocol, p.message.outcome.name)
             for p in batch
             if isinstance(p.message.outcome, Unresolved)
         }
-        if not unresolved:
-            return [p.message for p in batch]
-        async with self._pool.connection() as conn:
-            await self._names.load(conn=conn, wanted=unresolved)
-        messages: list[Message] = []
+        if wanted:
+            async with self._pool.connection() as conn:
+                await self._names.load(conn=conn, wanted=wanted)
+            self._translate(batch, last_try=True)
+        return [m for p in batch for m in (p.parts or (p.message,))]
+
+    def _translate(self, batch: list[_Pending], *, last_try: bool) -> None:
         for p in batch:
             m = p.message
-            if not isinstance(m.outcome, Unresolved):
-                messages.append(m)
+            if p.parts or not isinstance(m.outcome, Foreign | Unresolved):
                 continue
-            decoded = self._decoder.decode(m.topic, m.payload, p.wall)
-            if isinstance(decoded, Unresolved):  # renamed since: a race, not a fault
-                decoded = Rejected(
+            translated = self._decoder.translate(m.topic, m.payload, p.wall)
+            if isinstance(translated, Unresolved):
+                if not last_try:
+                    p.message = Message(m.topic, m.payload, translated)
+                    continue
+                translated = Rejected(  # renamed since it was looked up: a race, not a fault
                     Refusal.NAME_LOOKUP_FAILED,
                     None,
-                    {"protocol": decoded.protocol, "name": decoded.name[:120]},
+                    {"protocol": translated.protocol, "name": translated.name[:120]},
                 )
-            parts = decoded if isinstance(decoded, tuple) else (decoded,)
-            messages += [Message(m.topic, m.payload, part) for part in parts]
-        return messages
+            parts = translated if isinstance(translated, tuple) else (translated,)
+            outcomes: list[Outcome] = [
+                self._limit(self._foreign_limiter, m.topic, part)
+                if self._foreign_limiter is not None and isinstance(part, Reading | Rejected)
+                else part
+                for part in parts
+            ]
+            p.parts = tuple(
+                Message(m.topic, m.payload, outcome)
+                for outcome in outcomes or [Ignored("nothing to store")]
+            )
 
     async def _detect(self, messages: list[Message], held: int) -> int:
         readings = [m.outcome for m in messages if isinstance(m.outcome, Reading)]

@@ -102,10 +102,21 @@ class Ignored:
 
 
 @dataclass(frozen=True, slots=True)
+class Foreign:
+    """A message in a protocol an adapter reads (Zigbee2MQTT, OwnTracks). Adapters keep
+    each device's last state (a door repeats its position; only a change is an event),
+    so the lane's writer translates these, each once and in the order they arrived,
+    after looking up the device names they need (ingest.adapters)."""
+
+
+FOREIGN = Foreign()
+
+
+@dataclass(frozen=True, slots=True)
 class Unresolved:
     """A message from a device known by its name on its protocol (a Zigbee2MQTT friendly
     name) that ingest has not looked up yet: the writer looks it up in the registry and
-    decodes the message again (ingest.adapters.names)."""
+    translates the message again (ingest.adapters.names)."""
 
     protocol: str
     name: str
@@ -141,4 +152,4 @@ def bare_event(reading: Reading, damage: Damage) -> Reading:
 
 
 # what ingest made of one message (or one part of what a message said)
-Outcome = Reading | Rejected | Limited | Ignored | Unresolved
+Outcome = Reading | Rejected | Limited | Ignored | Foreign | Unresolved

@@ -1,11 +1,12 @@
 """Which registered device a name on a protocol stands for (a Zigbee2MQTT friendly
 name, OwnTracks' user/device).
 
-The decoders run on the MQTT thread and cannot wait for the database, so they read a
-cache; a name not in it (or looked up too long ago: a device may have been renamed or
-re-registered) comes back as `Unresolved`, and the writer loads it before decoding the
-message again. A name that is not registered is cached as such for the same time, so a
-stream from an unregistered sensor costs one query per `ttl_s`, not one per message.
+Adapters translate on the lane's writer, a batch at a time, and read a cache rather
+than ask the database per message; a name not in it (or looked up too long ago: a
+device may have been renamed or re-registered) comes back as `Unresolved`, and the
+writer loads the batch's missing names in one query before translating again. A name
+that is not registered is cached as such for the same time, so a stream from an
+unregistered sensor costs one query per `ttl_s`, not one per message.
 """
 
 import time

@@ -102,7 +102,8 @@ class Zigbee2Mqtt:
         self._prefix = self.base + "/"
         self._names = names
         # what each device's last message said of contact and the alarms: the state
-        # repeats, and only a change is an event
+        # repeats, and only a change is an event (hence translated in arrival order,
+        # on one thread: ingest.records.Foreign)
         self._last: dict[tuple[str, str], object] = {}
         # when each alarm that is still true was last reported
         self._raised: dict[tuple[str, str], float] = {}

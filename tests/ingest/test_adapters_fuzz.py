@@ -17,7 +17,7 @@ from ingest.adapters.owntracks import OwnTracks
 from ingest.adapters.zigbee2mqtt import Zigbee2Mqtt
 from ingest.canonical import Codec
 from ingest.decoding import Decoder
-from ingest.records import Ignored, Reading, Rejected, Unresolved
+from ingest.records import Foreign, Ignored, Reading, Rejected, Unresolved
 from ingest.refusals import lacking
 
 NOW = time.time()
@@ -98,7 +98,9 @@ payloads = st.one_of(
 
 
 def check(topic: str, payload: bytes) -> None:
-    decoded = decoder.decode(topic, payload, NOW)
+    decoded = decoder.decode(topic, payload, NOW)  # on the MQTT thread
+    if isinstance(decoded, Foreign):  # ... and on the writer
+        decoded = decoder.translate(topic, payload, NOW)
     parts = decoded if isinstance(decoded, tuple) else (decoded,)
     for part in parts:
         assert isinstance(part, Reading | Rejected | Ignored | Unresolved), part

@@ -71,7 +71,7 @@ def decoder_for(kind: DeviceKind) -> Decoder:
 
 def events(decoder: Decoder, state: dict[str, Any], ts_ms: float) -> list[str]:
     payload = json.dumps({**state, "last_seen": ts_ms}).encode()
-    outcomes = decoder.decode("zigbee2mqtt/home/dev", payload, NOW)
+    outcomes = decoder.translate("zigbee2mqtt/home/dev", payload, NOW)
     outcomes = outcomes if isinstance(outcomes, tuple) else (outcomes,)
     return [str(o.row[2]) for o in outcomes if isinstance(o, Reading) and o.channel == "event"]
 
