@@ -15,6 +15,7 @@ from alerts.policy import EscalationPolicy
 from anxin.policies import dispatcher
 from anxin.settings import Settings
 from anxin.supervisor import Supervisor
+from ingest.adapters.gateway_reports import GatewayReports
 from ingest.adapters.names import DeviceNames
 from ingest.adapters.owntracks import OwnTracks
 from ingest.adapters.zigbee2mqtt import Zigbee2Mqtt
@@ -73,7 +74,9 @@ class IngestService:
         names = DeviceNames()
         zigbee = Zigbee2Mqtt(names, settings.zigbee2mqtt_base_topic)
         owntracks = OwnTracks(names)
-        decoder = Decoder(codec, (zigbee, owntracks))
+        # what the watch gateway could not read: dead letters with its reasons
+        reports = GatewayReports()
+        decoder = Decoder(codec, (zigbee, owntracks, reports))
 
         # both lanes' connections: an unreachable broker is said once, not once per lane
         broker = broker_outage(settings.mqtt.host, settings.mqtt.port)
@@ -125,7 +128,12 @@ class IngestService:
         self.lanes = [
             lane(
                 "events",
-                (*EVENT_SUBSCRIPTIONS, *zigbee.subscriptions, *owntracks.event_subscriptions),
+                (
+                    *EVENT_SUBSCRIPTIONS,
+                    *zigbee.subscriptions,
+                    *owntracks.event_subscriptions,
+                    *reports.subscriptions,
+                ),
                 1000,
                 0.0,
                 client_suffix="-events",

@@ -155,7 +155,8 @@ def dynamic_security(
             acls += _may_publish(f"{service.zigbee2mqtt_base}/bridge/#")  # its bridge's own
         roles.append({"rolename": f"device-{account}", "acls": acls})
     base = service.zigbee2mqtt_base
-    reads = ["anxin/v1/#", f"{base}/#", "owntracks/#"]
+    # anxin/gateways: what the watch gateway could not read (ingest.topics.GATEWAYS)
+    reads = ["anxin/v1/#", f"{base}/#", "owntracks/#", "anxin/gateways/#"]
     roles.append({
         "rolename": "anxin-service",
         "acls": [
@@ -166,6 +167,7 @@ def dynamic_security(
             *(_acl("unsubscribePattern", t) for t in reads),
             # the gateway publishes for its watches; commands go to every protocol's devices
             _acl("publishClientSend", "anxin/v1/+/+"),
+            _acl("publishClientSend", "anxin/gateways/+/unread/+"),
             _acl("publishClientSend", f"{base}/+/set"),
             _acl("publishClientSend", "owntracks/+/+/cmd"),
         ],

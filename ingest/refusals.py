@@ -58,7 +58,14 @@ class Refusal(StrEnum):
     OWNTRACKS_BAD_TRANSITION = "owntracks_bad_transition"
     OWNTRACKS_ENCRYPTED = "owntracks_encrypted"
     OWNTRACKS_BAD_STEPS = "owntracks_bad_steps"
+    OWNTRACKS_UNKNOWN_TYPE = "owntracks_unknown_type"
     AVAILABILITY_UNKNOWN = "availability_unknown"
+    # what a gateway could not read of its devices (the "3G" watches'), and a report of
+    # it that is not as gateways send them
+    WATCH_BAD_FRAME = "watch_bad_frame"
+    WATCH_BAD_FIELDS = "watch_bad_fields"
+    WATCH_UNKNOWN_KEYWORD = "watch_unknown_keyword"
+    GATEWAY_REPORT = "gateway_report"
     # ingest's own fault, or the database's refusal of a row the codec passed
     DECODE_FAILED = "decode_failed"
     DB_REFUSED = "db_refused"
@@ -192,6 +199,26 @@ WORDS: dict[Refusal, tuple[str, str]] = {
     Refusal.OWNTRACKS_BAD_STEPS: (
         "OwnTracks 步数报告需要 steps（不小于 0 的整数）和 tst 或 to",
         "an OwnTracks steps report needs steps (a whole number, 0 or more) and tst or to",
+    ),
+    Refusal.OWNTRACKS_UNKNOWN_TYPE: (
+        "OwnTracks 报文类型 {type!r} 不在其文档之列",
+        "OwnTracks _type {type!r} is none of those its documentation lists",
+    ),
+    Refusal.WATCH_BAD_FRAME: (
+        "手表报文不符合协议 [厂商*设备号*长度*内容]（{part}）",
+        "the watch frame is not as the protocol [MF*ID*LEN*CONTENT] has it ({part})",
+    ),
+    Refusal.WATCH_BAD_FIELDS: (
+        "手表 {keyword} 报文的字段不符合协议",
+        "the watch's {keyword} frame has fields not as the protocol has them",
+    ),
+    Refusal.WATCH_UNKNOWN_KEYWORD: (
+        "手表报文类型 {keyword!r} 安心不认识",
+        "watch keyword {keyword!r} is not one Anxin knows",
+    ),
+    Refusal.GATEWAY_REPORT: (
+        "网关报告不是 {{device_id, code, values, frame}} 的格式",
+        "a gateway's report is not {{device_id, code, values, frame}}",
     ),
     Refusal.AVAILABILITY_UNKNOWN: (
         '在线状态既不是 online/offline 也不是 {{"state": ...}}：{payload}',

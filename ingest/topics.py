@@ -15,6 +15,17 @@ SUBSCRIPTION = f"{PREFIX}/+/+"
 EVENT_SUBSCRIPTIONS = (f"{PREFIX}/+/event",)
 READING_SUBSCRIPTIONS = (SUBSCRIPTION,)
 EVENT_SUFFIX = "/event"
+# What a gateway could not read of what its devices said (a "3G" watch's bad frame or
+# unknown keyword): anxin/gateways/<gateway>/unread/<device id, or - if none>, stored
+# as a dead letter (ingest.adapters.gateway_reports). Per device, so a rate limit on one
+# watch's garbage leaves the others' reports alone.
+GATEWAYS = "anxin/gateways"
+
+
+def unread_topic(gateway: str, device_id: str | None) -> str:
+    return f"{GATEWAYS}/{gateway}/unread/{device_id or '-'}"
+
+
 # commands to devices (devices.commands); the watch gateway takes those for its watches
 COMMAND_SUBSCRIPTION = f"{PREFIX}/+/cmd"
 # What sessions of earlier versions subscribed to: every channel in share group `anxin`,

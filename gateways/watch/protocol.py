@@ -38,11 +38,19 @@ ALARM_BITS = sum(
 
 
 class BadFrame(ValueError):
-    """A frame that cannot be read; the reason says why."""
+    """A frame that cannot be read. `part` says which part of it (shape, maker,
+    device_id, index, keyword, fields, length) for the dead letter, `keyword` its
+    keyword where it has one; the message says why, for the log."""
+
+    def __init__(self, why: str, part: str, keyword: str = "") -> None:
+        super().__init__(why)
+        self.part = part
+        self.keyword = keyword
 
 
 class FrameTooLong(BadFrame):
-    pass
+    def __init__(self, why: str) -> None:
+        super().__init__(why, "length")
 
 
 @dataclass
@@ -136,23 +144,23 @@ def parse_frame(body: bytes) -> Frame:
         content, index = b"*".join(parts[3:]), None
     else:
         msg = "not MF*ID*LEN*CONTENT or MF*ID*INDEX*LEN*CONTENT"
-        raise BadFrame(msg)
+        raise BadFrame(msg, "shape")
     if not _MAKER.match(maker):
         msg = f"maker code {maker[:8]!r} is not two letters or digits"
-        raise BadFrame(msg)
+        raise BadFrame(msg, "maker")
     device_id = device.decode("latin-1")
     if not is_device_id(device_id):
         msg = f"device id {device_id[:40]!r} is not [A-Za-z0-9_-]{{1,64}}"
-        raise BadFrame(msg)
+        raise BadFrame(msg, "device_id")
     if index is not None and not index.isalnum():
         msg = f"index {index[:16]!r} is not letters or digits"
-        raise BadFrame(msg)
+        raise BadFrame(msg, "index")
     content = unescape(content)
     kind_bytes, _, rest = content.partition(b",")
     kind = kind_bytes.decode("latin-1")
     if not _KIND.match(kind):
         msg = f"content type {kind[:20]!r} is not a protocol keyword"
-        raise BadFrame(msg)
+        raise BadFrame(msg, "keyword")
     return Frame(maker.decode(), device_id, index.decode() if index else None, kind, rest)
 
 
@@ -165,6 +173,27 @@ class Meaning:
 
     messages: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     reply: bytes | None = None
+    unknown: bool = False  # a keyword not in the protocol as Anxin knows it
+
+
+# Keywords answered with their own reply, and nothing else: the voice-message queries
+# (TKQ, TKQ2), a first connection (INIT) and each part of a long voice message (JXTK).
+ANSWERED = {"TKQ": "TKQ", "TKQ2": "TKQ2", "INIT": "INIT,1", "JXTK": "JXTKR,1"}
+# Keywords a watch sends that carry nothing Anxin stores, each on purpose: the echo of a
+# setting (sent by Anxin or by the maker's app: the upload interval, SOS and family
+# numbers, locate, silent hours, reminders, factory reset, power off...), voice
+# messages and pictures (the maker's app's business), the firmware's own reports
+# (version, SIM card, settings dump) and address requests (WAD, WG: the watch asks for
+# a street name to show, and Anxin has none to give). Any other keyword is no part of
+# the protocol as Anxin knows it: dead-lettered, never dropped without a trace.
+SAYS_NOTHING = frozenset({
+    "TK", "IMG", "CR", "UPLOAD", "CENTER", "SLAVE", "PW", "CALL", "SMS", "MONITOR",
+    "SOS", "SOS1", "SOS2", "SOS3", "IP", "FACTORY", "LZ", "URL", "SOSSMS", "LOWBAT",
+    "VERNO", "RESET", "BT", "WORK", "WORKTIME", "POWEROFF", "REMOVE", "REMOVESMS", "PEDO",
+    "WALKTIME", "SLEEPTIME", "SILENCETIME", "SILENCETIME2", "FIND", "FLOWER", "REMIND",
+    "PP", "PPR", "PHB", "PHB2", "PHL", "TIMECALI", "MESSAGE", "PROFILE", "WAD", "WG",
+    "ICCID", "CONFIG", "HRTSTART", "BPHRTSTART",
+})  # fmt: skip
 
 
 # a position is any keyword that begins so (UD, UD2, UD_LTE, AL_LTE, ALCUSTOMER1, WT...):
@@ -193,13 +222,14 @@ def meaning(frame: Frame, now: float) -> Meaning:
         if kind.lower() in ("bphrt", "blood", "heart", "pulse", "btemp2", "oxygen", "temp"):
             return _vitals(frame, kind.lower(), now)
     except (ValueError, IndexError) as exc:
-        msg = f"{kind} fields not as the protocol has them"
-        raise BadFrame(msg) from exc
-    if kind in ("TKQ", "TKQ2"):
-        return Meaning(reply=frame.reply(kind))
-    if kind == "INIT":
-        return Meaning(reply=frame.reply("INIT,1"))
-    return Meaning()  # voice, images, settings echoes: nothing Anxin stores
+        msg = f"{kind} fields not as the protocol has them: {exc}"
+        raise BadFrame(msg, "fields", kind) from exc
+    word = kind.upper()
+    if word in ANSWERED:
+        return Meaning(reply=frame.reply(ANSWERED[word]))
+    if word in SAYS_NOTHING:
+        return Meaning()
+    return Meaning(unknown=True)
 
 
 def _link(frame: Frame, now: float) -> Meaning:

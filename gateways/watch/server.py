@@ -5,7 +5,9 @@ sees one format. Where the protocol has a reply (an alarm's `AL`, the keepalive'
 watch that hears nothing sends again and nothing is lost between the two.
 
 One connection speaks for one watch: a frame naming another is refused and the
-connection closed. A malformed frame is logged and skipped; a connection that sends
+connection closed. A malformed frame, or one whose keyword the protocol as Anxin knows
+it does not have, is logged and reported to ingest, which keeps it as a dead letter with
+the reason (ingest.adapters.gateway_reports); a connection that sends
 garbage for too long, or a frame without end, is closed; a connection silent past the
 idle limit is closed (a watch's keepalive comes every few minutes). Each connection
 holds at most one unfinished frame. Built on asyncio's Protocol, not streams: an idle
@@ -32,13 +34,15 @@ from gateways.watch.protocol import (
     parse_frame,
     watch_command,
 )
-from ingest.topics import PREFIX
+from ingest.refusals import Refusal
+from ingest.topics import PREFIX, unread_topic
 
 log = logging.getLogger("anxin.gateway")
 
 GARBAGE_MAX = 4096  # bytes outside any frame in a row before the connection is closed
 IDLE_S = 900.0
 SWEEP_S = 30.0
+FRAME_KEPT = 1024  # characters of a refused frame kept in its dead letter
 
 
 class Broker(Protocol):
@@ -91,6 +95,7 @@ class WatchConnection(asyncio.Protocol):
         try:
             bodies = self.splitter.feed(data)
         except FrameTooLong as exc:
+            self.gateway.refuse(self, self.device_id, b"", exc)
             self.close(f"frame too long: {exc}")
             return
         for body in bodies:
@@ -143,10 +148,13 @@ class WatchGateway:
         self.counts["frames"] += 1
         try:
             frame = parse_frame(body)
+        except BadFrame as exc:
+            self.refuse(conn, conn.device_id, body, exc)
+            return
+        try:
             said = meaning(frame, time.time())
         except BadFrame as exc:
-            self.counts["bad_frames"] += 1
-            log.info("bad frame from %s (%s): %s", conn.peer(), conn.device_id, exc)
+            self.refuse(conn, frame.device_id, body, exc)
             return
         if conn.device_id is None:
             conn.device_id = frame.device_id
@@ -157,6 +165,9 @@ class WatchGateway:
             return
         if conn.awaiting and frame.kind in conn.awaiting:
             self._echoed(conn, frame.kind)
+        if said.unknown:
+            self.refuse(conn, frame.device_id, body, None, keyword=frame.kind)
+            return
         self.counts["published"] += len(said.messages)
         topic = f"{PREFIX}/{frame.device_id}/"
         if said.reply is None:
@@ -176,6 +187,31 @@ class WatchGateway:
             reply = said.reply
             both = asyncio.gather(*sent)
             both.add_done_callback(lambda done: self._answer(conn, reply, done))
+
+    def refuse(
+        self,
+        conn: WatchConnection,
+        device_id: str | None,
+        body: bytes,
+        bad: BadFrame | None,
+        keyword: str = "",
+    ) -> None:
+        """Report a frame the gateway could not read (`bad`) or whose keyword it does not
+        know, for ingest to keep as a dead letter: logged here, stored there."""
+        self.counts["unread"] += 1
+        if bad is None:
+            code, values = Refusal.WATCH_UNKNOWN_KEYWORD, {"keyword": keyword}
+            log.info("unknown keyword %r from %s (%s)", keyword, conn.peer(), device_id)
+        elif bad.part == "fields":
+            code, values = Refusal.WATCH_BAD_FIELDS, {"keyword": bad.keyword}
+            log.info("bad frame from %s (%s): %s", conn.peer(), device_id, bad)
+        else:
+            code, values = Refusal.WATCH_BAD_FRAME, {"part": bad.part}
+            log.info("bad frame from %s (%s): %s", conn.peer(), device_id, bad)
+        report = {"device_id": device_id, "code": code, "values": values,
+                  "frame": body[:FRAME_KEPT].decode("latin-1"), "peer": conn.peer()}  # fmt: skip
+        if not self.broker.send(unread_topic("watch", device_id), self._encode(report)):
+            self.counts["not_queued"] += 1
 
     def _answer(
         self, conn: WatchConnection, reply: bytes, done: "asyncio.Future[list[None]]"

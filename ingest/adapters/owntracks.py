@@ -8,8 +8,9 @@ to `owntracks/<user>/<device>` (`lat`, `lon`, `tst` in epoch seconds; `acc`, `ba
 `owntracks/<user>/<device>/step` (`steps` between `from` and `to`, epoch seconds), and
 its last will, `_type: lwt`, to the device topic. With payload encryption on, every
 message is `_type: encrypted` (`data`, sealed with the app's key): Anxin holds no key,
-so such a message is dead-lettered saying so, never silently dropped. Other types
-(cards, waypoints, status, commands) are not readings.
+so such a message is dead-lettered saying so, never silently dropped. The booklet's
+other types (cards, waypoints, status, commands...) are not readings and are ignored on
+purpose; a type it does not list is dead-lettered.
 """
 
 from typing import Any
@@ -23,6 +24,12 @@ from ingest.refusals import Refusal
 
 PROTOCOL = str(Protocol.OWNTRACKS)
 BASE = "owntracks"
+# the booklet's types that say nothing of the resident: the user's card, settings and
+# their dump, regions set up on the phone, commands, the app's status, beacons
+NOT_READINGS = frozenset({
+    "beacon", "card", "cmd", "configuration", "dump", "request", "status", "waypoint",
+    "waypoints",
+})  # fmt: skip
 
 
 class OwnTracks:
@@ -67,8 +74,10 @@ class OwnTracks:
             return _transition(device, body)
         if kind == "lwt":  # the phone lost its connection; the will's tst is its connect time
             return [(device, "status", {"online": False})]
+        if kind in NOT_READINGS:
+            return Ignored(f"OwnTracks {kind}")
         if isinstance(kind, str):
-            return Ignored(f"OwnTracks {kind[:40]}")
+            return Rejected(Refusal.OWNTRACKS_UNKNOWN_TYPE, device, {"type": kind[:40]})
         return Rejected(Refusal.OWNTRACKS_NO_TYPE, device)
 
 

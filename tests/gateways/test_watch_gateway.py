@@ -275,6 +275,42 @@ def test_garbage_impostors_and_bad_frames_are_shut_out_and_the_gateway_carries_o
     assert "Traceback" not in gateway.log()
 
 
+def test_a_frame_the_gateway_cannot_read_or_does_not_know_is_a_dead_letter_saying_why(
+    gateway: Gateway, watch: str, db: psycopg.Connection
+) -> None:
+    """A bad frame or an unknown keyword leaves a dead letter with the frame and its
+    reason, not only a line in the gateway's log; a keyword the protocol has for
+    settings (a firmware version's report) is no fault and leaves none."""
+    with gateway.connect() as sock:
+        sock.sendall(frame("LK"))
+        assert read_reply(sock).endswith(b"*LK]")
+        sock.sendall(frame("UD,1,2,3"))  # a position without its fields
+        sock.sendall(frame("HEALTHX,72,98"))  # a keyword no watch protocol has
+        sock.sendall(b"[3G*8800000015]")  # no length, no content
+        sock.sendall(frame("VERNO,G36_V1.00_2024.05.06"))
+        sock.sendall(frame("LK"))
+        assert read_reply(sock).endswith(b"*LK]")  # the connection carries on
+
+    def letters() -> list[tuple[object, ...]]:
+        return rows(db, "SELECT reason_code, reason_values, reason, payload FROM dead_letters"
+                        " WHERE device_id = %s ORDER BY id")  # fmt: skip
+
+    wait_until(lambda: len(letters()) == 3, timeout=10, what="three dead letters")
+    found = [(code, values, reason, json.loads(bytes(payload))["frame"])  # type: ignore[arg-type]
+             for code, values, reason, payload in letters()]  # fmt: skip
+    assert found == [
+        ("watch_bad_fields", {"keyword": "UD"},
+         "the watch's UD frame has fields not as the protocol has them",
+         "3G*8800000015*0008*UD,1,2,3"),
+        ("watch_unknown_keyword", {"keyword": "HEALTHX"},
+         "watch keyword 'HEALTHX' is not one Anxin knows", "3G*8800000015*000D*HEALTHX,72,98"),
+        ("watch_bad_frame", {"part": "shape"},
+         "the watch frame is not as the protocol [MF*ID*LEN*CONTENT] has it (shape)",
+         "3G*8800000015"),
+    ]  # fmt: skip
+    assert gateway.proc.poll() is None
+
+
 def test_a_thousand_idle_watches_are_held_and_the_next_one_is_answered(
     gateway: Gateway,
 ) -> None:

@@ -164,8 +164,9 @@ def test_owntracks_locations_crossings_and_last_will_are_stored(
 def test_owntracks_steps_are_stored_and_encrypted_or_placeless_messages_say_why(
     db: psycopg.Connection, broker: Mosquitto, serve: ServeProcess
 ) -> None:
-    """A phone with encryption on, one with no fix yet, a cell-tower guess and a reset
-    clock: each is a dead letter with its reason; the step counter is a reading."""
+    """A phone with encryption on, one with no fix yet, a cell-tower guess, a reset
+    clock and a type OwnTracks does not have: each is a dead letter with its reason;
+    the step counter is a reading, the app's status report is ignored on purpose."""
     add(db, "phone-li", "phone", "owntracks", "li/iphone")
     serve.start()
     now = int(time.time()) - 120
@@ -176,6 +177,8 @@ def test_owntracks_steps_are_stored_and_encrypted_or_placeless_messages_say_why(
             ("owntracks/li/iphone", {"_type": "location", "lat": 30.6, "lon": 114.3,
                                      "tst": now + 1, "acc": 25_000}),
             ("owntracks/li/iphone", {"_type": "location", "lat": 30.6, "lon": 114.3, "tst": 0}),
+            ("owntracks/li/iphone", {"_type": "heartbeat", "tst": now}),
+            ("owntracks/li/iphone", {"_type": "status", "android": {"hib": 1}}),
             ("owntracks/li/iphone/step", {"_type": "steps", "tst": now + 5, "steps": 3120,
                                           "from": now - 86_400, "to": now}),
             ("owntracks/li/iphone", {"_type": "location", "lat": 30.6, "lon": 114.3,
@@ -186,12 +189,12 @@ def test_owntracks_steps_are_stored_and_encrypted_or_placeless_messages_say_why(
 
     wait_until(lambda: count(db, "SELECT count(*) FROM locations") == 1, timeout=10,
                what="the one real fix stored")  # fmt: skip
-    wait_until(lambda: len(dead_letters(db)) == 4, timeout=10, what="four dead letters")
+    wait_until(lambda: len(dead_letters(db)) == 5, timeout=10, what="five dead letters")
     assert db.execute("SELECT steps FROM vitals WHERE device_id = 'phone-li'").fetchall() == [
         (3120,)
     ]
     assert sorted(code for _, code, _ in dead_letters(db)) == [
-        "no_fix", "owntracks_encrypted", "too_rough", "ts_before_2000"
+        "no_fix", "owntracks_encrypted", "owntracks_unknown_type", "too_rough", "ts_before_2000"
     ]  # fmt: skip
     reason = db.execute(
         "SELECT reason FROM dead_letters WHERE reason_code = 'owntracks_encrypted'"
