@@ -222,7 +222,7 @@ def meaning(frame: Frame, now: float) -> Meaning:
         if kind.lower() in ("bphrt", "blood", "heart", "pulse", "btemp2", "oxygen", "temp"):
             return _vitals(frame, kind.lower(), now)
     except (ValueError, IndexError) as exc:
-        msg = f"{kind} fields not as the protocol has them: {exc}"
+        msg = f"{kind} fields not as the protocol has them"
         raise BadFrame(msg, "fields", kind) from exc
     word = kind.upper()
     if word in ANSWERED:

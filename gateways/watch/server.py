@@ -34,7 +34,6 @@ from gateways.watch.protocol import (
     parse_frame,
     watch_command,
 )
-from ingest.refusals import Refusal
 from ingest.topics import PREFIX, unread_topic
 
 log = logging.getLogger("anxin.gateway")
@@ -43,6 +42,12 @@ GARBAGE_MAX = 4096  # bytes outside any frame in a row before the connection is 
 IDLE_S = 900.0
 SWEEP_S = 30.0
 FRAME_KEPT = 1024  # characters of a refused frame kept in its dead letter
+# why a frame was not read, as the dead letter's reason code (ingest.refusals.Refusal:
+# the codes ingest.adapters.gateway_reports accepts; the gateway reaches ingest only
+# through the broker)
+BAD_FRAME, BAD_FIELDS, UNKNOWN_KEYWORD = (
+    "watch_bad_frame", "watch_bad_fields", "watch_unknown_keyword"
+)  # fmt: skip
 
 
 class Broker(Protocol):
@@ -200,13 +205,13 @@ class WatchGateway:
         know, for ingest to keep as a dead letter: logged here, stored there."""
         self.counts["unread"] += 1
         if bad is None:
-            code, values = Refusal.WATCH_UNKNOWN_KEYWORD, {"keyword": keyword}
+            code, values = UNKNOWN_KEYWORD, {"keyword": keyword}
             log.info("unknown keyword %r from %s (%s)", keyword, conn.peer(), device_id)
         elif bad.part == "fields":
-            code, values = Refusal.WATCH_BAD_FIELDS, {"keyword": bad.keyword}
+            code, values = BAD_FIELDS, {"keyword": bad.keyword}
             log.info("bad frame from %s (%s): %s", conn.peer(), device_id, bad)
         else:
-            code, values = Refusal.WATCH_BAD_FRAME, {"part": bad.part}
+            code, values = BAD_FRAME, {"part": bad.part}
             log.info("bad frame from %s (%s): %s", conn.peer(), device_id, bad)
         report = {"device_id": device_id, "code": code, "values": values,
                   "frame": body[:FRAME_KEPT].decode("latin-1"), "peer": conn.peer()}  # fmt: skip

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from gateways.watch.protocol import FrameSplitter, Meaning, meaning, parse_frame
+from gateways.watch.server import BAD_FIELDS, BAD_FRAME, UNKNOWN_KEYWORD
+from ingest.adapters.gateway_reports import REASONS
 
 NOW = 1_790_000_000.0
 # a position's fields after its keyword, as the documents lay them out: date, time,
@@ -143,3 +145,7 @@ def test_a_keyword_in_no_watch_protocol_is_unknown_and_unanswered() -> None:
     (body,) = FrameSplitter().feed(b"[3G*1234567890*000D*HEALTHX,72,98]")
     said = meaning(parse_frame(body), NOW)
     assert (said.messages, said.reply, said.unknown) == ([], None, True)
+
+
+def test_every_reason_the_gateway_gives_is_one_ingest_keeps() -> None:
+    assert {BAD_FRAME, BAD_FIELDS, UNKNOWN_KEYWORD} <= {str(r) for r in REASONS}
