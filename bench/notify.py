@@ -87,12 +87,31 @@ async def _posts(url: str, n: int, concurrency: int) -> float:
         return n / (time.perf_counter() - started)
 
 
+def scenario_list(text: str) -> frozenset[str]:
+    chosen = frozenset(s.strip() for s in text.split(",") if s.strip())
+    unknown = chosen - notify_latency.SCENARIOS
+    if unknown:
+        known = ", ".join(sorted(notify_latency.SCENARIOS))
+        msg = f"no such scenario: {', '.join(sorted(unknown))} (there are {known})"
+        raise argparse.ArgumentTypeError(msg)
+    return chosen
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=40, help="SOS presses per scenario")
     parser.add_argument("--load-rate", type=int, default=10_000, help="vitals/s under load")
     parser.add_argument("--backlog", type=int, default=10_000, help="routine messages queued")
+    parser.add_argument(
+        "--scenarios",
+        type=scenario_list,
+        default=notify_latency.SCENARIOS,
+        help="which to measure besides idle, comma-separated (default: all of "
+        + ", ".join(sorted(notify_latency.SCENARIOS))
+        + ")",
+    )
+    parser.add_argument("--no-throughput", action="store_true", help="measure the latencies only")
     parser.add_argument("--load-only", nargs=3, metavar=("PORT", "RATE", "SECONDS"))
     args = parser.parse_args()
     if args.load_only:
@@ -107,16 +126,18 @@ def main() -> None:
         try:
             port = free_port()
             env = serve_env(dsn=pg.dsn(), mqtt_url=broker.url, http_port=port, client_id="bench")
-            serve = start_serve(env, work / "serve.log")
-            rate = outbox_rate(pg.dsn(), receiver, args.messages)
-            unverified = len(receiver.ids(verified=False))
-            receiver.requests.clear()
-            top = ceiling(receiver.url, args.messages, concurrency=CONCURRENCY)
-            stop_serve(serve)
-            serve = None
+            rate = top = unverified = None
+            if not args.no_throughput:
+                serve = start_serve(env, work / "serve.log")
+                rate = round(outbox_rate(pg.dsn(), receiver, args.messages), 1)
+                unverified = len(receiver.ids(verified=False))
+                receiver.requests.clear()
+                top = round(ceiling(receiver.url, args.messages, concurrency=CONCURRENCY), 1)
+                stop_serve(serve)
+                serve = None
             latency = notify_latency.run(
                 work, pg, broker, rounds=args.rounds, load_rate=args.load_rate,
-                backlog=args.backlog,
+                backlog=args.backlog, scenarios=args.scenarios,
             )  # fmt: skip
         finally:
             if serve is not None:
@@ -127,9 +148,9 @@ def main() -> None:
     result = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "messages": args.messages,
-        "outbox_per_s": round(rate, 1),
+        "outbox_per_s": rate,
         "outbox_target_per_s": 500,
-        "receiver_ceiling_per_s": round(top, 1),
+        "receiver_ceiling_per_s": top,
         "refused_by_receiver": unverified,
         "latency": latency,
     }
