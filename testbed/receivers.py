@@ -8,6 +8,7 @@ import base64
 import hashlib
 import hmac
 import json
+import random
 import threading
 import time
 import urllib.request
@@ -43,16 +44,20 @@ class _Server(ThreadingHTTPServer):
 @dataclass
 class StandIn:
     """A local server. `fail_next` requests get a 500 and `hang_next` an answer only
-    after `hang_s` (a receiver too slow); others are checked by `check` and answered
-    by `reply`."""
+    after `hang_s` (a receiver too slow), plus up to `jitter_s` more at random (so
+    answers come one by one, not in waves); others are checked by `check` and
+    answered by `reply`. `most_at_once`: the most requests it was answering at once."""
 
     port: int = field(default_factory=free_port)
     fail_next: int = 0
     hang_next: int = 0
     hang_s: float = 3.0
+    jitter_s: float = 0.0
+    most_at_once: int = 0
     requests: list[Request] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _answering: int = 0
 
     @property
     def url(self) -> str:
@@ -88,15 +93,21 @@ class StandIn:
                     stand_in.fail_next -= fail
                     hang = not fail and stand_in.hang_next > 0
                     stand_in.hang_next -= hang
-                if hang:
-                    time.sleep(stand_in.hang_s)
-                code, answer = (500, {"error": "down"}) if fail else stand_in.reply(request)
-                data = json.dumps(answer, ensure_ascii=False).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                    stand_in._answering += 1
+                    stand_in.most_at_once = max(stand_in.most_at_once, stand_in._answering)
+                try:
+                    if hang:
+                        time.sleep(stand_in.hang_s + random.uniform(0, stand_in.jitter_s))
+                    code, answer = (500, {"error": "down"}) if fail else stand_in.reply(request)
+                    data = json.dumps(answer, ensure_ascii=False).encode()
+                    self.send_response(code)
+                    self.send_header("Content-Type", "application/json; charset=utf-8")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                finally:
+                    with stand_in._lock:
+                        stand_in._answering -= 1
                 if request.verified and not fail:
                     stand_in.answered(request, answer)
 

@@ -54,6 +54,9 @@ class ChatBots:
         )
         self._bots = {r[0]: Bot(r[1], r[2], r[3], r[4]) for r in await cur.fetchall()}
 
+    def knows(self, recipient: str) -> bool:
+        return recipient in self._bots
+
     async def send(self, message: Message) -> Result:
         bot = self._bots.get(message.recipient)
         if bot is None:

@@ -12,7 +12,7 @@ by). The commit that queues a message notifies NOTIFY_CHANNEL, which wakes the w
 
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -88,12 +88,15 @@ async def claim(
     skip_receivers: Sequence[str] = (),
     probing: Sequence[str] = (),
     most: int = ROUTINE,
+    room: Mapping[str, int] | None = None,
 ) -> list[Message]:
     """Due messages of priority `most` or more urgent, most urgent first, each held for
     `lease_s` (commits at once: autocommit): at most `per_receiver` to any one
-    receiver, one to those in `probing` (failing: tried one message at a time), none to
-    those in `skip_receivers` (`receiver_key`s: busy or resting), none of `skip_ids`
-    (this process holds them already)."""
+    receiver, or its `room` (`receiver_key` -> how many more: it has some in flight
+    already), one to those in `probing` (failing: tried one message at a time), none to
+    those in `skip_receivers` (busy or resting), none of `skip_ids` (this process holds
+    them already)."""
+    room = room or {}
     cur = await conn.execute(
         """
         WITH due AS (
@@ -108,8 +111,10 @@ async def claim(
                     row_number() OVER (
                         PARTITION BY channel, recipient ORDER BY priority, due_at, id) AS nth
                 FROM due) d
-            WHERE nth <= CASE WHEN receiver = ANY(%(probing)s) THEN 1
-                              ELSE %(per_receiver)s END
+            LEFT JOIN unnest(%(held)s::text[], %(room)s::int[]) AS h (receiver, room)
+              ON h.receiver = d.receiver
+            WHERE nth <= CASE WHEN d.receiver = ANY(%(probing)s) THEN 1
+                              ELSE coalesce(h.room, %(per_receiver)s) END
             ORDER BY priority, due_at, id LIMIT %(limit)s
         ), locked AS (
             -- only the chosen are locked (a backlog scanned past is not); a row another
@@ -126,7 +131,7 @@ async def claim(
         {
             "lease": lease_s, "limit": limit, "scan": limit * 4, "per_receiver": per_receiver,
             "ids": list(skip_ids), "receivers": list(skip_receivers), "most": most,
-            "probing": list(probing),
+            "probing": list(probing), "held": list(room), "room": list(room.values()),
         },
     )  # fmt: skip
     return [Message(*row) for row in await cur.fetchall()]
@@ -157,17 +162,17 @@ def backoff_s(attempts: int, *, base: float = 1.0, cap: float = 30.0) -> float:
 async def settle(
     *,
     conn: AsyncConnection,
-    outcomes: Sequence[tuple[Message, Result]],
+    outcomes: Sequence[tuple[Message, Result, float | None]],
     worker: str,
     give_up_after_s: float,
-    retry_in_s: float | None = None,
 ) -> list[Message]:
-    """Record each attempt and its message's new state; returns those given up on. A
-    failure to retry is due again after `retry_in_s` when given (its receiver resting),
-    else after a backoff."""
+    """Record each attempt and its message's new state, in one transaction; returns
+    those given up on. Each outcome is (the message, the attempt's result, and when
+    given, how soon a failure to retry is due again: its receiver resting; else after a
+    backoff)."""
     given_up: list[Message] = []
     rows = []
-    for message, result in outcomes:
+    for message, result, retry_in_s in outcomes:
         age = (datetime.now(message.created_at.tzinfo) - message.created_at).total_seconds()
         if result.ok:
             status, due = "sent", None

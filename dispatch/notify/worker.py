@@ -18,8 +18,9 @@ import os
 import socket
 import time
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from dispatch.notify import outbox
@@ -43,12 +44,35 @@ PER_RECEIVER = 16
 LEASE_S = 3.0
 # a message still not delivered after this is given up on, loudly
 GIVE_UP_AFTER_S = 24 * 3600.0
+# A routine claim that found nothing had to read past every message of the receivers
+# it skips (busy or resting): behind one slow webhook's backlog of 10,000, that is
+# 10,000 rows, and a claim follows each of its answers. After such a dry claim, the
+# next steps only refill the receivers their sends freed, and read past the busy ones
+# again once this has passed: a routine message behind a backlog waits at most this
+# much more; an urgent one never (its claim reads only urgent messages).
+RESCAN_S = 0.25
+# how long the endpoints kept in the database (webhooks, robots) are used before they
+# are read again; an unknown one is read at once (added at run time, used at once)
+ENDPOINTS_TTL_S = 5.0
+
+
+# a send's message, result and (its receiver resting) when to try it again
+Outcome = tuple[Message, Result, float | None]
 
 
 class Channel(Protocol):
     name: str
 
     async def send(self, message: Message) -> Result: ...
+
+
+@runtime_checkable
+class KeptEndpoints(Protocol):
+    """A channel whose receivers are rows in the database (webhooks, robots)."""
+
+    async def refresh(self, *, conn: AsyncConnection) -> None: ...
+
+    def knows(self, recipient: str) -> bool: ...
 
 
 class OutboxWorker:
@@ -76,7 +100,13 @@ class OutboxWorker:
         self._in_flight: dict[int, Message] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._renewed = 0.0
+        self._dry_at = -RESCAN_S  # when a routine claim last found nothing
+        self._rescan_due = False  # a step is set to read past the skipped ones again
+        self._refreshed: dict[str, float] = {}  # channel -> when its endpoints were read
         self._missing: set[str] = set()  # channels told of once
+        # sends ended and waiting to be recorded, and the task recording them
+        self._unrecorded: list[tuple[Outcome, asyncio.Future[None]]] = []
+        self._recorder: asyncio.Task[None] | None = None
         self.breakers = Breakers()
 
     async def step(self) -> None:
@@ -85,7 +115,12 @@ class OutboxWorker:
         walks past a routine backlog."""
         await self._renew()
         for most in (outbox.URGENT, outbox.ROUTINE):
+            first = True
             while len(self._in_flight) < self._concurrency:
+                if most == outbox.ROUTINE and not first and self._dry_recently():
+                    self._read_past_later()
+                    break
+                first = False
                 claimed = await self._claim(self._concurrency - len(self._in_flight), most)
                 for message in claimed:
                     self._in_flight[message.id] = message
@@ -93,43 +128,71 @@ class OutboxWorker:
                     self._tasks.add(task)
                     task.add_done_callback(self._tasks.discard)
                 if not claimed:
+                    if most == outbox.ROUTINE:
+                        self._dry_at = time.monotonic()
                     break
+
+    def _dry_recently(self) -> bool:
+        return time.monotonic() - self._dry_at < RESCAN_S
+
+    def _read_past_later(self) -> None:
+        """The receivers skipped hid nothing a moment ago: read past them again once
+        RESCAN_S has passed since, not at every answer meanwhile."""
+        if not self._rescan_due:
+            self._rescan_due = True
+            left = RESCAN_S - (time.monotonic() - self._dry_at)
+            asyncio.get_running_loop().call_later(max(left, 0.0), self._rescan)
+
+    def _rescan(self) -> None:
+        self._rescan_due = False
+        self._wake.set()
 
     async def stop(self) -> None:
         """Let the sends in flight finish and be recorded (the service is stopping)."""
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=self._lease_s)
 
-    def _skipped(self) -> list[str]:
-        """Receivers not to claim for now: those with their fill in flight, and those
-        resting."""
+    def _held(self) -> tuple[list[str], dict[str, int]]:
+        """Receivers not to claim for now (those with their fill in flight, and those
+        resting), and how many more each of the others with some in flight may have."""
         counts: dict[str, int] = {}
         for m in self._in_flight.values():
             key = outbox.receiver_key(m.channel, m.recipient)
             counts[key] = counts.get(key, 0) + 1
         probing = set(self.breakers.probing())
-        busy = [k for k, n in counts.items() if n >= (1 if k in probing else self._per_receiver)]
-        return busy + self.breakers.resting()
+        room = {k: (1 if k in probing else self._per_receiver) - n for k, n in counts.items()}
+        busy = [k for k, left in room.items() if left <= 0]
+        return busy + self.breakers.resting(), {k: n for k, n in room.items() if n > 0}
 
     async def _claim(self, room: int, most: int) -> list[Message]:
+        skipped, held = self._held()
         async with self._pool.connection() as conn:
             await conn.set_autocommit(True)
             try:
                 claimed = await outbox.claim(
                     conn=conn, limit=room, lease_s=self._lease_s,
                     per_receiver=self._per_receiver, skip_ids=list(self._in_flight),
-                    skip_receivers=self._skipped(), probing=self.breakers.probing(),
-                    most=most,
+                    skip_receivers=skipped, probing=self.breakers.probing(), most=most,
+                    room=held,
                 )  # fmt: skip
-                for name in {m.channel for m in claimed}:
-                    # endpoints kept in the database (webhooks, robots): added at run
-                    # time, used at once; an SMS waits for none of these reads
-                    refresh = getattr(self._channels.get(name), "refresh", None)
-                    if refresh is not None:
-                        await refresh(conn=conn)
+                await self._refresh_endpoints(conn, claimed)
                 return claimed
             finally:
                 await conn.set_autocommit(False)
+
+    async def _refresh_endpoints(self, conn: AsyncConnection, claimed: list[Message]) -> None:
+        """Read again the endpoints kept in the database of the channels `claimed` goes
+        to, when one of its receivers is not known yet or they were read a while ago (a
+        new URL or secret); an SMS waits for none of these reads."""
+        for name in {m.channel for m in claimed}:
+            kept = self._channels.get(name)
+            if not isinstance(kept, KeptEndpoints):
+                continue
+            stale = time.monotonic() - self._refreshed.get(name, -ENDPOINTS_TTL_S)
+            unknown = any(not kept.knows(m.recipient) for m in claimed if m.channel == name)
+            if unknown or stale >= ENDPOINTS_TTL_S:
+                await kept.refresh(conn=conn)
+                self._refreshed[name] = time.monotonic()
 
     async def _renew(self) -> None:
         if not self._in_flight or time.monotonic() - self._renewed < self._lease_s / 3:
@@ -144,14 +207,7 @@ class OutboxWorker:
             result = await self._send(message)
             key = outbox.receiver_key(message.channel, message.recipient)
             self.breakers.record(key, message.channel, message.recipient, result)
-            while True:
-                try:
-                    await self._settle(message, result, self.breakers.rest_left_s(key))
-                    return
-                except DB_UNAVAILABLE:
-                    # sent but not recorded: keep the result until the database is back
-                    # (the lease is renewed meanwhile where it can be)
-                    await asyncio.sleep(1.0)
+            await self._recorded((message, result, self.breakers.rest_left_s(key)))
         except Exception:
             log.exception("message %d (%s to %s) failed", message.id, message.channel,
                           message.recipient)  # fmt: skip
@@ -159,20 +215,52 @@ class OutboxWorker:
             self._in_flight.pop(message.id, None)
             self._wake.set()
 
-    async def _settle(self, message: Message, result: Result, retry_in_s: float | None) -> None:
-        async with self._pool.connection() as conn:
-            given_up = await outbox.settle(
-                conn=conn,
-                outcomes=[(message, result)],
-                worker=self.name,
-                give_up_after_s=self._give_up_after_s,
-                retry_in_s=retry_in_s,
-            )
-        if given_up and message.channel not in self._missing:
-            log.error(
-                "gave up on message %d (%s to %s) after %d attempts: %s",
-                message.id, message.channel, message.recipient, message.attempts, result.error,
-            )  # fmt: skip
+    async def _recorded(self, outcome: Outcome) -> None:
+        """Return once `outcome` is recorded: together with every other send that ended
+        meanwhile, in one transaction. A commit is a WAL flush, and the transactions
+        that open an SOS's incident and queue its texts wait behind each one: a slow
+        receiver's answers, each recorded on its own, were 80 commits a second."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._unrecorded.append((outcome, done))
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._record())
+        await done
+
+    async def _record(self) -> None:
+        while self._unrecorded:
+            batch, self._unrecorded = self._unrecorded, []
+            try:
+                await self._settle([outcome for outcome, _ in batch])
+            except Exception as exc:  # each sender logs it as its message's failure
+                for _, done in batch:
+                    done.set_exception(exc)
+            else:
+                for _, done in batch:
+                    done.set_result(None)
+
+    async def _settle(self, outcomes: list[Outcome]) -> None:
+        """Record `outcomes`; while the database is away, keep them (sent but not
+        recorded) until it is back: the lease is renewed meanwhile where it can be."""
+        while True:
+            try:
+                async with self._pool.connection() as conn:
+                    given_up = await outbox.settle(
+                        conn=conn,
+                        outcomes=outcomes,
+                        worker=self.name,
+                        give_up_after_s=self._give_up_after_s,
+                    )
+                break
+            except DB_UNAVAILABLE:
+                await asyncio.sleep(1.0)
+        results = {m.id: r for m, r, _ in outcomes}
+        for message in given_up:
+            if message.channel not in self._missing:
+                log.error(
+                    "gave up on message %d (%s to %s) after %d attempts: %s", message.id,
+                    message.channel, message.recipient, message.attempts,
+                    results[message.id].error,
+                )  # fmt: skip
 
     async def _send(self, message: Message) -> Result:
         channel = self._channels.get(message.channel)

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from dispatch.notify import outbox
-from dispatch.notify.worker import POLL_S
+from dispatch.notify.worker import PER_RECEIVER, POLL_S
 from testbed.receivers import WebhookReceiver
 from testbed.services import PostgresCluster
 from tests.alerts.test_lifecycle import run
@@ -253,6 +253,19 @@ def test_an_urgent_message_overtakes_a_backlog_of_routine_ones(
     assert arrived is not None
     # behind a receiver slot or two at most, not behind 10,000 routine messages
     assert arrived - asked < 1.0
+
+
+def test_a_slow_receiver_never_has_more_than_its_share_of_messages_in_flight(
+    serve: ServeProcess, database_url: str, db: psycopg.Connection, receiver: WebhookReceiver
+) -> None:
+    """However its answers free room, one by one or together, a receiver holds at
+    most PER_RECEIVER of the sender's slots: the rest are everyone else's."""
+    receiver.hang_next, receiver.hang_s, receiver.jitter_s = 10**6, 0.05, 0.4
+    serve.start()
+    hook(serve.env, receiver)
+    queue(database_url, "hook", 120)
+    wait_until(lambda: len(receiver.requests) == 120, timeout=30, what="every message")
+    assert receiver.most_at_once == PER_RECEIVER
 
 
 def test_the_sender_is_woken_by_the_commit_not_by_its_poll(
