@@ -194,9 +194,16 @@ class Paths:
             " WHERE o.channel = 'sms' AND o.created_at >= %s AND a.ok",
             (since,),
         ).fetchall()
+        failed = self._db.execute(
+            "SELECT a.error, count(*) FROM outbox o JOIN outbox_attempts a ON a.outbox_id = o.id"
+            " WHERE o.channel = 'sms' AND o.created_at >= %s AND NOT a.ok GROUP BY 1",
+            (since,),
+        ).fetchall()
         return {
             "queued_to_sent": quantiles([float(r[0]) for r in rows]),
             "send": quantiles([float(r[1]) for r in rows if r[1] is not None]),
+            # attempts that failed and were tried again, by what went wrong
+            "failed_attempts": {str(error): n for error, n in failed},
         }
 
     def close(self) -> None:
@@ -328,6 +335,9 @@ def behind_backlog(
                 (backlog,),
             )
             results["behind_backlog"] = paths.measure(rounds)
+            # what the machine itself gives while the backlog is being sent: the same
+            # floor as idle's, measured under the same load
+            results["behind_backlog"]["floor_commit_and_post"] = floor(dsn, paths.sms, 50)
             left = conn.execute(
                 "SELECT count(*) FROM outbox WHERE recipient = 'slow' AND status = 'pending'"
             ).fetchone()
