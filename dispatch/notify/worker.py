@@ -44,13 +44,6 @@ PER_RECEIVER = 16
 LEASE_S = 3.0
 # a message still not delivered after this is given up on, loudly
 GIVE_UP_AFTER_S = 24 * 3600.0
-# A routine claim that found nothing had to read past every message of the receivers
-# it skips (busy or resting): behind one slow webhook's backlog of 10,000, that is
-# 10,000 rows, and a claim follows each of its answers. After such a dry claim, the
-# next steps only refill the receivers their sends freed, and read past the busy ones
-# again once this has passed: a routine message behind a backlog waits at most this
-# much more; an urgent one never (its claim reads only urgent messages).
-RESCAN_S = 0.25
 # how long the endpoints kept in the database (webhooks, robots) are used before they
 # are read again; an unknown one is read at once (added at run time, used at once)
 ENDPOINTS_TTL_S = 5.0
@@ -100,8 +93,6 @@ class OutboxWorker:
         self._in_flight: dict[int, Message] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._renewed = 0.0
-        self._dry_at = -RESCAN_S  # when a routine claim last found nothing
-        self._rescan_due = False  # a step is set to read past the skipped ones again
         self._refreshed: dict[str, float] = {}  # channel -> when its endpoints were read
         self._missing: set[str] = set()  # channels told of once
         # sends ended and waiting to be recorded, and the task recording them
@@ -115,12 +106,7 @@ class OutboxWorker:
         walks past a routine backlog."""
         await self._renew()
         for most in (outbox.URGENT, outbox.ROUTINE):
-            first = True
             while len(self._in_flight) < self._concurrency:
-                if most == outbox.ROUTINE and not first and self._dry_recently():
-                    self._read_past_later()
-                    break
-                first = False
                 claimed = await self._claim(self._concurrency - len(self._in_flight), most)
                 for message in claimed:
                     self._in_flight[message.id] = message
@@ -128,24 +114,7 @@ class OutboxWorker:
                     self._tasks.add(task)
                     task.add_done_callback(self._tasks.discard)
                 if not claimed:
-                    if most == outbox.ROUTINE:
-                        self._dry_at = time.monotonic()
                     break
-
-    def _dry_recently(self) -> bool:
-        return time.monotonic() - self._dry_at < RESCAN_S
-
-    def _read_past_later(self) -> None:
-        """The receivers skipped hid nothing a moment ago: read past them again once
-        RESCAN_S has passed since, not at every answer meanwhile."""
-        if not self._rescan_due:
-            self._rescan_due = True
-            left = RESCAN_S - (time.monotonic() - self._dry_at)
-            asyncio.get_running_loop().call_later(max(left, 0.0), self._rescan)
-
-    def _rescan(self) -> None:
-        self._rescan_due = False
-        self._wake.set()
 
     async def stop(self) -> None:
         """Let the sends in flight finish and be recorded (the service is stopping)."""
