@@ -25,7 +25,7 @@ from psycopg_pool import AsyncConnectionPool
 from alerts.intake import Intake
 from ingest import metrics
 from ingest.adapters.names import DeviceNames
-from ingest.decoding import Decoded, Decoder
+from ingest.decoding import Decoded, Decoder, Translation
 from ingest.observations import to_observations
 from ingest.ratelimit import RateLimiter, SummaryRows
 from ingest.records import (
@@ -275,7 +275,7 @@ class IngestPipeline:
             m = p.message
             if p.parts or not isinstance(m.outcome, Foreign | Unresolved):
                 continue
-            translated = self._decoder.translate(m.topic, m.payload, p.wall)
+            translated = self._translation(m, p.wall)
             if isinstance(translated, Unresolved):
                 if not last_try:
                     p.message = Message(m.topic, m.payload, translated)
@@ -296,6 +296,17 @@ class IngestPipeline:
                 Message(m.topic, m.payload, outcome)
                 for outcome in outcomes or [Ignored("nothing to store")]
             )
+
+    def _translation(self, m: Message, wall: float) -> Translation:
+        """What the adapter makes of `m`; an adapter's bug is the message's dead letter,
+        never the writer's end (it would meet the same message again at each restart)."""
+        try:
+            return self._decoder.translate(m.topic, m.payload, wall)
+        except Exception as exc:
+            self._refusals.log(
+                logging.ERROR, "codec", "adapter failed on %s", m.topic, exc_info=True
+            )
+            return Rejected(Refusal.DECODE_FAILED, None, {"error": type(exc).__name__})
 
     async def _detect(self, messages: list[Message], held: int) -> int:
         readings = [m.outcome for m in messages if isinstance(m.outcome, Reading)]

@@ -15,6 +15,7 @@ from alerts.response.dispatching import Dispatcher
 from devices.models import DeviceKind
 from dispatch.choosing import DispatchPolicy
 from ingest.adapters.names import DeviceNames, Known
+from ingest.adapters.translated import Translated
 from ingest.adapters.zigbee2mqtt import Zigbee2Mqtt
 from ingest.canonical import Codec
 from ingest.decoding import Decoder
@@ -67,3 +68,44 @@ async def _ingest(url: str, payloads: list[bytes]) -> None:
         finally:
             writer.cancel()
     assert acked == list(range(1, len(payloads) + 1))
+
+
+class Broken:
+    """An adapter with a bug: it raises on every message it owns."""
+
+    def owns(self, topic: str) -> bool:
+        return topic.startswith("broken/")
+
+    def translate(self, topic: str, payload: bytes, now: float) -> Translated:
+        raise KeyError(topic)
+
+
+def test_an_adapter_that_raises_leaves_a_dead_letter_and_the_writer_carries_on(
+    database_url: str, db: psycopg.Connection
+) -> None:
+    asyncio.run(_ingest_broken(database_url))
+    assert db.execute("SELECT topic, reason_code FROM dead_letters").fetchall() == [
+        ("broken/1", "decode_failed")
+    ]
+
+
+async def _ingest_broken(url: str) -> None:
+    decoder = Decoder(Codec(max_payload_bytes=65536, future_tolerance_s=86400), (Broken(),))
+    acked: list[int] = []
+    async with AsyncConnectionPool(url, min_size=1, max_size=2) as pool:
+        pipeline = IngestPipeline(
+            pool=pool,
+            decoder=decoder,
+            batch_max=100,
+            max_delay_s=0.0,
+            alerts=Intake(LiveDetector(pool), Dispatcher(DispatchPolicy())),
+        )
+        pipeline.submit("broken/1", b"{}", 1, 1)
+        writer = asyncio.create_task(pipeline.run(acked.extend))
+        try:
+            async with asyncio.timeout(10):
+                while acked != [1]:
+                    await asyncio.sleep(0.01)
+            assert not writer.done()  # still writing
+        finally:
+            writer.cancel()
