@@ -202,10 +202,12 @@ class OutboxWorker:
                 await self._settle([outcome for outcome, _ in batch])
             except Exception as exc:  # each sender logs it as its message's failure
                 for _, done in batch:
-                    done.set_exception(exc)
+                    if not done.done():  # a sender cancelled (stopping) waits no more
+                        done.set_exception(exc)
             else:
                 for _, done in batch:
-                    done.set_result(None)
+                    if not done.done():
+                        done.set_result(None)
 
     async def _settle(self, outcomes: list[Outcome]) -> None:
         """Record `outcomes`; while the database is away, keep them (sent but not
